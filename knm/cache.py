@@ -1,0 +1,152 @@
+"""The search cache: results per `query_id`, and discovered numbers by number.
+
+Carriers are asked once per query; later pages, and the purchase of a number found in the
+search, read from here. In one process a dict is enough; when several processes serve one
+system, `KNM_CACHE_URL=redis://…` makes them share it. Entries expire after
+`search_cache_ttl_s` seconds (Kazoo's never did).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from dataclasses import asdict
+from typing import Any, Protocol
+
+from knm.carriers.base import SearchResult
+
+
+class SearchCache(Protocol):
+    def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None: ...
+    def get(self, query_id: str) -> list[SearchResult] | None: ...
+    def discovered(self, number: str) -> SearchResult | None: ...
+    def clear(self) -> None: ...
+
+
+def _encode(result: SearchResult) -> str:
+    return json.dumps(asdict(result), separators=(",", ":"))
+
+
+def _decode(text: str | bytes) -> SearchResult:
+    raw: dict[str, Any] = json.loads(text)
+    if raw.get("block"):
+        raw["block"] = tuple(raw["block"])
+    return SearchResult(**raw)
+
+
+class LocalCache:
+    """In-process cache. Thread-safe; expired entries are dropped when touched."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queries: dict[str, tuple[float, list[SearchResult]]] = {}
+        self._numbers: dict[str, tuple[float, SearchResult]] = {}
+
+    def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
+        expires = time.monotonic() + ttl_s
+        with self._lock:
+            self._queries[query_id] = (expires, list(results))
+            for result in results:
+                if result.state == "discovery":
+                    self._numbers[result.number] = (expires, result)
+            if len(self._queries) > 10_000:
+                self._evict()
+
+    def get(self, query_id: str) -> list[SearchResult] | None:
+        with self._lock:
+            entry = self._queries.get(query_id)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._queries[query_id]
+                return None
+            return entry[1]
+
+    def discovered(self, number: str) -> SearchResult | None:
+        with self._lock:
+            entry = self._numbers.get(number)
+            if entry is None:
+                return None
+            if entry[0] < time.monotonic():
+                del self._numbers[number]
+                return None
+            return entry[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queries.clear()
+            self._numbers.clear()
+
+    def _evict(self) -> None:
+        now = time.monotonic()
+        self._queries = {k: v for k, v in self._queries.items() if v[0] >= now}
+        self._numbers = {k: v for k, v in self._numbers.items() if v[0] >= now}
+
+
+class RedisCache:
+    """Shared cache for several processes. A query is one Redis list; a discovered number is
+    one key, so a purchase in any process finds the carrier data of a search in another."""
+
+    prefix = "knm:search:"
+
+    def __init__(self, url: str) -> None:
+        import redis
+
+        self._redis = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+
+    def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
+        key = f"{self.prefix}q:{query_id}"
+        pipe = self._redis.pipeline(transaction=True)
+        pipe.delete(key)
+        if results:
+            pipe.rpush(key, *[_encode(r) for r in results])
+            pipe.expire(key, ttl_s)
+        for result in results:
+            if result.state == "discovery":
+                pipe.set(f"{self.prefix}n:{result.number}", _encode(result), ex=ttl_s)
+        pipe.execute()
+
+    def get(self, query_id: str) -> list[SearchResult] | None:
+        key = f"{self.prefix}q:{query_id}"
+        rows = self._redis.lrange(key, 0, -1)
+        if not rows:
+            return None
+        return [_decode(row) for row in rows]
+
+    def discovered(self, number: str) -> SearchResult | None:
+        raw = self._redis.get(f"{self.prefix}n:{number}")
+        return _decode(raw) if raw else None
+
+    def clear(self) -> None:
+        keys = list(self._redis.scan_iter(f"{self.prefix}*", count=1000))
+        if keys:
+            self._redis.delete(*keys)
+
+
+_lock = threading.Lock()
+_cache: SearchCache | None = None
+
+
+def get_cache() -> SearchCache:
+    global _cache
+    if _cache is None:
+        with _lock:
+            if _cache is None:
+                url = os.environ.get("KNM_CACHE_URL")
+                _cache = RedisCache(url) if url else LocalCache()
+    return _cache
+
+
+def use(cache: SearchCache | None) -> None:
+    """Replace the process's cache (None: choose again from `KNM_CACHE_URL`)."""
+    global _cache
+    with _lock:
+        _cache = cache
+
+
+def reset_local() -> None:
+    """A database switch makes in-process entries meaningless; a shared cache is left alone."""
+    if isinstance(_cache, LocalCache):
+        _cache.clear()

@@ -1,0 +1,199 @@
+"""The carrier interface every carrier — built in or third-party — implements.
+
+A carrier is a plain synchronous class: the facade runs carriers concurrently in threads, so
+a third-party carrier needs no event loop and no knowledge of the others. A carrier holds
+only its config (and, for HTTP carriers, a pooled client), so one instance may serve many
+threads at once.
+"""
+
+from __future__ import annotations
+
+import abc
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from knm import errors
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
+
+SECRET_KEY_PATTERN = re.compile(r"(password|token|secret|api_key|key)$", re.IGNORECASE)
+MASK = "***"
+
+
+def is_secret_key(key: str) -> bool:
+    """SPEC §7: a key ending in password/token/secret/api_key/key holds a secret."""
+    return bool(SECRET_KEY_PATTERN.search(key))
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a carrier reads from `number_manager.<short>`.
+
+    The declaration is the single source for validation, defaults, docs and masking.
+    """
+
+    name: str
+    type: type = str
+    required: bool = False
+    secret: bool = False
+    default: Any = None
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class SearchOptions:
+    """What a search asked for. Carrier-specific filters travel in `extra`."""
+
+    quantity: int = 1
+    prefix: str = ""
+    dialcode: str | None = None
+    country: str = "US"
+    offset: int = 0
+    blocks: Any = None
+    account_id: str | None = None
+    reseller_id: str | None = None
+    query_id: str | None = None
+    deadline: float | None = None  # time.monotonic() by which the whole search must end
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SearchResult:
+    """One number a carrier offers. `carrier_data` is kept for the purchase, never shown."""
+
+    number: str
+    carrier: str
+    state: str = "discovery"
+    carrier_data: dict[str, Any] = field(default_factory=dict)
+    block: tuple[str, str] | None = None
+    locality: dict[str, Any] | None = None
+
+    def to_public(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"number": self.number, "state": self.state}
+        if self.locality:
+            out["locality"] = self.locality
+        return out
+
+
+class Carrier(abc.ABC):
+    """Base class of every carrier. Subclasses set `name` and the flags, and implement
+    `find_numbers`, `acquire_number` and `disconnect_number`."""
+
+    name: ClassVar[str] = ""
+    #: flags (Kazoo's per-carrier answers)
+    local: ClassVar[bool] = False
+    billable: ClassVar[bool] = True
+    lookup_cnam: ClassVar[bool] = True
+    maximal_prefix_length: ClassVar[int] = 15
+    #: settings this carrier reads; drives validation and masking
+    settings: ClassVar[tuple[Setting, ...]] = ()
+    #: what the carrier can do, for docs/carriers.md and `knm carriers`
+    capabilities: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(self, config: Mapping[str, Any] | None = None) -> None:
+        self.config = self.validate_config(dict(config or {}))
+
+    # -- config --------------------------------------------------------------------------------
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Apply defaults and check types; a missing required key names itself in the error."""
+        out = dict(config)
+        for setting in cls.settings:
+            value = out.get(setting.name)
+            if value in (None, ""):
+                if setting.required:
+                    raise errors.CarrierMisconfigured(cls.name, setting.name)
+                out[setting.name] = setting.default
+                continue
+            out[setting.name] = _coerce(cls.name, setting, value)
+        return out
+
+    @classmethod
+    def secret_keys(cls) -> set[str]:
+        return {s.name for s in cls.settings if s.secret}
+
+    def secrets(self) -> list[str]:
+        """Every configured secret value, so error texts and logs can be scrubbed of them."""
+        keys = self.secret_keys() | {k for k in self.config if is_secret_key(k)}
+        return [str(v) for k, v in self.config.items() if k in keys and v not in (None, "")]
+
+    def masked_config(self) -> dict[str, Any]:
+        keys = self.secret_keys()
+        return {
+            k: (MASK if (k in keys or is_secret_key(k)) and v not in (None, "") else v)
+            for k, v in self.config.items()
+        }
+
+    # -- the interface -------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        """Numbers this carrier offers under `prefix` (E.164, e.g. `+1415`)."""
+
+    @abc.abstractmethod
+    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
+        """Buy `number` and route it here; return the record with carrier data added."""
+
+    @abc.abstractmethod
+    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
+        """Release `number` at the carrier."""
+
+    def should_lookup_cnam(self) -> bool:
+        return self.lookup_cnam
+
+    def is_number_billable(self, number: PhoneNumber) -> bool:
+        return self.billable
+
+    def is_local(self) -> bool:
+        return self.local
+
+    def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def info(self) -> dict[str, Any]:
+        return {"maximal_prefix_length": self.maximal_prefix_length}
+
+    def close(self) -> None:
+        """Release pooled resources (HTTP clients)."""
+
+
+def _coerce(carrier: str, setting: Setting, value: Any) -> Any:
+    kind = setting.type
+    try:
+        if kind is bool:
+            if isinstance(value, str):
+                lowered = value.strip().lower()
+                if lowered in ("true", "1", "yes", "on"):
+                    return True
+                if lowered in ("false", "0", "no", "off"):
+                    return False
+                raise ValueError(value)
+            return bool(value)
+        if kind is int:
+            return int(value)
+        if kind is float:
+            return float(value)
+        if kind is list:
+            return list(value) if not isinstance(value, str) else [value]
+        if kind is str:
+            return str(value)
+        return value
+    except (TypeError, ValueError):
+        raise errors.CarrierMisconfigured(
+            carrier, setting.name, f"must be of type {kind.__name__}"
+        ) from None
+
+
+def short_name(name: str) -> str:
+    """`knm_telnyx` → `telnyx`."""
+    return name.removeprefix("knm_")
+
+
+def full_name(name: str) -> str:
+    """`telnyx` → `knm_telnyx`; a full name is returned as it is."""
+    return name if name.startswith("knm_") else f"knm_{name}"

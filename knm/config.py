@@ -1,0 +1,148 @@
+"""Layered configuration kept in the store, so it changes at run time without a restart.
+
+Kazoo's layout: a category (`number_manager`, `number_manager.telnyx`, …) has a `default`
+section and optional per-node sections; a key is looked up node → default → built-in default.
+An account may hold its own `number_manager` values (a reseller's `carrier_modules` overrides
+the system's); an account-scoped lookup falls back to the system's.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from typing import Any
+
+from sqlalchemy import and_, delete, select
+
+from knm import store
+from knm.carriers.base import MASK, is_secret_key
+from knm.store.schema import config_entries as t
+
+SYSTEM = "system"
+DEFAULT_SECTION = "default"
+CATEGORY = "number_manager"
+
+DEFAULT_RECONCILE_REGEX = r"^(\+?1)?\d{10}$|^\+[2-9]\d{7,}$|^011\d*$|^00\d*$"
+
+#: built-in defaults of `number_manager` (reference/kazoo-core.md §9, plus knm's own keys)
+BUILTIN: dict[str, dict[str, Any]] = {
+    CATEGORY: {
+        "carrier_modules": ["knm_local"],
+        "available_module_name": "knm_local",
+        "maximum_search_quantity": 500,
+        "number_search_timeout_ms": 5000,
+        "search_cache_ttl_s": 900,
+        "released_state": "available",
+        "should_permanently_delete": False,
+        "should_age": False,
+        "port_in_module_name": "knm_local",
+        "reconcile_regex": DEFAULT_RECONCILE_REGEX,
+        "bulk_concurrency": 8,
+        "auth_token_ttl_s": 3600,
+    },
+    f"{CATEGORY}.other": {"default_country": "US"},
+}
+
+
+def node_name() -> str:
+    return os.environ.get("KNM_NODE") or socket.gethostname()
+
+
+def _scope(account_id: str | None) -> str:
+    return account_id or SYSTEM
+
+
+def _lookup(conn: Any, scope: str, category: str, key: str, node: str) -> tuple[bool, Any]:
+    rows = conn.execute(
+        select(t.c.section, t.c.value).where(
+            and_(t.c.scope == scope, t.c.category == category, t.c.key == key,
+                 t.c.section.in_([node, DEFAULT_SECTION]))
+        )
+    ).all()
+    by_section = {r.section: r.value for r in rows}
+    if node in by_section:
+        return True, by_section[node]
+    if DEFAULT_SECTION in by_section:
+        return True, by_section[DEFAULT_SECTION]
+    return False, None
+
+
+def get(category: str, key: str, default: Any = None, *, account_id: str | None = None,
+        node: str | None = None) -> Any:
+    """The value of `key`: the account's if it has one, else node → default → built-in."""
+    node = node or node_name()
+    with store.read() as conn:
+        if account_id:
+            found, value = _lookup(conn, account_id, category, key, node)
+            if found:
+                return value
+        found, value = _lookup(conn, SYSTEM, category, key, node)
+    if found:
+        return value
+    if default is not None:
+        return default
+    return BUILTIN.get(category, {}).get(key)
+
+
+def get_own(category: str, key: str, *, account_id: str) -> Any:
+    """The account's own value only (no fallback), None when it has none."""
+    with store.read() as conn:
+        found, value = _lookup(conn, account_id, category, key, node_name())
+    return value if found else None
+
+
+def set(category: str, key: str, value: Any, *, account_id: str | None = None,  # noqa: A001
+        node: str | None = None) -> None:
+    """Set `key`; `value=None` removes it. Takes effect on the next read in every process."""
+    scope, section = _scope(account_id), node or DEFAULT_SECTION
+    where = and_(t.c.scope == scope, t.c.category == category, t.c.section == section,
+                 t.c.key == key)
+    with store.write() as conn:
+        conn.execute(delete(t).where(where))
+        if value is not None:
+            conn.execute(t.insert().values(scope=scope, category=category, section=section,
+                                           key=key, value=value))
+
+
+def get_category(category: str, *, account_id: str | None = None, node: str | None = None,
+                 with_builtin: bool = True) -> dict[str, Any]:
+    """All keys of a category as the lookups would see them (built-in < default < node)."""
+    node = node or node_name()
+    merged: dict[str, Any] = dict(BUILTIN.get(category, {})) if with_builtin else {}
+    scopes = [SYSTEM] + ([account_id] if account_id else [])
+    with store.read() as conn:
+        rows = conn.execute(
+            select(t.c.scope, t.c.section, t.c.key, t.c.value).where(
+                and_(t.c.category == category, t.c.scope.in_(scopes),
+                     t.c.section.in_([node, DEFAULT_SECTION]))
+            )
+        ).all()
+    rank = {(SYSTEM, DEFAULT_SECTION): 0, (SYSTEM, node): 1,
+            (account_id, DEFAULT_SECTION): 2, (account_id, node): 3}
+    for row in sorted(rows, key=lambda r: rank.get((r.scope, r.section), 0)):
+        merged[row.key] = row.value
+    return merged
+
+
+def carrier_config(carrier: str) -> dict[str, Any]:
+    """Settings of one carrier (`number_manager.<short>`), node section over default."""
+    return get_category(f"{CATEGORY}.{carrier.removeprefix('knm_')}")
+
+
+def mask(values: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
+         ) -> dict[str, Any]:
+    """A copy fit for display: every secret shown as `***`."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, dict):
+            out[key] = mask(value, secret_keys)
+        elif (key in secret_keys or is_secret_key(key)) and value not in (None, ""):
+            out[key] = MASK
+        else:
+            out[key] = value
+    return out
+
+
+def system(key: str) -> Any:
+    """Shorthand for a `number_manager` key."""
+    return get(CATEGORY, key)

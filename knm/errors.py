@@ -1,0 +1,311 @@
+"""knm's errors: one root type whose JSON matches Kazoo's error documents.
+
+Every failure a caller can see — from Python, the CLI or HTTP — is a `KnmError`. The code,
+slug and message follow Kazoo's `knm_errors` so that clients written for Kazoo read them
+unchanged; the `carrier` and `carrier_message` fields are knm's addition, because a user whose
+purchase failed needs to know what the carrier said (Kazoo only logged it).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class KnmError(Exception):
+    """Root of every knm error.
+
+    Subclasses fix `code`, `error` (the slug) and usually the message; the constructor lets a
+    caller override any of them, which is how the generic Kazoo fallbacks are expressed.
+    """
+
+    code: int = 500
+    error: str = "unspecified_fault"
+    default_message: str = "unspecified_fault"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        cause: Any = None,
+        carrier: str | None = None,
+        carrier_message: str | None = None,
+        code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        if code is not None:
+            self.code = code
+        if error is not None:
+            self.error = error
+        self.message = message if message is not None else self.default_message
+        self.cause = None if cause is None else str(cause)
+        self.carrier = carrier
+        self.carrier_message = carrier_message
+        super().__init__(self.message)
+
+    def to_json(self) -> dict[str, Any]:
+        """Kazoo's error JSON: keys with no value are left out."""
+        out: dict[str, Any] = {"code": self.code, "error": self.error}
+        for key in ("cause", "message", "carrier", "carrier_message"):
+            value = getattr(self, key)
+            if value is not None:
+                out[key] = value
+        return out
+
+    def __str__(self) -> str:
+        parts = [f"{self.code} {self.error}: {self.message}"]
+        if self.cause:
+            parts.append(f"({self.cause})")
+        if self.carrier:
+            parts.append(f"[{self.carrier}: {self.carrier_message or ''}]")
+        return " ".join(parts)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.to_json()!r})"
+
+
+def from_json(doc: dict[str, Any]) -> KnmError:
+    """Rebuild an error from its JSON (used when errors cross a process boundary)."""
+    return KnmError(
+        doc.get("message"),
+        cause=doc.get("cause"),
+        carrier=doc.get("carrier"),
+        carrier_message=doc.get("carrier_message"),
+        code=int(doc.get("code", 500)),
+        error=doc.get("error", "unspecified_fault"),
+    )
+
+
+# --- Kazoo's errors ---------------------------------------------------------------------------
+
+
+class NotFound(KnmError):
+    code, error = 404, "not_found"
+
+    def __init__(self, number: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(f"number {number} not found", **kw)
+
+
+class NotReconcilable(KnmError):
+    code, error = 404, "not_reconcilable"
+
+    def __init__(self, number: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(f"number {number} is not reconcilable", **kw)
+
+
+class NumberExists(KnmError):
+    code, error = 409, "number_exists"
+
+    def __init__(self, number: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(f"number {number} already exists", **kw)
+
+
+class NumberIsPorting(KnmError):
+    code, error = 400, "number_is_porting"
+
+    def __init__(self, number: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(f"number {number} is porting", **kw)
+
+
+class Forbidden(KnmError):
+    code, error = 403, "forbidden"
+    default_message = "requestor is unauthorized to perform operation"
+
+    def __init__(self, cause: str | None = None, **kw: Any) -> None:
+        super().__init__(cause=cause, **kw)
+
+
+class ServiceRestriction(KnmError):
+    code, error = 402, "service_restriction"
+
+    def __init__(self, number: str, message: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(message, **kw)
+
+
+class InvalidStateTransition(KnmError):
+    code, error = 400, "invalid_state_transition"
+    default_message = "invalid state transition"
+
+    def __init__(self, from_state: str | None = None, to_state: str | None = None,
+                 **kw: Any) -> None:
+        if "cause" not in kw and to_state is not None:
+            kw["cause"] = f"from {from_state or '(nothing)'} to {to_state}"
+        super().__init__(**kw)
+
+
+class NoChangeRequired(KnmError):
+    code, error = 400, "no_change_required"
+    default_message = "no change required"
+
+
+class AssignFailure(KnmError):
+    code, error = 400, "assign_failure"
+    default_message = "invalid account to assign to"
+
+    def __init__(self, cause: str = "field_undefined", **kw: Any) -> None:
+        super().__init__(cause=cause, **kw)
+
+
+class Invalid(KnmError):
+    """Bad input. The cause names the field (or says what was wrong with it)."""
+
+    code, error = 400, "invalid"
+    default_message = "invalid"
+
+    def __init__(self, cause: str, message: str | None = None, **kw: Any) -> None:
+        super().__init__(message, cause=cause, **kw)
+
+
+class NotEnoughCredit(KnmError):
+    code, error = 402, "not_enough_credit"
+
+    def __init__(self, account_id: str, **kw: Any) -> None:
+        super().__init__(
+            f"account {account_id} does not have enough credit to perform the operation", **kw
+        )
+
+
+class InternalError(KnmError):
+    code, error = 500, "internal_error"
+    default_message = "internal_error"
+
+
+class UnspecifiedFault(KnmError):
+    code, error = 500, "unspecified_fault"
+
+
+class DatabaseError(KnmError):
+    code, error = 500, "unspecified_fault"
+    default_message = "database_error"
+
+
+class CarrierNotSpecified(KnmError):
+    code, error = 500, "unspecified_fault"
+    default_message = "carrier_not_specified"
+
+
+class Unauthenticated(KnmError):
+    """No credentials, or credentials knm does not know (HTTP API)."""
+
+    code, error = 401, "invalid_credentials"
+    default_message = "invalid credentials"
+
+
+# --- carrier errors (knm's additions) ---------------------------------------------------------
+
+
+class CarrierFault(KnmError):
+    """A carrier refused or failed an operation. Kazoo's `by_carrier`, with what it said."""
+
+    code, error = 500, "unspecified_fault"
+    default_message = "fault by carrier"
+
+    def __init__(
+        self,
+        carrier: str,
+        carrier_message: str | None = None,
+        *,
+        number: str | None = None,
+        status: int | None = None,
+        message: str | None = None,
+        code: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        self.number = number
+        self.status = status
+        super().__init__(
+            message,
+            cause=number,
+            carrier=carrier,
+            carrier_message=carrier_message,
+            code=code,
+            error=error,
+        )
+
+
+class CarrierTimeout(CarrierFault):
+    code, error = 504, "carrier_timeout"
+    default_message = "carrier did not answer in time"
+
+
+class CarrierUnavailable(CarrierFault):
+    code, error = 502, "carrier_unavailable"
+    default_message = "carrier is unreachable or failing"
+
+
+class CarrierCredentials(CarrierFault):
+    """The carrier refused our credentials (HTTP 401/403): an operator must fix the config."""
+
+    code, error = 502, "carrier_credentials"
+    default_message = "carrier rejected the configured credentials"
+
+
+class NumberUnavailable(CarrierFault):
+    """The carrier says the number can no longer be had (HTTP 409 or its own wording)."""
+
+    code, error = 409, "number_unavailable"
+    default_message = "number is no longer available at the carrier"
+
+
+class CarrierNotFound(CarrierFault):
+    code, error = 404, "not_found"
+    default_message = "carrier does not know this resource"
+
+
+class RateLimited(CarrierFault):
+    code, error = 429, "rate_limited"
+    default_message = "carrier rate limit reached"
+
+    def __init__(self, carrier: str, carrier_message: str | None = None, *,
+                 retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(carrier, carrier_message, **kw)
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.retry_after is not None:
+            out["retry_after"] = self.retry_after
+        return out
+
+
+class MalformedResponse(CarrierFault):
+    code, error = 502, "carrier_malformed_response"
+    default_message = "carrier answered with a body knm could not read"
+
+
+class ProvisioningDisabled(CarrierFault):
+    code, error = 403, "provisioning_disabled"
+    default_message = "provisioning is disabled for this carrier"
+
+
+class CarrierMisconfigured(KnmError):
+    """A carrier's settings are missing or of the wrong type; the cause names the key."""
+
+    code, error = 500, "carrier_misconfigured"
+
+    def __init__(self, carrier: str, key: str, problem: str = "is required") -> None:
+        super().__init__(
+            f"setting {key!r} of carrier {carrier} {problem}; set it with "
+            f"`knm config set number_manager.{carrier.removeprefix('knm_')} {key} VALUE`",
+            cause=key,
+            carrier=carrier,
+        )
+
+
+class NotImplementedByCarrier(KnmError):
+    code, error = 501, "not_implemented"
+    default_message = "not implemented by this carrier"
+
+    def __init__(self, carrier: str | None = None, **kw: Any) -> None:
+        super().__init__(carrier=carrier, **kw)
+
+
+class NotAvailable(KnmError):
+    """A carrier has nothing to offer for a search (Kazoo's `not_available`): not a failure."""
+
+    code, error = 404, "not_available"
+    default_message = "no numbers available"

@@ -1,0 +1,175 @@
+"""Normalizing, classifying and naming numbers.
+
+Kazoo's regex converters decide what a bare string means (so `4156301234` still becomes
+`+14156301234` and `1000` stays unreconcilable, as Kazoo users expect); the `phonenumbers`
+library supplies dial codes, national parsing for other countries and the facts `identify`
+reports (country, type, validity).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+import phonenumbers
+
+from knm import errors
+
+E164_CONVERTERS: list[tuple[re.Pattern[str], str]] = [
+    (re.compile(r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$"), "+1"),
+    (re.compile(r"^011(\d{5,})$|^00(\d{5,})$"), "+"),
+    (re.compile(r"^[2-9]\d{7,}$"), "+"),
+]
+
+NPAN = re.compile(r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$")
+_JUNK = re.compile(r"[\s().\-]")
+
+#: Kazoo's default classifiers, in order (reference/kazoo-core.md §8.1)
+CLASSIFIERS: dict[str, dict[str, Any]] = {
+    "tollfree_us": {"regex": r"^\+1((?:800|88\d|877|866|855|844|833|822)\d{7})$",
+                    "friendly_name": "US TollFree", "pretty_print": "SS(###) ### - ####"},
+    "toll_us": {"regex": r"^\+1(900\d{7})$", "friendly_name": "US Toll",
+                "pretty_print": "SS(###) ### - ####"},
+    "emergency": {"regex": r"^(911|922|933|833|811|711|999)$",
+                  "friendly_name": "Emergency Dispatcher", "emergency": True},
+    "caribbean": {"regex": r"^\+?1((?:684|264|268|242|246|441|284|345|767|809|829|849|473|671"
+                           r"|876|664|670|787|939|869|758|784|721|868|649|340)\d{7})$",
+                  "friendly_name": "Caribbean", "pretty_print": "SS(###) ### - ####"},
+    "did_us": {"regex": r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$", "friendly_name": "US DID",
+               "pretty_print": "SS(###) ### - ####"},
+    "international": {"regex": r"^\+([2-9]\d{7,})$", "friendly_name": "International"},
+    "unknown": {"regex": r"^(.*)$", "friendly_name": "Unknown"},
+}
+
+US_TOLLFREE_NPAS = ("800", "822", "833", "844", "855", "866", "877",
+                    "880", "881", "882", "883", "884", "885", "886", "887", "888", "889")
+
+
+def _last_group(match: re.Match[str]) -> str:
+    for group in reversed(match.groups()):
+        if group is not None:
+            return group
+    return match.group(0)
+
+
+def normalize(raw: str, country: str = "US") -> str:
+    """E.164 form of `raw` where it can be worked out; otherwise `raw` (cleaned) unchanged."""
+    text = _JUNK.sub("", str(raw))
+    if text.startswith("+"):
+        return text
+    for pattern, prefix in E164_CONVERTERS:
+        match = pattern.match(text)
+        if match:
+            return prefix + _last_group(match)
+    if country and country.upper() != "US" and text.isdigit():
+        try:
+            parsed = phonenumbers.parse(text, country.upper())
+        except phonenumbers.NumberParseException:
+            return text
+        if phonenumbers.is_possible_number(parsed):
+            return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return text
+
+
+def is_normalized(raw: str) -> bool:
+    return normalize(raw) == raw
+
+
+@lru_cache(maxsize=64)
+def _compiled(regex: str) -> re.Pattern[str]:
+    return re.compile(regex)
+
+
+def is_reconcilable(raw: str, regex: str | None = None) -> bool:
+    from knm.config import DEFAULT_RECONCILE_REGEX
+
+    return bool(_compiled(regex or DEFAULT_RECONCILE_REGEX).match(normalize(raw)))
+
+
+def to_npan(raw: str) -> str:
+    match = NPAN.match(raw)
+    return match.group(2) if match else raw
+
+
+def to_1npan(raw: str) -> str:
+    match = NPAN.match(raw)
+    return "1" + match.group(2) if match else raw
+
+
+def to_strip_plus(raw: str) -> str:
+    return normalize(raw).removeprefix("+")
+
+
+def to_db(number: str | None) -> str | None:
+    """Kazoo's per-prefix database name: `+14158867900` → `numbers%2F%2B1415`."""
+    if not number or len(number) < 5:
+        return None
+    return quote("numbers/" + number[:5], safe="")
+
+
+def classify(number: str, classifiers: dict[str, dict[str, Any]] | None = None) -> str | None:
+    """Name of the first classifier whose regex matches the normalized number."""
+    normalized = normalize(number)
+    for name, spec in (classifiers or CLASSIFIERS).items():
+        regex = spec.get("regex") if isinstance(spec, dict) else spec
+        if regex and _compiled(regex).match(normalized):
+            return name
+    return None
+
+
+def dialcode_for(country: str) -> str:
+    """`US` → `+1`, `FR` → `+33`; an unknown country is `400 invalid` naming `country`."""
+    code = phonenumbers.country_code_for_region(str(country).upper())
+    if not code:
+        raise errors.Invalid("country", f"unknown country {country!r} (ISO 3166 alpha-2)")
+    return f"+{code}"
+
+
+_PREFIX = re.compile(r"^\+?\d+$")
+
+
+def normalize_prefix(prefix: str, country: str = "US", dialcode: str | None = None) -> str:
+    """A search prefix in E.164 form: `415` → `+1415`, `+1415` stays, `+1+1415` is refused."""
+    text = re.sub(r"\s", "", str(prefix or ""))
+    if not text or not _PREFIX.match(text):
+        raise errors.Invalid("prefix", f"prefix {prefix!r} must be digits, optionally after '+'")
+    if text.startswith("+"):
+        return text
+    code = dialcode or dialcode_for(country)
+    if not code.startswith("+"):
+        code = "+" + code
+    if not _PREFIX.match(code):
+        raise errors.Invalid("dialcode", f"dial code {dialcode!r} must be digits")
+    digits = code[1:]
+    # a national prefix that already carries the dial code (e.g. 1415 for US) keeps it once
+    if country.upper() in ("US", "CA") and len(text) == 11 and text.startswith(digits):
+        return "+" + text
+    return code + text
+
+
+def identify(number: str) -> dict[str, Any]:
+    """What is known about a number: classifier, country and type from phonenumbers."""
+    normalized = normalize(number)
+    out: dict[str, Any] = {"number": normalized, "classifier": classify(normalized)}
+    try:
+        parsed = phonenumbers.parse(normalized, None)
+    except phonenumbers.NumberParseException:
+        out["valid"] = False
+        return out
+    out["valid"] = phonenumbers.is_valid_number(parsed)
+    out["country"] = phonenumbers.region_code_for_number(parsed)
+    out["type"] = _NUMBER_TYPES.get(phonenumbers.number_type(parsed), "unknown")
+    out["e164"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    out["national"] = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.NATIONAL)
+    return out
+
+
+_T = phonenumbers.PhoneNumberType
+_NUMBER_TYPES = {
+    _T.FIXED_LINE: "fixed_line", _T.MOBILE: "mobile", _T.FIXED_LINE_OR_MOBILE: "fixed_or_mobile",
+    _T.TOLL_FREE: "toll_free", _T.PREMIUM_RATE: "premium_rate", _T.SHARED_COST: "shared_cost",
+    _T.VOIP: "voip", _T.PERSONAL_NUMBER: "personal", _T.PAGER: "pager", _T.UAN: "uan",
+    _T.VOICEMAIL: "voicemail",
+}

@@ -1,0 +1,131 @@
+"""Where knm keeps its state: one SQLAlchemy engine per process, chosen by `KNM_DATABASE_URL`.
+
+SQLite (a file under the user's data folder) is the default so that knm runs with nothing
+installed; PostgreSQL is for production and for several processes. Writes that must not race
+go through `write()`, which on SQLite takes the write lock up front (`BEGIN IMMEDIATE`) so two
+writers queue instead of failing half-way.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine, create_engine, event
+
+from knm import errors
+
+_lock = threading.RLock()
+_engine: Engine | None = None
+_url: str | None = None
+
+
+def default_url() -> str:
+    base = os.environ.get("XDG_DATA_HOME") or os.path.join(Path.home(), ".local", "share")
+    path = Path(base) / "knm" / "knm.sqlite"
+    return f"sqlite:///{path}"
+
+
+def url_for_path(path: str | os.PathLike[str]) -> str:
+    """`--db PATH` accepts a SQLAlchemy URL or a plain file path (SQLite)."""
+    text = str(path)
+    return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
+
+
+def _make_engine(url: str) -> Engine:
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    if url.startswith("sqlite"):
+        db_path = url.split(":///", 1)[-1]
+        if db_path and db_path != ":memory:":
+            Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
+                               pool_size=20, max_overflow=20)
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+            dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(conn: Connection) -> None:
+            immediate = conn.get_execution_options().get("knm_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return create_engine(url, pool_size=20, max_overflow=20, pool_pre_ping=True)
+
+
+def engine() -> Engine:
+    """The process's engine, created (and migrated) on first use."""
+    global _engine, _url
+    if _engine is not None:
+        return _engine
+    with _lock:
+        if _engine is None:
+            use(os.environ.get("KNM_DATABASE_URL") or default_url())
+    assert _engine is not None
+    return _engine
+
+
+def use(url: str) -> Engine:
+    """Switch this process to the database at `url`, creating or migrating its schema."""
+    global _engine, _url
+    from knm.store import migrations
+
+    with _lock:
+        new = _make_engine(url)
+        try:
+            migrations.upgrade(new)
+        except Exception as exc:  # an unreachable server or a bad URL
+            new.dispose()
+            raise errors.DatabaseError(
+                cause=f"cannot open database {_redact(url)}: {type(exc).__name__}: {exc}"
+            ) from exc
+        old, _engine, _url = _engine, new, url
+        if old is not None:
+            old.dispose()
+        from knm import cache
+
+        cache.reset_local()
+        return new
+
+
+def current_url() -> str | None:
+    return _url
+
+
+def dialect() -> str:
+    return engine().dialect.name
+
+
+@contextmanager
+def read() -> Iterator[Connection]:
+    with engine().connect() as conn, conn.begin():
+        yield conn
+
+
+@contextmanager
+def write() -> Iterator[Connection]:
+    """A transaction that holds the write lock from its start (SQLite) — use for every write."""
+    with engine().connect() as conn:
+        conn = conn.execution_options(knm_write=True)
+        with conn.begin():
+            yield conn
+
+
+def _redact(url: str) -> str:
+    """Hide a password in a database URL before it goes into an error message."""
+    if "@" in url and "://" in url:
+        scheme, rest = url.split("://", 1)
+        creds, host = rest.rsplit("@", 1)
+        user = creds.split(":", 1)[0]
+        return f"{scheme}://{user}:***@{host}"
+    return url

@@ -1,0 +1,129 @@
+"""The tables knm keeps. SQLAlchemy Core, so bulk paths (imports, searches) stay close to SQL.
+
+One `numbers` table replaces Kazoo's per-prefix number databases; the prefix database name is
+still computed (`number_db`) so Kazoo documents round-trip. `pool_numbers` holds the private
+pools of `knm_managed` and `knm_inum`, which Kazoo kept in their own databases.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData()
+
+numbers = Table(
+    "knm_numbers",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("module_name", String(64), nullable=False),
+    Column("assigned_to", String(64)),
+    Column("prev_assigned_to", String(64)),
+    Column("used_by", String(64)),
+    Column("ported_in", Boolean, nullable=False, default=False),
+    Column("carrier_data", JSON),
+    Column("features", JSON),
+    Column("features_allowed", JSON),
+    Column("features_denied", JSON),
+    Column("reserve_history", JSON),
+    Column("region", String(64)),
+    Column("auth_by", String(64)),
+    Column("doc", JSON),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+    # optimistic concurrency: every write bumps `version`; `rev` is the Kazoo-style `_rev`
+    Column("version", Integer, nullable=False, default=1),
+    Column("rev", String(64)),
+)
+# prefix-bounded searches of local/inventory numbers, and account listings
+Index("ix_knm_numbers_state_module_number", numbers.c.state, numbers.c.module_name, numbers.c.number)
+Index("ix_knm_numbers_assigned_to", numbers.c.assigned_to)
+
+pool_numbers = Table(
+    "knm_pool_numbers",
+    metadata,
+    Column("carrier", String(64), primary_key=True),
+    Column("number", String(40), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("assigned_to", String(64)),
+    Column("created", BigInteger, nullable=False),
+    Column("modified", BigInteger, nullable=False),
+)
+Index(
+    "ix_knm_pool_lookup",
+    pool_numbers.c.carrier,
+    pool_numbers.c.account_id,
+    pool_numbers.c.state,
+    pool_numbers.c.number,
+)
+
+accounts = Table(
+    "knm_accounts",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("name", String(255), nullable=False),
+    Column("parent_id", String(64)),
+    Column("tree", JSON, nullable=False),  # ancestors, root first
+    Column("is_reseller", Boolean, nullable=False, default=False),
+    Column("superduper_admin", Boolean, nullable=False, default=False),
+    Column("allow_number_additions", Boolean, nullable=False, default=False),
+    Column("dial_plan", JSON),
+    Column("created", BigInteger, nullable=False),
+)
+
+api_keys = Table(
+    "knm_api_keys",
+    metadata,
+    # only a hash of the key is stored: a copy of the database does not leak keys
+    Column("key_hash", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False, index=True),
+    Column("created", BigInteger, nullable=False),
+)
+
+auth_tokens = Table(
+    "knm_auth_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("account_id", String(64), nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+
+config_entries = Table(
+    "knm_config",
+    metadata,
+    # scope is "system" or an account id; section is "default" or a node name
+    Column("scope", String(64), primary_key=True),
+    Column("category", String(128), primary_key=True),
+    Column("section", String(128), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", JSON),
+)
+
+port_requests = Table(
+    "knm_port_requests",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("account_id", String(64)),
+    Column("state", String(32), nullable=False, default="submitted"),
+)
+
+schema_version = Table(
+    "knm_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied", BigInteger, nullable=False),
+    Column("description", Text),
+)

@@ -1,0 +1,113 @@
+"""Shared fixtures: a fresh database per test, on SQLite and PostgreSQL alike.
+
+`db` is parametrized over both databases, so every test that uses it runs twice. PostgreSQL
+isolation is a schema per test (dropped afterwards), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import sqlalchemy
+
+from knm import cache, store
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+if not SHARED.exists():  # CI lays shared/ beside the clone
+    SHARED = Path(os.environ.get("KNM_SHARED", "../shared")).resolve()
+FIXTURES = SHARED / "fixtures" / "kazoo"
+PG_ADMIN_URL = os.environ.get("KNM_TEST_PG_URL",
+                              "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("KNM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+MASTER = "account0000000000000000000000001"
+RESELLER = "account0000000000000000000000002"
+CHILD = "account0000000000000000000000003"
+GRANDCHILD = "account0000000000000000000000004"
+UNRELATED = "unrelated_account_b113394f16cb71"
+
+
+def _pg_schema_url(schema: str) -> str:
+    return f"{PG_ADMIN_URL}?options=-csearch_path%3D{schema}"
+
+
+@pytest.fixture
+def sqlite_db(tmp_path: Path) -> Iterator[str]:
+    url = f"sqlite:///{tmp_path / 'knm.sqlite'}"
+    store.use(url)
+    cache.use(cache.LocalCache())
+    yield url
+
+
+@pytest.fixture
+def pg_db() -> Iterator[str]:
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = sqlalchemy.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    url = _pg_schema_url(schema)
+    store.use(url)
+    cache.use(cache.LocalCache())
+    try:
+        yield url
+    finally:
+        store.engine().dispose()
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A fresh, migrated database; the test runs once on each backend."""
+    name = "sqlite_db" if request.param == "sqlite" else "pg_db"
+    yield request.getfixturevalue(name)
+
+
+@pytest.fixture
+def redis_url() -> Iterator[str]:
+    import redis
+
+    client = redis.Redis.from_url(REDIS_URL)
+    client.flushdb()
+    yield REDIS_URL
+    client.flushdb()
+    client.close()
+
+
+def kazoo_number_docs() -> list[dict]:
+    return [json.loads(p.read_text()) for p in sorted((FIXTURES / "number_docs").glob("*.json"))]
+
+
+@pytest.fixture
+def kazoo_accounts(db: str) -> dict[str, str]:
+    """Kazoo's fixture accounts (reference/kazoo-core.md §10.1)."""
+    from knm import accounts, config
+
+    accounts.create("master", account_id=MASTER, superduper_admin=True,
+                    allow_number_additions=True, is_reseller=True)
+    accounts.create("reseller", account_id=RESELLER, parent_id=MASTER,
+                    allow_number_additions=True, is_reseller=True)
+    accounts.create("child", account_id=CHILD, parent_id=RESELLER)
+    accounts.create("grandchild", account_id=GRANDCHILD, parent_id=CHILD,
+                    allow_number_additions=True)
+    config.set("number_manager", "port_in_module_name", "knm_local")
+    config.set("number_manager", "carrier_modules", ["knm_local", "knm_bandwidth2"],
+               account_id=CHILD)
+    return {"master": MASTER, "reseller": RESELLER, "child": CHILD, "grandchild": GRANDCHILD}
+
+
+@pytest.fixture
+def kazoo_numbers(kazoo_accounts: dict[str, str]) -> list[str]:
+    """Kazoo's fixture accounts plus every fixture number document, loaded as stored."""
+    from knm import numbers
+
+    docs = kazoo_number_docs()
+    result = numbers.import_kazoo(docs)
+    assert not result.failed, result.failed
+    return [d["_id"] for d in docs]
