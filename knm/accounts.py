@@ -21,6 +21,7 @@ from knm import errors, store
 from knm.store.schema import accounts as t
 from knm.store.schema import api_keys, auth_tokens
 
+_list = list  # `list` is shadowed below by the SPEC's accounts.list()
 ACCOUNT_ID = re.compile(r"^[a-z0-9_]{32}$")
 
 
@@ -38,7 +39,7 @@ class Account:
     superduper_admin: bool = False
     allow_number_additions: bool = False
     dial_plan: dict[str, Any] | None = None
-    created: int = 0
+    created: int = 0  # microseconds since the epoch: orders accounts by creation
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -50,7 +51,7 @@ class Account:
 
 def _row_to_account(row: Any) -> Account:
     return Account(
-        id=row.id, name=row.name, parent_id=row.parent_id, tree=list(row.tree or []),
+        id=row.id, name=row.name, parent_id=row.parent_id, tree=_list(row.tree or []),
         is_reseller=bool(row.is_reseller), superduper_admin=bool(row.superduper_admin),
         allow_number_additions=bool(row.allow_number_additions), dial_plan=row.dial_plan,
         created=row.created,
@@ -76,14 +77,13 @@ def create(name: str, *, account_id: str | None = None, parent_id: str | None = 
             parent = conn.execute(select(t).where(t.c.id == parent_id)).first()
             if parent is None:
                 raise errors.Invalid("parent_id", f"parent account {parent_id} not found")
-            tree = list(parent.tree or []) + [parent_id]
+            tree = _list(parent.tree or []) + [parent_id]
         conn.execute(t.insert().values(
             id=account_id, name=str(name), parent_id=parent_id, tree=tree,
             is_reseller=is_reseller, superduper_admin=superduper_admin,
-            allow_number_additions=allow_number_additions, created=int(time.time()),
+            allow_number_additions=allow_number_additions, created=time.time_ns() // 1000,
         ))
-    return Account(account_id, str(name), parent_id, tree, is_reseller, superduper_admin,
-                   allow_number_additions)
+    return get(account_id)
 
 
 def get(account_id: str) -> Account:
@@ -102,7 +102,7 @@ def find(account_id: str | None) -> Account | None:
     return _row_to_account(row) if row else None
 
 
-def list() -> list[Account]:  # noqa: A001 - the SPEC's name
+def list() -> _list[Account]:  # noqa: A001 - the SPEC's name
     with store.read() as conn:
         rows = conn.execute(select(t).order_by(t.c.created, t.c.id)).all()
     return [_row_to_account(r) for r in rows]

@@ -159,7 +159,8 @@ class Carrier(abc.ABC):
         return {"maximal_prefix_length": self.maximal_prefix_length}
 
     def close(self) -> None:
-        """Release pooled resources (HTTP clients)."""
+        """Release pooled resources (HTTP clients); nothing to release by default."""
+        return None
 
 
 def _coerce(carrier: str, setting: Setting, value: Any) -> Any:

@@ -48,7 +48,8 @@ numbers = Table(
     Column("rev", String(64)),
 )
 # prefix-bounded searches of local/inventory numbers, and account listings
-Index("ix_knm_numbers_state_module_number", numbers.c.state, numbers.c.module_name, numbers.c.number)
+Index("ix_knm_numbers_state_module_number",
+      numbers.c.state, numbers.c.module_name, numbers.c.number)
 Index("ix_knm_numbers_assigned_to", numbers.c.assigned_to)
 
 pool_numbers = Table(
