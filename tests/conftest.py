@@ -62,6 +62,16 @@ def pg_db() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(autouse=True)
+def _isolated_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
+    """Tests that do not ask for a database still get a fresh one of their own, so nothing
+    leaks between tests (a previous test's PostgreSQL schema is dropped when it ends)."""
+    if not {"db", "sqlite_db", "pg_db"} & set(request.fixturenames):
+        store.use(f"sqlite:///{tmp_path / 'isolated.sqlite'}")
+        cache.use(cache.LocalCache())
+    yield
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def db(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, migrated database; the test runs once on each backend."""

@@ -1,0 +1,164 @@
+"""Simwood (UK): the v3 numbers API, JSON with HTTP Basic auth.
+
+Wire format as Kazoo's `knm_simwood` used it (reference/kazoo-http-carriers.md §7):
+`GET <numbers_api_url>/<account>/available/standard/<1|10|100>?pattern=<digits>*` to search,
+`PUT …/<account>/allocated/<digits>` to buy, `DELETE` the same to release. knm adds
+`GET …/allocated/<digits>` for `check`. Response bodies beyond the search array are not
+documented in our sources; the simulator's are plausible stand-ins.
+
+Kazoo quirks deliberately *not* reproduced (§15.7):
+- an HTTP error status is an error (Kazoo took any response as success);
+- numbers get their `+` (Kazoo stored `442079460000`);
+- the search pattern is URL-encoded and carries digits only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+from urllib.parse import quote
+
+from knm import errors
+from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.http import HttpCarrier
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
+
+NAME = "knm_simwood"
+NUMBERS_API_URL = "https://api.simwood.com/v3/numbers"
+#: dial codes Simwood sells numbers for; other searches are not sent (Kazoo: "UK only")
+DIAL_CODES = ("+44",)
+
+
+# -- pure request building ---------------------------------------------------------------------
+
+
+def result_size(quantity: int) -> int:
+    """Simwood answers in pages of 1, 10 or 100 numbers: the smallest that covers `quantity`."""
+    if quantity <= 1:
+        return 1
+    if quantity <= 10:
+        return 10
+    return 100
+
+
+def search_path(account: str, prefix: str, quantity: int) -> tuple[str, dict[str, str]]:
+    """Path and query of a search for E.164 `prefix` (the pattern is digits and `*`)."""
+    digits = prefix.lstrip("+")
+    return (f"{quote(account, safe='')}/available/standard/{result_size(quantity)}",
+            {"pattern": f"{digits}*"})
+
+
+def allocated_path(account: str, number: str) -> str:
+    """Path of one of the account's numbers (buy with PUT, release with DELETE)."""
+    return f"{quote(account, safe='')}/allocated/{quote(number.lstrip('+'), safe='')}"
+
+
+# -- pure response parsing ---------------------------------------------------------------------
+
+
+def parse_search(doc: Any, prefix: str, quantity: int) -> list[SearchResult]:
+    """Results from the search array: `country_code` + `number` made E.164, filtered by
+    `prefix`, at most `quantity`. `ValueError` when the body is not an array of numbers."""
+    if not isinstance(doc, list):
+        raise ValueError(f"expected a JSON array of numbers, got {type(doc).__name__}")
+    results: list[SearchResult] = []
+    for entry in doc:
+        if not isinstance(entry, Mapping):
+            raise ValueError("a search entry is not an object")
+        number = e164(entry)
+        if number is None or not number.startswith(prefix):
+            continue
+        results.append(SearchResult(number=number, carrier=NAME, state="discovery",
+                                    carrier_data=dict(entry)))
+        if len(results) >= quantity:
+            break
+    return results
+
+
+def e164(entry: Mapping[str, Any]) -> str | None:
+    """`{"country_code": "44", "number": "2079460000"}` → `+442079460000`."""
+    code = str(entry.get("country_code") or "").lstrip("+")
+    number = str(entry.get("number") or "").lstrip("+")
+    if not number.isdigit() or not code.isdigit():
+        return None
+    return f"+{code}{number}"
+
+
+# -- the carrier ---------------------------------------------------------------------------------
+
+
+class Simwood(HttpCarrier):
+    """UK geographic numbers from Simwood."""
+
+    name: ClassVar[str] = NAME
+    default_base_url: ClassVar[str] = NUMBERS_API_URL
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"search_international", "buy", "release", "check"})
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("auth_username", str, required=True, description="API user (Basic auth)"),
+        Setting("auth_password", str, required=True, secret=True,
+                description="API password (Basic auth)"),
+        Setting("simwood_account_id", str, required=True, description="Simwood account id"),
+        Setting("numbers_api_url", str, description="Kazoo's name for `base_url`"),
+    )
+
+    @classmethod
+    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        """Kazoo names the base URL `numbers_api_url`; accept it."""
+        config = dict(config)
+        if config.get("numbers_api_url") and not config.get("base_url"):
+            config["base_url"] = config["numbers_api_url"]
+        return super().validate_config(config)
+
+    def request_headers(self) -> dict[str, str]:
+        return {"Authorization": self.basic_auth(str(self.config["auth_username"]),
+                                                 str(self.config["auth_password"])),
+                "Accept": "application/json"}
+
+    @property
+    def account(self) -> str:
+        return str(self.config["simwood_account_id"])
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        if not prefix.startswith(DIAL_CODES):
+            return []
+        path, params = search_path(self.account, prefix, quantity)
+        response = self.get(path, params=params, deadline=options.deadline)
+        if not response.content.strip():
+            return []
+        doc = self.parse_json(response)
+        try:
+            return parse_search(doc, prefix, quantity)
+        except ValueError as exc:
+            raise self.fault(errors.MalformedResponse, str(exc),
+                             status=response.status_code) from None
+
+    def order_number(self, number: PhoneNumber) -> PhoneNumber:
+        response = self.request("PUT", allocated_path(self.account, number.number),
+                                number=number.number)
+        data: dict[str, Any] = {"simwood_account_id": self.account}
+        if response.content.strip():
+            body = self.parse_json(response, number=number.number)
+            if isinstance(body, Mapping):
+                data["allocation"] = dict(body)
+        number.update_carrier_data(data)
+        return number
+
+    def release_number(self, number: PhoneNumber) -> PhoneNumber:
+        self.delete(allocated_path(self.account, number.number), number=number.number)
+        return number
+
+    def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        """`in_service` for each number allocated to the account; numbers Simwood does not
+        know (404) are left out, so another carrier may answer for them."""
+        out: dict[str, str] = {}
+        for number in numbers:
+            try:
+                self.get(allocated_path(self.account, number), number=number)
+            except errors.CarrierNotFound:
+                continue
+            out[number] = "in_service"
+        return out

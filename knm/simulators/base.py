@@ -1,0 +1,416 @@
+"""The shared machinery of carrier simulators: stock, orders, auth, failure switches, records.
+
+A simulator is a FastAPI app speaking one carrier's wire format. This module gives each of them
+the same controls, so tests, benchmarks and `knm demo` drive every simulator alike:
+
+- **switches**, settable from Python (`sim.set(latency_ms=150)`; `app.state.sim` is the
+  `Simulator`) and over HTTP (`POST /_sim/switches` with a JSON object; `GET` reads them;
+  `POST /_sim/reset` clears switches, records, scripts, orders and owned numbers):
+
+  | switch | effect on carrier requests (never on `/_sim/*`) |
+  |---|---|
+  | `latency_ms` | every request waits this long first |
+  | `fail_with` | `{"status": 400, "message": "…"}`: the carrier's own error body; `"body"`, |
+  |   | `"content_type"` give an exact body, `"headers"` extra headers (`Retry-After`) |
+  | `hang` | the request sleeps `hang_s` (default 30 s): longer than any client timeout |
+  | `malformed` | 200 with a truncated body in the carrier's content type |
+  | `empty_502` | 502 with an empty body |
+  | `match` | apply the four failures above only to requests whose `"METHOD /path"` contains this |
+  | `times` | apply them this many times, then clear them (None: until reset) |
+  | `order_complete_ms` | an order stays pending this long (0: completes at once) |
+  | `order_result` | `complete`, `failed`, or `never` (stays pending forever) |
+
+- **records**: every carrier request received (`sim.requests`: method, path, query, headers,
+  body), so tests assert what was sent on the wire;
+- **scripts**: `sim.script("GET", "/path", body)` answers one route with an exact body (used to
+  replay Kazoo's fixture payloads verbatim);
+- a deterministic **stock** per prefix (`sim.stock("415", 20)`: the same numbers every run,
+  minus the ones bought) and an **order book** moving pending → complete/failed.
+
+Subclasses set `name`, `content_type`, implement `routes(app)`, `check_auth(request)`
+and `error_body(status, message)`. Run one with `knm.simulators.server.BackgroundServer`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import random
+import threading
+import time
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, ClassVar
+
+from fastapi import FastAPI
+from fastapi import Request as FastAPIRequest
+from starlette.responses import JSONResponse, Response
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
+
+
+@dataclass
+class Switches:
+    """Runtime behaviour of a simulator. See the module docstring for each field."""
+
+    latency_ms: int = 0
+    fail_with: dict[str, Any] | None = None
+    hang: bool = False
+    hang_s: float = 30.0
+    malformed: bool = False
+    empty_502: bool = False
+    match: str | None = None
+    times: int | None = None
+    order_complete_ms: int = 0
+    order_result: str = "complete"
+
+    def update(self, values: dict[str, Any]) -> None:
+        known = {f.name for f in fields(self)}
+        unknown = set(values) - known
+        if unknown:
+            raise ValueError(f"unknown switches: {sorted(unknown)}")
+        for key, value in values.items():
+            setattr(self, key, value)
+
+    def failing(self) -> bool:
+        return bool(self.fail_with or self.hang or self.malformed or self.empty_502)
+
+
+@dataclass
+class RecordedRequest:
+    """One request a simulator received. Header names are lower-case."""
+
+    method: str
+    path: str
+    query: str
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.time)
+
+    @property
+    def params(self) -> dict[str, str]:
+        from urllib.parse import parse_qsl
+
+        return dict(parse_qsl(self.query, keep_blank_values=True))
+
+    @property
+    def text(self) -> str:
+        return self.body.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        return json.loads(self.body or b"null")
+
+    def to_json(self) -> dict[str, Any]:
+        return {"method": self.method, "path": self.path, "query": self.query,
+                "headers": self.headers, "body": self.text}
+
+
+class Simulator:
+    """Base of every carrier simulator. `sim.app` is the ASGI app; `app.state.sim` is `sim`."""
+
+    name: ClassVar[str] = ""
+    content_type: ClassVar[str] = "application/json"
+    #: most numbers one prefix offers (a search asking for more gets this many)
+    stock_size: ClassVar[int] = 250
+
+    def __init__(self, **credentials: Any) -> None:
+        self.credentials: dict[str, Any] = dict(credentials)
+        self.lock = threading.RLock()
+        self.switches = Switches()
+        self.requests: list[RecordedRequest] = []
+        self.orders: dict[str, dict[str, Any]] = {}
+        self.owned: dict[str, dict[str, Any]] = {}
+        #: prefix → numbers served instead of generated ones (Kazoo fixture stock)
+        self.fixed_stock: dict[str, list[str]] = {}
+        self._scripts: list[dict[str, Any]] = []
+        self.app = FastAPI(title=f"{self.name} simulator", openapi_url=None, docs_url=None,
+                           redoc_url=None)
+        self.app.state.sim = self
+        self._control_routes(self.app)
+        self.routes(self.app)
+        self.app.add_middleware(_SimMiddleware, sim=self)
+
+    # -- to override --------------------------------------------------------------------------
+
+    def routes(self, app: FastAPI) -> None:
+        """Add the carrier's routes."""
+
+    def check_auth(self, request: RecordedRequest) -> Response | None:
+        """None if the request's credentials are good, else the carrier's 401/403 response."""
+        return None
+
+    def error_body(self, status: int, message: str) -> Response:
+        """The carrier's own error response."""
+        return JSONResponse({"error": message}, status_code=status)
+
+    def malformed_body(self) -> bytes:
+        """A body that starts right and then breaks off."""
+        return b'{"data": [{"phone_number": "+1415' if "json" in self.content_type \
+            else b"<?xml version='1.0'?><SearchResult><TelephoneNumberList><Telepho"
+
+    # -- control from Python ------------------------------------------------------------------
+
+    def set(self, **values: Any) -> Simulator:
+        """Change switches: `sim.set(latency_ms=150, fail_with={"status": 500})`."""
+        with self.lock:
+            self.switches.update(values)
+        return self
+
+    def reset(self) -> None:
+        """Back to a fresh simulator: switches, records, scripts, orders, owned numbers."""
+        with self.lock:
+            self.switches = Switches()
+            self.requests.clear()
+            self._scripts.clear()
+            self.orders.clear()
+            self.owned.clear()
+
+    def script(self, method: str, path: str, body: str | bytes, *, status: int = 200,
+               content_type: str | None = None, times: int | None = None) -> None:
+        """Answer `METHOD path` (exact path, query ignored) with `body` (`times` times)."""
+        with self.lock:
+            self._scripts.append({"method": method.upper(), "path": path, "status": status,
+                                  "body": body.encode() if isinstance(body, str) else body,
+                                  "content_type": content_type or self.content_type,
+                                  "times": times})
+
+    def received(self, method: str | None = None, path_contains: str = "") -> list[RecordedRequest]:
+        """The requests received, optionally filtered by method and a path fragment."""
+        with self.lock:
+            return [r for r in self.requests
+                    if (method is None or r.method == method.upper()) and path_contains in r.path]
+
+    # -- stock ----------------------------------------------------------------------------------
+
+    def stock(self, prefix: str, quantity: int) -> list[str]:
+        """Up to `quantity` national numbers (10 digits for NANP) starting with `prefix`,
+        sorted, deterministic per prefix, minus the ones already bought."""
+        digits = "".join(ch for ch in prefix if ch.isdigit())
+        if digits in self.fixed_stock:
+            pool = self.fixed_stock[digits]
+        else:
+            pool = generate_nanp(digits, self.stock_size, seed=self.name)
+        with self.lock:
+            free = [n for n in pool if n not in self.owned and _e164(n) not in self.owned]
+        return free[:max(0, quantity)]
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def place_order(self, numbers: list[str], **data: Any) -> dict[str, Any]:
+        """Open an order for `numbers` (E.164). A number already owned makes the order fail
+        at once with `failed_numbers` naming it; the others are held for the order."""
+        with self.lock:
+            order_id = data.pop("order_id", None) or str(uuid.uuid4())
+            taken = [n for n in numbers if n in self.owned]
+            order = {"id": order_id, "numbers": list(numbers), "created": time.monotonic(),
+                     "state": "pending", "failed_numbers": taken, **data}
+            if taken:
+                order["state"] = "failed"
+            else:
+                for n in numbers:
+                    self.owned[n] = {"id": str(uuid.uuid4().int)[:19], "order_id": order_id,
+                                     "number": n}
+            self.orders[order_id] = order
+            self.order_progress(order_id)
+            return order
+
+    def order_progress(self, order_id: str) -> dict[str, Any] | None:
+        """The order with its state advanced per the switches (None if unknown)."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is None or order["state"] != "pending":
+                return order
+            sw = self.switches
+            if sw.order_result == "never":
+                return order
+            if (time.monotonic() - order["created"]) * 1000 >= sw.order_complete_ms:
+                order["state"] = "failed" if sw.order_result == "failed" else "complete"
+                if order["state"] == "failed":
+                    for n in order["numbers"]:
+                        self.owned.pop(n, None)
+            return order
+
+    def release(self, number: str) -> dict[str, Any] | None:
+        """Give a number back; returns what was owned, or None if it was not."""
+        with self.lock:
+            return self.owned.pop(number, None)
+
+    # -- internals ------------------------------------------------------------------------------
+
+    def _record(self, request: RecordedRequest) -> None:
+        with self.lock:
+            self.requests.append(request)
+
+    def _take_failure(self, request: RecordedRequest) -> tuple[Switches, bool]:
+        """A snapshot of the switches and whether a failure applies to this request."""
+        with self.lock:
+            sw = Switches(**asdict(self.switches))
+            applies = sw.failing() and (
+                not sw.match or sw.match in f"{request.method} {request.path}")
+            if applies and self.switches.times is not None:
+                self.switches.times -= 1
+                if self.switches.times <= 0:
+                    self.switches.fail_with = None
+                    self.switches.hang = self.switches.malformed = False
+                    self.switches.empty_502 = False
+                    self.switches.times = None
+            return sw, applies
+
+    def _take_script(self, request: RecordedRequest) -> Response | None:
+        with self.lock:
+            for s in self._scripts:
+                if s["method"] == request.method and s["path"] == request.path:
+                    if s["times"] is not None:
+                        s["times"] -= 1
+                        if s["times"] <= 0:
+                            self._scripts.remove(s)
+                    return Response(s["body"], status_code=s["status"],
+                                    media_type=s["content_type"])
+        return None
+
+    def _failure_response(self, sw: Switches) -> Response:
+        if sw.empty_502:
+            return Response(b"", status_code=502)
+        if sw.malformed:
+            return Response(self.malformed_body(), status_code=200, media_type=self.content_type)
+        spec = dict(sw.fail_with or {})
+        status = int(spec.get("status", 500))
+        if "body" in spec:
+            response = Response(str(spec["body"]).encode(), status_code=status,
+                                media_type=spec.get("content_type", self.content_type))
+        else:
+            response = self.error_body(status, str(spec.get("message", "simulated failure")))
+        for key, value in (spec.get("headers") or {}).items():
+            response.headers[key] = str(value)
+        return response
+
+    def _control_routes(self, app: FastAPI) -> None:
+        @app.get("/_sim/switches")
+        def get_switches() -> dict[str, Any]:
+            with self.lock:
+                return asdict(self.switches)
+
+        @app.post("/_sim/switches")
+        async def post_switches(request: FastAPIRequest) -> Response:
+            try:
+                self.set(**(await request.json()))
+            except (ValueError, TypeError) as exc:
+                return JSONResponse({"error": str(exc)}, status_code=400)
+            with self.lock:
+                return JSONResponse(asdict(self.switches))
+
+        @app.post("/_sim/reset")
+        def post_reset() -> dict[str, Any]:
+            self.reset()
+            return {"reset": True}
+
+        @app.get("/_sim/requests")
+        def get_requests() -> list[dict[str, Any]]:
+            with self.lock:
+                return [r.to_json() for r in self.requests]
+
+
+class _SimMiddleware:
+    """Pure ASGI: record, apply switches and auth, then hand over to the carrier routes."""
+
+    def __init__(self, app: Any, sim: Simulator) -> None:
+        self.app = app
+        self.sim = sim
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"].startswith("/_sim"):
+            await self.app(scope, receive, send)
+            return
+        body = b""
+        more = True
+        while more:
+            message = await receive()
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+        request = RecordedRequest(
+            method=scope["method"], path=scope["path"],
+            query=scope.get("query_string", b"").decode("latin-1"),
+            headers={k.decode("latin-1").lower(): v.decode("latin-1")
+                     for k, v in scope.get("headers", [])},
+            body=body,
+        )
+        self.sim._record(request)
+        sw, failing = self.sim._take_failure(request)
+        if sw.latency_ms:
+            await asyncio.sleep(sw.latency_ms / 1000)
+        response: Response | None = None
+        if failing:
+            if sw.hang:
+                try:  # until the client gives up (disconnects) or hang_s passes
+                    await asyncio.wait_for(_until_disconnect(receive), sw.hang_s)
+                    return
+                except TimeoutError:
+                    response = Response(b"", status_code=504)
+            else:
+                response = self.sim._failure_response(sw)
+        if response is None:
+            response = self.sim.check_auth(request)
+        if response is None:
+            response = self.sim._take_script(request)
+
+        sent = False
+
+        async def replay() -> Message:
+            nonlocal sent
+            if not sent:
+                sent = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        if response is not None:
+            await response(scope, replay, send)
+        else:
+            await self.app(scope, replay, send)
+
+
+async def _until_disconnect(receive: Receive) -> None:
+    while (await receive())["type"] != "http.disconnect":
+        pass
+
+
+def generate_nanp(prefix: str, count: int, *, seed: str = "") -> list[str]:
+    """`count` distinct 10-digit NANP numbers starting with `prefix` (1–10 digits), sorted;
+    the same for the same prefix and seed. Digits a prefix leaves open are random but valid
+    (NPA and NXX never start with 0 or 1)."""
+    prefix = prefix[:10]
+    if len(prefix) == 10:
+        return [prefix]
+    digest = hashlib.sha256(f"{seed}:{prefix}".encode()).digest()
+    rng = random.Random(int.from_bytes(digest[:8], "big"))
+    room = 10 ** (10 - len(prefix))
+    target = min(count, room)
+    out: set[str] = set()
+    tries = 0
+    while len(out) < target and tries < target * 20:
+        tries += 1
+        candidate = prefix + "".join(rng.choice("0123456789") for _ in range(10 - len(prefix)))
+        if candidate[0] in "01" or candidate[3] in "01":
+            continue
+        out.add(candidate)
+    return sorted(out)
+
+
+def _e164(national: str) -> str:
+    return national if national.startswith("+") else f"+1{national}"
+
+
+def e164(national: str) -> str:
+    """10-digit NANP → `+1…`; anything already E.164 unchanged."""
+    return _e164(national)
+
+
+def national(number: str) -> str:
+    """`+1XXXXXXXXXX` → the 10 digits; other numbers lose only their `+`."""
+    return number[2:] if number.startswith("+1") else number.lstrip("+")

@@ -1,0 +1,206 @@
+"""Telnyx API v2 simulator: number search, number orders, owned numbers, release.
+
+Paths are relative to `https://api.telnyx.com/v2`. Auth is `Authorization: Bearer <api_key>`;
+errors are `{"errors": [{"code", "title", "detail"}]}` as Telnyx sends them. The stock replays
+Kazoo's fixtures where they fit (`telnyx_npa_search.json` for 301-359, `telnyx_tollfree_search`
+for 800, the area codes of `telnyx_international_search.json` for GB) and is generated
+elsewhere.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import time
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from starlette.responses import JSONResponse, Response
+
+from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
+
+DIAL_CODES = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "NL": "31", "IE": "353"}
+FIXTURE_STOCK = {
+    "301359": ["3013590340", "3013591789", "3013596520", "3013596526", "3013596695"],
+    "800": ["8006198104", "8009177894"],
+}
+#: GB area codes of telnyx_international_search.json (first two), made into whole numbers
+GB_STOCK = ["+441432760001", "+441432760002", "+441631560001", "+441631560002"]
+ERROR_TITLES = {400: ("10015", "Bad Request"), 401: ("10009", "Authentication failed"),
+                403: ("10006", "Not authorized"), 404: ("10005", "Resource not found"),
+                409: ("10014", "Conflict"), 422: ("10015", "Invalid parameter"),
+                429: ("10011", "Too many requests"), 500: ("10007", "Unexpected error")}
+
+
+def errors_body(status: int, detail: str, code: str | None = None,
+                pointer: str | None = None) -> JSONResponse:
+    default_code, title = ERROR_TITLES.get(status, ("10007", "Unexpected error"))
+    error: dict[str, Any] = {"code": code or default_code, "title": title, "detail": detail}
+    if pointer:
+        error["source"] = {"pointer": pointer}
+    return JSONResponse({"errors": [error]}, status_code=status)
+
+
+class TelnyxSimulator(Simulator):
+    """`TelnyxSimulator(api_key="KEY…")`."""
+
+    name = "knm_telnyx"
+    content_type = "application/json"
+
+    def __init__(self, *, api_key: str = "KEYtelnyx-simulated-secret") -> None:
+        super().__init__(api_key=api_key)
+        self.fixed_stock.update(FIXTURE_STOCK)
+
+    def check_auth(self, request: RecordedRequest) -> Response | None:
+        if request.headers.get("authorization") == f"Bearer {self.credentials['api_key']}":
+            return None
+        return errors_body(401, "Could not understand the provided credentials.")
+
+    def error_body(self, status: int, message: str) -> Response:
+        return errors_body(status, message)
+
+    # -- stock --------------------------------------------------------------------------------
+
+    def international(self, country: str, start: str, quantity: int) -> list[str]:
+        """E.164 numbers of a non-NANP country starting with national digits `start`."""
+        dial = DIAL_CODES.get(country)
+        if dial is None:
+            return []
+        pool = list(GB_STOCK) if country == "GB" else []
+        seed = hashlib.sha256(f"{country}:{start}".encode()).digest()
+        rng = random.Random(int.from_bytes(seed[:8], "big"))
+        body = start or str(rng.randint(1, 9))
+        while len(pool) < 40:
+            rest = rng.choice("23456789") + "".join(rng.choice("0123456789")
+                                                    for _ in range(9 - len(body)))
+            pool.append(f"+{dial}{body}{rest}")
+        wanted = f"+{dial}{start}"
+        with self.lock:
+            free = sorted({n for n in pool if n.startswith(wanted) and n not in self.owned})
+        return free[:quantity]
+
+    # -- routes -------------------------------------------------------------------------------
+
+    def routes(self, app: FastAPI) -> None:
+        sim = self
+
+        @app.get("/available_phone_numbers")
+        def search(request: Request) -> Response:
+            return sim._search(dict(request.query_params))
+
+        @app.post("/number_orders")
+        async def create_order(request: Request) -> Response:
+            try:
+                doc = await request.json()
+            except ValueError:
+                return errors_body(400, "The request body is not valid JSON.")
+            numbers = [p.get("phone_number") for p in (doc.get("phone_numbers") or [])
+                       if isinstance(p, dict)]
+            if not numbers or not all(isinstance(n, str) and n.startswith("+")
+                                      for n in numbers):
+                return errors_body(422, "You must provide at least 1 phone number.",
+                                   pointer="/phone_numbers")
+            order = sim.place_order(numbers, customer_reference=doc.get("customer_reference"),
+                                    connection_id=doc.get("connection_id"),
+                                    messaging_profile_id=doc.get("messaging_profile_id"))
+            if order["failed_numbers"]:
+                with sim.lock:
+                    sim.orders.pop(order["id"], None)
+                return errors_body(422, f"Number {order['failed_numbers'][0]} is not available "
+                                   "for purchase.", code="85001",
+                                   pointer="/phone_numbers/0/phone_number")
+            return JSONResponse({"data": sim._order_json(order)})
+
+        @app.get("/number_orders/{order_id}")
+        def get_order(order_id: str) -> Response:
+            order = sim.order_progress(order_id)
+            if order is None:
+                return errors_body(404, f"Number order {order_id} not found.")
+            return JSONResponse({"data": sim._order_json(order)})
+
+        @app.get("/phone_numbers")
+        def list_numbers(request: Request) -> Response:
+            wanted = request.query_params.get("filter[phone_number]", "")
+            with sim.lock:
+                rows = [dict(v) for n, v in sim.owned.items()
+                        if wanted and n.lstrip("+").startswith(wanted.lstrip("+"))]
+            data = [sim._number_json(r) for r in rows]
+            return JSONResponse({"data": data, "meta": {
+                "page_number": 1, "page_size": 20, "total_pages": 1,
+                "total_results": len(data)}})
+
+        @app.delete("/phone_numbers/{number_id}")
+        def delete_number(number_id: str) -> Response:
+            with sim.lock:
+                found = next((n for n, v in sim.owned.items() if v["id"] == number_id), None)
+                row = sim.owned.pop(found) if found else None
+            if row is None:
+                return errors_body(404, f"Phone number {number_id} not found.")
+            return JSONResponse({"data": {**sim._number_json(row), "status": "deleted"}})
+
+    # -- behaviour ----------------------------------------------------------------------------
+
+    def _search(self, params: dict[str, str]) -> Response:
+        country = params.get("filter[country_code]", "")
+        if not country:
+            return errors_body(400, "Country code is always required in search requests.",
+                               pointer="/filter/country_code")
+        limit = int(params.get("filter[limit]") or 10)
+        ndc = params.get("filter[national_destination_code]", "")
+        starts = params.get("filter[phone_number][starts_with]", "")
+        kind = params.get("filter[phone_number_type]", "")
+        best_effort = params.get("filter[best_effort]", "false").lower() == "true"
+        if country in ("US", "CA"):
+            start = national(starts) if starts.startswith("+1") else starts
+            digits = ndc + start
+            if kind == "toll_free" and ndc and ndc not in TOLLFREE_NPAS:
+                numbers: list[str] = []
+            else:
+                numbers = [e164(n) for n in self.stock(digits, limit)] if digits else []
+            exact = {n: False for n in numbers}
+            if best_effort and len(exact) < limit and ndc:
+                # near matches: same area code, other exchanges
+                for n in self.stock(ndc, limit):
+                    exact.setdefault(e164(n), True)
+        else:
+            exact = {n: False for n in self.international(country, starts.lstrip("+"), limit)}
+        rows = [self._available(n, be, country) for n, be in list(exact.items())[:limit]]
+        return JSONResponse({"data": rows, "meta": {
+            "total_results": len(rows),
+            "best_effort_results": sum(1 for r in rows if r["best_effort"])}})
+
+    def _available(self, number: str, best_effort: bool, country: str) -> dict[str, Any]:
+        regions = [{"region_type": "country_code", "region_name": country}]
+        if number.startswith("+1") and number[2:5] not in TOLLFREE_NPAS:
+            regions += [{"region_type": "state", "region_name": "MD"},
+                        {"region_type": "rate_center", "region_name": f"RC {number[2:8]}"},
+                        {"region_type": "location", "region_name": f"CITY {number[2:5]}"}]
+        tollfree = number[2:5] in TOLLFREE_NPAS and number.startswith("+1")
+        return {"record_type": "available_phone_number", "phone_number": number,
+                "vanity_format": "", "best_effort": best_effort, "quickship": tollfree,
+                "reservable": True, "region_information": regions,
+                "cost_information": {"upfront_cost": "1.00", "monthly_cost": "1.00",
+                                     "currency": "USD"},
+                "features": [{"name": "sms"}, {"name": "voice"}]}
+
+    def _order_json(self, order: dict[str, Any]) -> dict[str, Any]:
+        status = {"pending": "pending", "complete": "success", "failed": "failure"}[
+            order["state"]]
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        return {
+            "id": order["id"], "record_type": "number_order",
+            "phone_numbers_count": len(order["numbers"]),
+            "connection_id": order.get("connection_id"),
+            "messaging_profile_id": order.get("messaging_profile_id"),
+            "phone_numbers": [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, order["id"] + n)),
+                               "record_type": "number_order_phone_number",
+                               "phone_number": n, "requirements_met": True,
+                               "status": status} for n in order["numbers"]],
+            "status": status, "customer_reference": order.get("customer_reference"),
+            "created_at": stamp, "updated_at": stamp, "requirements_met": True,
+        }
+
+    def _number_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        return {"id": row["id"], "record_type": "phone_number", "phone_number": row["number"],
+                "status": "active", "connection_id": None, "deletion_lock_enabled": False}

@@ -1,0 +1,134 @@
+"""Vitelity simulator: `POST /api.php?cmd=…&login=…&pass=…&xml=yes`, XML `<content>` replies.
+
+Commands served: `listnpa`, `listnpanxx`, `listtollfree`, `getlocaldid`, `gettollfree`,
+`removedid`. Bad credentials and refusals are what Kazoo parsed: HTTP 200 with
+`<content><status>fail</status><error>…</error></content>`. The exact wording of Vitelity's
+error texts is not documented anywhere we could check; the ones here are plausible stand-ins.
+
+`VitelitySimulator(kazoo_fixtures=dir)` answers the three searches with Kazoo's fixture files
+verbatim (`vitelity_listnpa.xml`, …), as Kazoo's TEST build did (without its http-only bug).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+from xml.sax.saxutils import escape
+
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+
+from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164
+
+#: rate centers for a few NPAs, so search results look like a real carrier's
+RATE_CENTERS = {"415": ("SAN FRANCISCO", "CA"), "212": ("NEW YORK CITY", "NY"),
+                "303": ("DENVER", "CO"), "512": ("AUSTIN", "TX"), "987": ("ANYCITY", "ZZ")}
+FIXTURES = {"listnpa": "vitelity_listnpa.xml", "listnpanxx": "vitelity_listnpanxx.xml",
+            "listtollfree": "vitelity_listtollfree.xml"}
+
+
+def content(status: str, inner: str = "") -> bytes:
+    """A Vitelity reply document."""
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<content><status>{status}</status>'
+            f"{inner}</content>").encode()
+
+
+def fail(message: str) -> bytes:
+    return content("fail", f"<error>{escape(message)}</error>")
+
+
+def numbers_xml(numbers: list[str], *, detailed: bool) -> bytes:
+    """`<numbers>` of 10-digit numbers: with rate center and state, or bare `<did>` texts."""
+    if not numbers:
+        return content("ok", "<numbers><response>No numbers available</response></numbers>")
+    items = []
+    for n in numbers:
+        if detailed:
+            center, state = RATE_CENTERS.get(n[:3], ("SIMVILLE", "ZZ"))
+            items.append(f"<did><number>{n}</number><ratecenter>{center}</ratecenter>"
+                         f"<state>{state}</state></did>")
+        else:
+            items.append(f"<did>{n}</did>")
+    return content("ok", f"<numbers>{''.join(items)}</numbers>")
+
+
+class VitelitySimulator(Simulator):
+    """Speaks Vitelity's `api.php`. Credentials: `login`, `password`."""
+
+    name: ClassVar[str] = "knm_vitelity"
+    content_type: ClassVar[str] = "text/xml"
+
+    def __init__(self, login: str = "sim-login", password: str = "sim-password", *,
+                 kazoo_fixtures: str | Path | None = None, **kw: Any) -> None:
+        self.kazoo_fixtures = Path(kazoo_fixtures) if kazoo_fixtures else None
+        super().__init__(login=login, password=password, **kw)
+
+    # -- carrier behaviour -------------------------------------------------------------------
+
+    def check_auth(self, request: RecordedRequest) -> Response | None:
+        params = request.params
+        if (params.get("login") == self.credentials["login"]
+                and params.get("pass") == self.credentials["password"]):
+            return None
+        return self._xml(fail("Invalid login or password (auth failed)"))
+
+    def error_body(self, status: int, message: str) -> Response:
+        return self._xml(fail(message), status)
+
+    def malformed_body(self) -> bytes:
+        return b'<?xml version="1.0"?><content><status>ok</status><numbers><did><number>98'
+
+    def routes(self, app: FastAPI) -> None:
+        @app.api_route("/api.php", methods=["GET", "POST"])
+        async def api(request: Request) -> Response:
+            return self._xml(self.handle(dict(request.query_params)))
+
+    def handle(self, params: dict[str, str]) -> bytes:
+        """The reply body for one command."""
+        cmd = params.get("cmd", "")
+        if params.get("xml") != "yes":
+            return fail("this simulator answers xml=yes requests only")
+        if self.kazoo_fixtures is not None and cmd in FIXTURES:
+            return (self.kazoo_fixtures / FIXTURES[cmd]).read_bytes()
+        if cmd == "listnpa":
+            npa = params.get("npa", "")
+            if len(npa) != 3 or not npa.isdigit():
+                return fail("Invalid NPA")
+            return numbers_xml(self.stock(npa, self.stock_size), detailed=True)
+        if cmd == "listnpanxx":
+            npanxx = params.get("npanxx", "")
+            if len(npanxx) != 6 or not npanxx.isdigit():
+                return fail("Invalid NPANXX")
+            return numbers_xml(self.stock(npanxx, self.stock_size), detailed=True)
+        if cmd == "listtollfree":
+            limit = int(params.get("limit") or 100)
+            found: list[str] = []
+            for npa in TOLLFREE_NPAS:
+                found.extend(self.stock(npa, 20))
+            return numbers_xml(found[:limit], detailed=False)
+        if cmd in ("getlocaldid", "gettollfree"):
+            return self._buy(params, tollfree=cmd == "gettollfree")
+        if cmd == "removedid":
+            did = params.get("did", "")
+            if self.release(e164(did)) is None:
+                return fail("DID is not on your account")
+            return content("ok", "<response>Removed</response>")
+        return fail(f"Invalid command {cmd!r}")
+
+    def _buy(self, params: dict[str, str], *, tollfree: bool) -> bytes:
+        did = params.get("did", "")
+        if len(did) != 10 or not did.isdigit():
+            return fail("Invalid DID")
+        if (did[:3] in TOLLFREE_NPAS) != tollfree:
+            return fail("Wrong command for this DID type")
+        if not params.get("routesip"):
+            return fail("Missing routesip")
+        number = e164(did)
+        with self.lock:
+            if number in self.owned:
+                return fail("DID not available")
+            self.owned[number] = {"number": number, "routesip": params["routesip"]}
+        return content("ok", "<response>Success</response>")
+
+    def _xml(self, body: bytes, status: int = 200) -> Response:
+        return Response(body, status_code=status, media_type=self.content_type)

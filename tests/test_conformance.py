@@ -1,0 +1,280 @@
+"""One suite, every HTTP carrier with a simulator (knm/simulators/registry.py).
+
+A carrier joins by registering its simulator; nothing here names a carrier. Each case drives a
+real carrier instance against its simulator over loopback and checks what a user would see:
+numbers found, a purchase that sticks, and — on every failure a carrier can produce — a
+`KnmError` of the right kind that carries the carrier's words and never a secret.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from knm import errors
+from knm.carriers.base import SearchOptions
+from knm.numbers.record import PhoneNumber
+from knm.simulators import registry
+from knm.simulators.server import free_port
+
+CARRIERS = registry.names()
+XML_BOMB = (b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+            b'<!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">'
+            b'<!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">]>'
+            b"<SearchResult><ResultCount>&lol3;</ResultCount></SearchResult>")
+
+
+@pytest.fixture(scope="module", params=CARRIERS)
+def live_module(request: pytest.FixtureRequest) -> Iterator[registry.Live]:
+    with registry.running(request.param) as live:
+        yield live
+
+
+@pytest.fixture
+def live(live_module: registry.Live) -> Iterator[registry.Live]:
+    live_module.sim.reset()
+    yield live_module
+    live_module.sim.reset()
+
+
+def _secrets(live: registry.Live) -> list[str]:
+    values = live.carrier.secrets()
+    assert values, "a carrier with a simulator has at least one secret configured"
+    return values
+
+
+def _search_prefix(live: registry.Live) -> str:
+    return live.spec.prefixes["local"]
+
+
+def _buyable(live: registry.Live) -> str:
+    found = live.carrier.find_numbers(_search_prefix(live), 5, SearchOptions())
+    assert found
+    return found[-1].number
+
+
+def _assert_clean(live: registry.Live, error: errors.KnmError) -> None:
+    text = f"{error} {error.to_json()} {error!r}"
+    for secret in _secrets(live):
+        assert secret not in text
+
+
+# -- happy paths --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["local", "npanxx", "tollfree", "international"])
+def test_search(live: registry.Live, kind: str) -> None:
+    prefix = live.spec.prefixes.get(kind)
+    if prefix is None:
+        pytest.skip(f"{live.spec.carrier} does not search {kind}")
+    country = live.spec.prefixes.get("country", "US") if kind == "international" else "US"
+    found = live.carrier.find_numbers(prefix, 3, SearchOptions(country=country))
+    assert 1 <= len(found) <= 3
+    for result in found:
+        assert result.number.startswith(prefix)
+        assert result.carrier == live.spec.carrier
+        assert result.state in ("discovery", "available")
+
+
+def test_buy_check_release(live: registry.Live) -> None:
+    number = _buyable(live)
+    pn = PhoneNumber.new(number)
+    bought = live.carrier.acquire_number(pn)
+    assert bought.number == number
+    assert bought.carrier_data, "a purchase leaves the carrier's reference on the record"
+    assert live.sim.received("POST") or live.sim.received("PUT"), "the purchase reached the wire"
+    # bought numbers leave the stock
+    again = live.carrier.find_numbers(_search_prefix(live), 50, SearchOptions())
+    assert number not in [r.number for r in again]
+    if "check" in live.carrier.capabilities:
+        assert number in live.carrier.check_numbers([number])
+    if "release" in live.carrier.capabilities:
+        live.carrier.disconnect_number(bought)
+        if "check" in live.carrier.capabilities:
+            assert number not in live.carrier.check_numbers([number])
+
+
+def test_buying_a_taken_number_is_number_unavailable(live: registry.Live) -> None:
+    if "buy" not in live.carrier.capabilities:
+        pytest.skip("no purchase")
+    number = _buyable(live)
+    live.carrier.acquire_number(PhoneNumber.new(number))
+    with pytest.raises(errors.NumberUnavailable) as info:
+        live.carrier.acquire_number(PhoneNumber.new(number))
+    assert info.value.carrier == live.spec.carrier
+    assert info.value.carrier_message
+
+
+def test_provisioning_disabled(live: registry.Live) -> None:
+    off = live.make_carrier(enable_provisioning=False)
+    with pytest.raises(errors.ProvisioningDisabled):
+        off.acquire_number(PhoneNumber.new("+14155550100"))
+    sandbox = live.make_carrier(enable_provisioning=False, sandbox_provisioning=True)
+    before = len(live.sim.requests)
+    pn = sandbox.acquire_number(PhoneNumber.new("+14155550100"))
+    assert pn.number == "+14155550100"
+    assert len(live.sim.requests) == before, "a sandboxed purchase never reaches the carrier"
+
+
+# -- configuration --------------------------------------------------------------------------------
+
+
+def test_missing_required_setting_names_the_key(live: registry.Live) -> None:
+    cls = live.spec.make_carrier_class()
+    required = [s.name for s in cls.settings if s.required]
+    assert required
+    for key in required:
+        config = {k: v for k, v in live.config.items() if k != key}
+        with pytest.raises(errors.CarrierMisconfigured) as info:
+            cls(config)
+        assert info.value.cause == key
+        assert key in info.value.message
+
+
+def test_info_and_masked_config_hide_secrets(live: registry.Live) -> None:
+    shown = f"{live.carrier.info()} {live.carrier.masked_config()}"
+    for secret in _secrets(live):
+        assert secret not in shown
+    assert live.carrier.info()["maximal_prefix_length"] >= 1
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def test_carrier_error_body_reaches_the_user(live: registry.Live) -> None:
+    live.sim.set(fail_with={"status": 400, "message": "simulated refusal 4242"})
+    with pytest.raises(errors.CarrierFault) as info:
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert info.value.carrier == live.spec.carrier
+    assert "simulated refusal 4242" in (info.value.carrier_message or "")
+    _assert_clean(live, info.value)
+
+
+def test_carrier_error_echoing_a_secret_is_scrubbed(live: registry.Live, caplog) -> None:
+    secret = _secrets(live)[0]
+    live.sim.set(fail_with={"status": 400, "message": f"bad credential {secret} given"})
+    with caplog.at_level(logging.DEBUG), pytest.raises(errors.CarrierFault) as info:
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert "bad credential" in (info.value.carrier_message or "")
+    _assert_clean(live, info.value)
+    for s in _secrets(live):
+        assert s not in caplog.text
+
+
+@pytest.mark.parametrize("status,kind", [
+    (401, errors.CarrierCredentials), (403, errors.CarrierCredentials),
+    (404, errors.CarrierNotFound), (409, errors.NumberUnavailable),
+    (429, errors.RateLimited), (500, errors.CarrierUnavailable),
+])
+def test_status_table(live: registry.Live, status: int, kind: type) -> None:
+    live.sim.set(fail_with={"status": status, "message": f"status {status}",
+                            "headers": {"Retry-After": "7"}})
+    with pytest.raises(kind) as info:
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert info.value.carrier == live.spec.carrier
+    if kind is errors.RateLimited:
+        assert info.value.retry_after == 7
+
+
+def test_wrong_credentials_are_carrier_credentials(live: registry.Live) -> None:
+    secret_keys = [s.name for s in live.carrier.settings if s.secret and live.config.get(s.name)]
+    bad = live.make_carrier(**{k: "wrong-value-xyz" for k in secret_keys})
+    with pytest.raises(errors.CarrierCredentials) as info:
+        bad.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert "wrong-value-xyz" not in str(info.value.to_json())
+
+
+def test_non_parseable_500(live: registry.Live) -> None:
+    live.sim.set(fail_with={"status": 500, "body": "<html>Internal Server Error</html",
+                            "content_type": "text/html"})
+    with pytest.raises(errors.CarrierUnavailable) as info:
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert info.value.code == 502
+
+
+def test_empty_502(live: registry.Live) -> None:
+    live.sim.set(empty_502=True)
+    with pytest.raises(errors.CarrierUnavailable):
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+
+
+def test_malformed_200(live: registry.Live) -> None:
+    live.sim.set(malformed=True)
+    with pytest.raises(errors.MalformedResponse):
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+
+
+def test_timeout_is_bounded_by_the_deadline(live: registry.Live) -> None:
+    live.sim.set(hang=True, hang_s=5)
+    started = time.monotonic()
+    with pytest.raises(errors.CarrierTimeout) as info:
+        live.carrier.find_numbers(_search_prefix(live), 2,
+                                  SearchOptions(deadline=time.monotonic() + 0.3))
+    assert time.monotonic() - started < 1.5
+    assert info.value.code == 504
+
+
+def test_connection_refused() -> None:
+    for name in CARRIERS:
+        spec = registry.get(name)
+        sim = spec.make_simulator()
+        config = spec.config(sim, f"http://127.0.0.1:{free_port()}")
+        carrier = spec.make_carrier_class()(config)
+        with pytest.raises(errors.CarrierUnavailable) as info:
+            carrier.find_numbers(spec.prefixes["local"], 2, SearchOptions())
+        assert info.value.carrier == name
+        for secret in carrier.secrets():
+            assert secret not in str(info.value.to_json())
+
+
+def test_purchase_post_is_never_retried(live: registry.Live) -> None:
+    number = _buyable(live)
+    live.sim.reset()
+    live.sim.set(empty_502=True, match=live.spec.purchase_method)
+    with pytest.raises(errors.CarrierUnavailable):
+        live.carrier.acquire_number(PhoneNumber.new(number))
+    assert len(live.sim.received(live.spec.purchase_method)) == 1
+
+
+def test_search_get_is_retried_after_a_transient_502(live: registry.Live) -> None:
+    live.sim.set(empty_502=True, times=1)
+    found = live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+    assert found
+    assert len(live.sim.received(live.spec.search_method)) == 2
+
+
+def test_xml_bomb_is_rejected(live: registry.Live) -> None:
+    if not live.spec.xml:
+        pytest.skip("JSON carrier")
+    live.sim.set(fail_with={"status": 200, "body": XML_BOMB.decode(),
+                            "content_type": "application/xml"})
+    with pytest.raises(errors.MalformedResponse):
+        live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
+
+
+def test_pending_order_is_kept_and_times_out(live: registry.Live) -> None:
+    if not getattr(live.carrier, "async_orders", False):
+        pytest.skip("synchronous purchases")
+    number = _buyable(live)
+    live.sim.set(order_result="never")
+    carrier = live.make_carrier(order_poll_interval_ms=20, order_timeout_s=0.3)
+    pn = PhoneNumber.new(number)
+    with pytest.raises(errors.CarrierTimeout) as info:
+        carrier.acquire_number(pn)
+    assert info.value.code == 504
+    assert pn.carrier_data["order_status"] == "pending"
+    assert pn.carrier_data["order_id"]
+
+
+def test_failed_order_is_a_carrier_fault(live: registry.Live) -> None:
+    if not getattr(live.carrier, "async_orders", False):
+        pytest.skip("synchronous purchases")
+    number = _buyable(live)
+    live.sim.set(order_result="failed", order_complete_ms=50)
+    with pytest.raises(errors.CarrierFault) as info:
+        live.carrier.acquire_number(PhoneNumber.new(number))
+    assert not isinstance(info.value, errors.CarrierTimeout)
+    assert info.value.carrier == live.spec.carrier
