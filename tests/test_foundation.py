@@ -85,7 +85,8 @@ def test_to_db_matches_kazoo() -> None:
 
 @pytest.mark.parametrize("prefix, country, expected", [
     ("415", "US", "+1415"), ("+1415", "US", "+1415"), ("415886", "US", "+1415886"),
-    ("20", "GB", "+4420"), (" 415 ", "US", "+1415"),
+    ("20", "GB", "+4420"), (" 415 ", "US", "+1415"), ("1415888", "US", "+1415888"),
+    ("14158867900", "US", "+14158867900"), ("1", "US", "+1"),
 ])
 def test_search_prefix_normalized_once(prefix: str, country: str, expected: str) -> None:
     assert convert.normalize_prefix(prefix, country) == expected

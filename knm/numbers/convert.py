@@ -142,9 +142,9 @@ def normalize_prefix(prefix: str, country: str = "US", dialcode: str | None = No
         code = "+" + code
     if not _PREFIX.match(code):
         raise errors.Invalid("dialcode", f"dial code {dialcode!r} must be digits")
-    digits = code[1:]
-    # a national prefix that already carries the dial code (e.g. 1415 for US) keeps it once
-    if country.upper() in ("US", "CA") and len(text) == 11 and text.startswith(digits):
+    # North American area codes never start with 1, so a leading 1 is the dial code the
+    # user typed out of habit (1415, 1415886): keep it once, never `+11415…`
+    if code == "+1" and text.startswith("1"):
         return "+" + text
     return code + text
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import time
+from functools import lru_cache
 from typing import Any
 
 from knm import errors
@@ -20,6 +21,16 @@ STATES = ("aging", "available", "deleted", "discovery", "in_service", "port_in",
 AVAILABLE_STATES = ("discovery", "available")
 LOCAL_MODULES = ("knm_local", "knm_mdn")
 GREGORIAN_OFFSET = 62167219200  # seconds from year 0 to 1970, as Kazoo counts time
+
+
+@lru_cache(maxsize=4096)
+def _prefix_db(prefix: str) -> str | None:
+    return to_db(prefix)
+
+
+def _number_db(number: str) -> str | None:
+    """`to_db` depends only on the first five characters: cached per prefix (bulk paths)."""
+    return _prefix_db(number[:5]) if len(number) >= 5 else None
 
 
 def now_gregorian() -> int:
@@ -50,7 +61,7 @@ class PhoneNumber:
 
     def __init__(self, number: str) -> None:
         self.number: str = number
-        self.number_db: str | None = to_db(number)
+        self.number_db: str | None = _number_db(number)
         self.rev: str | None = None
         self.version: int = 0  # store version; 0 = never saved
         self.assign_to: str | None = None
@@ -122,8 +133,8 @@ class PhoneNumber:
         raw_features = doc.get("pvt_features")
         module = doc.get("pvt_module_name")
         pn.module_name = None
-        pn.set_module_name(module if module not in (None, "undefined") else default_carrier(),
-                           loading=module not in (None, "undefined"))
+        # features first, then the carrier (Kazoo's order): a local carrier then adds its
+        # `local` feature even to a legacy list of features
         if raw_features is None:
             pn.reset_features()
         elif isinstance(raw_features, list):  # Kazoo 3.22's list of names
@@ -134,6 +145,8 @@ class PhoneNumber:
             pn.features = copy.deepcopy(raw_features)
             if pn._migrate_feature_names():
                 pn.is_dirty = True
+        pn.set_module_name(module if module not in (None, "undefined") else default_carrier(),
+                           loading=module not in (None, "undefined"))
         pn.carrier_data = copy.deepcopy(doc.get("pvt_carrier_data") or {})
         pn.region = doc.get("pvt_region")
         pn.auth_by = doc.get("pvt_authorizing_account")

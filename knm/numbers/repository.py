@@ -1,0 +1,426 @@
+"""Loading and saving number records: one row per number, atomic per number.
+
+Every row carries a `version`. A save of a loaded record is `UPDATE … WHERE version = :seen`,
+so a writer that lost a race gets a clear `409 conflict` instead of silently overwriting the
+winner; a new record is an `INSERT` on the primary key, so two creators of one number cannot
+both succeed. Bulk paths (imports, `create` of thousands of numbers) use chunked `IN` reads and
+multi-row inserts so they cost a handful of round trips, not one per number.
+
+A *claim* marks a row that an operation is about to change at a carrier (buy, release): the
+row's `rev` becomes `claim:<unix time>:<token>` in a conditional write. Anyone else who loads a
+row under a fresh claim is told the number is busy instead of calling the carrier a second time;
+a claim older than `CLAIM_TTL_S` (a crashed process) may be taken over.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from sqlalchemy import JSON, Connection, String, and_, any_, bindparam, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
+
+from knm import errors, store
+from knm.numbers.record import PhoneNumber, now_gregorian
+from knm.store.schema import numbers as t
+from knm.store.schema import port_requests
+
+COPY_THRESHOLD = 200  # rows from which PostgreSQL bulk inserts use COPY
+CHUNK = 500  # numbers per IN (...) — well under SQLite's bound-parameter limit
+PG_CHUNK = 5000  # numbers per = ANY(array) on PostgreSQL
+CLAIM_PREFIX = "claim:"
+CLAIM_TTL_S = 900  # longer than any carrier order wait (order_timeout_s defaults to 120)
+#: port requests in these states no longer hold their numbers
+FINISHED_PORT_STATES = ("completed", "canceled", "cancelled", "rejected")
+
+
+class Conflict(errors.KnmError):
+    """Someone else changed the number between our read and our write."""
+
+    code, error = 409, "conflict"
+
+    def __init__(self, number: str, message: str | None = None) -> None:
+        super().__init__(
+            message or f"number {number} was changed concurrently; reload it and retry",
+            cause=number,
+        )
+
+
+class NumberBusy(errors.KnmError):
+    """Another request is buying or releasing this number at its carrier right now."""
+
+    code, error = 409, "number_exists"
+
+    def __init__(self, number: str) -> None:
+        super().__init__(
+            f"number {number} is being acquired or released by another request", cause=number
+        )
+
+
+# -- row <-> record ----------------------------------------------------------------------------
+
+
+def to_row(pn: PhoneNumber) -> dict[str, Any]:
+    """The columns of a record (the public fields go to `doc`)."""
+    stamp = now_gregorian()
+    return {
+        "number": pn.number,
+        "state": pn.state,
+        "module_name": pn.module_name or "knm_local",
+        "assigned_to": pn.assigned_to,
+        "prev_assigned_to": pn.prev_assigned_to,
+        "used_by": pn.used_by,
+        "ported_in": bool(pn.ported_in),
+        "carrier_data": pn.carrier_data or {},
+        "features": pn.features or {},
+        "features_allowed": list(pn.features_allowed or []),
+        "features_denied": list(pn.features_denied or []),
+        "reserve_history": list(pn.reserve_history or []),
+        "region": pn.region,
+        "auth_by": pn.auth_by,
+        "doc": pn.doc or {},
+        "created": pn.created or stamp,
+        "modified": pn.modified or stamp,
+        "version": pn.version,
+        "rev": pn.rev,
+    }
+
+
+def from_row(row: Any) -> PhoneNumber:
+    """A record as stored: nothing migrated, nothing dirty."""
+    pn = PhoneNumber(row.number)
+    pn.state = row.state
+    pn.module_name = row.module_name
+    pn.assigned_to = row.assigned_to
+    pn.prev_assigned_to = row.prev_assigned_to
+    pn.used_by = row.used_by
+    pn.ported_in = bool(row.ported_in)
+    pn.carrier_data = dict(row.carrier_data or {})
+    pn.features = dict(row.features or {})
+    pn.features_allowed = list(row.features_allowed or [])
+    pn.features_denied = list(row.features_denied or [])
+    pn.reserve_history = list(row.reserve_history or [])
+    pn.region = row.region
+    pn.auth_by = row.auth_by
+    pn.doc = dict(row.doc or {})
+    pn.created = row.created
+    pn.modified = row.modified
+    pn.version = row.version
+    pn.rev = row.rev
+    pn.is_dirty = False
+    return pn
+
+
+def next_rev(rev: str | None) -> str:
+    """Kazoo-style `_rev`: `<generation>-<random>`, the generation one higher."""
+    generation = 0
+    if rev and not rev.startswith(CLAIM_PREFIX):
+        head = rev.split("-", 1)[0]
+        generation = int(head) if head.isdigit() else 0
+    return f"{generation + 1}-{uuid.uuid4().hex}"
+
+
+def is_claimed(pn: PhoneNumber, now: float | None = None) -> bool:
+    """True while another operation holds a fresh claim on this row."""
+    rev = pn.rev or ""
+    if not rev.startswith(CLAIM_PREFIX):
+        return False
+    try:
+        since = float(rev.split(":")[1])
+    except (IndexError, ValueError):
+        return False
+    return (now or time.time()) - since < CLAIM_TTL_S
+
+
+def _chunks(items: list[str], size: int = CHUNK) -> Iterator[list[str]]:
+    for i in range(0, len(items), size):
+        yield items[i:i + size]
+
+
+def _member_of(column: Any, chunk: list[str], conn: Connection) -> Any:
+    """`column IN chunk`; on PostgreSQL `= ANY(array)`, one parameter instead of hundreds."""
+    if conn.dialect.name == "postgresql":
+        return column == any_(bindparam("wanted", chunk, type_=postgresql.ARRAY(String)))
+    return column.in_(chunk)
+
+
+def _chunk_size(conn: Connection) -> int:
+    return PG_CHUNK if conn.dialect.name == "postgresql" else CHUNK
+
+
+# -- reads -------------------------------------------------------------------------------------
+
+
+def fetch(number: str) -> PhoneNumber | None:
+    with store.read() as conn:
+        row = conn.execute(select(t).where(t.c.number == number)).first()
+    return from_row(row) if row else None
+
+
+def fetch_many(numbers: Iterable[str], conn: Connection | None = None
+               ) -> dict[str, PhoneNumber]:
+    """The stored records among `numbers`, keyed by number (missing ones are absent)."""
+    wanted = list(dict.fromkeys(numbers))
+    out: dict[str, PhoneNumber] = {}
+    if not wanted:
+        return out
+    if conn is None:
+        with store.read() as own:
+            return fetch_many(wanted, own)
+    for chunk in _chunks(wanted, _chunk_size(conn)):
+        for row in conn.execute(select(t).where(_member_of(t.c.number, chunk, conn))):
+            out[row.number] = from_row(row)
+    return out
+
+
+def existing(numbers: Iterable[str], conn: Connection | None = None) -> set[str]:
+    """Which of `numbers` have a row (one cheap query per chunk)."""
+    wanted = list(dict.fromkeys(numbers))
+    if not wanted:
+        return set()
+    if conn is None:
+        with store.read() as own:
+            return existing(wanted, own)
+    found: set[str] = set()
+    for chunk in _chunks(wanted, _chunk_size(conn)):
+        found.update(conn.execute(select(t.c.number)
+                                  .where(_member_of(t.c.number, chunk, conn))).scalars())
+    return found
+
+
+def porting(numbers: Iterable[str]) -> set[str]:
+    """Numbers inside an open port request."""
+    wanted = list(dict.fromkeys(numbers))
+    found: set[str] = set()
+    if not wanted:
+        return found
+    pr = port_requests
+    with store.read() as conn:
+        for chunk in _chunks(wanted, _chunk_size(conn)):
+            found.update(conn.execute(
+                select(pr.c.number).where(and_(_member_of(pr.c.number, chunk, conn),
+                                               pr.c.state.not_in(FINISHED_PORT_STATES)))
+            ).scalars())
+    return found
+
+
+def list_account(account_id: str) -> list[PhoneNumber]:
+    """Every number assigned to the account, by number."""
+    with store.read() as conn:
+        rows = conn.execute(select(t).where(t.c.assigned_to == account_id)
+                            .order_by(t.c.number)).all()
+    return [from_row(r) for r in rows]
+
+
+# -- writes ------------------------------------------------------------------------------------
+
+
+def _insert_ignoring_existing(conn: Connection) -> Any:
+    if conn.dialect.name == "postgresql":
+        return postgresql.insert(t).on_conflict_do_nothing(index_elements=["number"])
+    if conn.dialect.name == "sqlite":
+        return sqlite.insert(t).on_conflict_do_nothing(index_elements=["number"])
+    return None
+
+
+def _copy_rows(rows: list[dict[str, Any]], conn: Connection) -> None:
+    """PostgreSQL `COPY`: several times faster than multi-row INSERTs for big batches."""
+    columns = list(rows[0])
+    plain = [c for c in columns if c not in JSON_COLUMNS]
+    as_json = [c for c in columns if c in JSON_COLUMNS]
+    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+    try:
+        with cursor.copy(f"COPY {t.name} ({', '.join(plain + as_json)}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row([row[c] for c in plain] + [_json_text(row[c]) for c in as_json])
+    finally:
+        cursor.close()
+
+
+JSON_COLUMNS = frozenset(c.name for c in t.columns if isinstance(c.type, JSON))
+
+
+def _json_text(value: dict[str, Any] | list[Any]) -> str:
+    if not value:
+        return "{}" if isinstance(value, dict) else "[]"
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _insert_rows(rows: list[dict[str, Any]], conn: Connection) -> None:
+    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
+        _copy_rows(rows, conn)
+    else:
+        conn.execute(t.insert(), rows)
+
+
+def _insert_reporting(rows: list[dict[str, Any]], conn: Connection) -> set[str]:
+    """Slow but exact: insert what is free, return the numbers that went in."""
+    stmt = _insert_ignoring_existing(conn)
+    inserted: set[str] = set()
+    if stmt is not None:
+        for i in range(0, len(rows), 1000):
+            result = conn.execute(stmt.returning(t.c.number), rows[i:i + 1000])
+            inserted.update(result.scalars())
+        return inserted
+    for row in rows:  # pragma: no cover - other databases: one row at a time
+        try:
+            with conn.begin_nested():
+                conn.execute(t.insert().values(**row))
+            inserted.add(row["number"])
+        except IntegrityError:
+            pass
+    return inserted
+
+
+def insert_many(pns: list[PhoneNumber], conn: Connection) -> dict[str, errors.KnmError]:
+    """Insert new records; a number that already has a row fails with `409 number_exists`.
+
+    The numbers already stored are found first, and the rest go in as one bulk insert (COPY on
+    PostgreSQL). Only if a concurrent creator slipped in between (a unique violation) is the
+    batch redone with `ON CONFLICT DO NOTHING RETURNING`, which says exactly which rows are ours.
+    """
+    failed: dict[str, errors.KnmError] = {}
+    if not pns:
+        return failed
+    # SQLite: check first (the write lock makes the check exact). PostgreSQL: insert straight
+    # away; a unique violation sends the batch down the exact, slower path below.
+    present = existing([pn.number for pn in pns], conn) if conn.dialect.name != "postgresql" \
+        else set()
+    todo: list[PhoneNumber] = []
+    seen: set[str] = set()
+    for pn in pns:
+        if pn.number in present or pn.number in seen:
+            failed[pn.number] = errors.NumberExists(pn.number)
+            continue
+        seen.add(pn.number)
+        todo.append(pn)
+    if not todo:
+        return failed
+    rows = []
+    batch_id = uuid.uuid4().hex[:24]  # one random part per batch: revs stay unique, cheaply
+    for i, pn in enumerate(todo):
+        pn.rev = pn.rev or f"1-{batch_id}{i:08x}"
+        row = to_row(pn)
+        row["version"] = 1
+        rows.append(row)
+    if conn.dialect.name == "sqlite":
+        # BEGIN IMMEDIATE holds the write lock: nobody can have inserted since the check
+        _insert_rows(rows, conn)
+        inserted = {row["number"] for row in rows}
+    else:
+        try:
+            with conn.begin_nested():
+                _insert_rows(rows, conn)
+            inserted = {row["number"] for row in rows}
+        except IntegrityError:
+            inserted = _insert_reporting(rows, conn)
+    for pn in todo:
+        if pn.number in inserted:
+            pn.version = 1
+        else:
+            failed[pn.number] = errors.NumberExists(pn.number)
+    return failed
+
+
+def update_one(pn: PhoneNumber, conn: Connection, *, rev: str | None = None) -> None:
+    """Write a loaded record back if nobody changed it since it was read (else `Conflict`)."""
+    row = to_row(pn)
+    seen = row.pop("version")
+    row.pop("number")
+    row["rev"] = rev or next_rev(pn.rev)
+    row["version"] = seen + 1
+    result = conn.execute(update(t).where(and_(t.c.number == pn.number, t.c.version == seen))
+                          .values(**row))
+    if result.rowcount != 1:
+        raise Conflict(pn.number)
+    pn.version, pn.rev = seen + 1, row["rev"]
+
+
+def delete_one(pn: PhoneNumber, conn: Connection) -> None:
+    """Delete the row if nobody changed it since it was read (else `Conflict`)."""
+    result = conn.execute(delete(t).where(and_(t.c.number == pn.number,
+                                               t.c.version == pn.version)))
+    if result.rowcount != 1:
+        raise Conflict(pn.number)
+
+
+def save_many(pns: list[PhoneNumber]) -> dict[str, errors.KnmError]:
+    """Persist records in one transaction: new ones inserted, loaded ones version-checked,
+    `deleted` ones removed. Returns the numbers that failed (the rest are written)."""
+    failed: dict[str, errors.KnmError] = {}
+    if not pns:
+        return failed
+    new = [pn for pn in pns if pn.version == 0 and pn.state != "deleted"]
+    old = [pn for pn in pns if pn.version > 0]
+    with store.write() as conn:
+        failed.update(insert_many(new, conn))
+        for pn in old:
+            try:
+                if pn.state == "deleted":
+                    delete_one(pn, conn)
+                else:
+                    update_one(pn, conn)
+            except errors.KnmError as exc:
+                failed[pn.number] = exc
+    return failed
+
+
+def save(pn: PhoneNumber) -> PhoneNumber:
+    """Persist one record; raises `NumberExists` / `Conflict`."""
+    failed = save_many([pn])
+    if failed:
+        raise failed[pn.number]
+    return pn
+
+
+def claim(pn: PhoneNumber) -> None:
+    """Mark the number as being changed at its carrier, atomically.
+
+    A new number (never saved) is inserted as it is now (normally state `discovery`): a second
+    buyer's insert then fails. A stored one is claimed with a version-checked update.
+    Raises `NumberExists`, `NumberBusy` or `Conflict` when someone else got there first.
+    """
+    if pn.version > 0 and is_claimed(pn):
+        raise NumberBusy(pn.number)
+    token = f"{CLAIM_PREFIX}{int(time.time())}:{uuid.uuid4().hex[:12]}"
+    with store.write() as conn:
+        if pn.version == 0:
+            pn.rev = token
+            failed = insert_many([pn], conn)
+            if failed:
+                raise failed[pn.number]
+        else:
+            try:
+                update_one(pn, conn, rev=token)
+            except Conflict:
+                raise NumberBusy(pn.number) from None
+
+
+def write_back(pn: PhoneNumber) -> None:
+    """Save a claimed record (clears the claim)."""
+    with store.write() as conn:
+        update_one(pn, conn)
+
+
+def drop_claim(number: str, version: int, *, restore: PhoneNumber | None = None) -> None:
+    """Undo a claim: delete a claim row (new number) or write `restore` back over it."""
+    with store.write() as conn:
+        if restore is None:
+            conn.execute(delete(t).where(and_(t.c.number == number, t.c.version == version)))
+        else:
+            restore.version = version
+            try:
+                update_one(restore, conn)
+            except Conflict:
+                pass  # somebody took over a stale claim; theirs is the newer state
+
+
+def count() -> int:
+    from sqlalchemy import func
+
+    with store.read() as conn:
+        return int(conn.execute(select(func.count()).select_from(t)).scalar_one())
