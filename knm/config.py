@@ -8,8 +8,11 @@ the system's); an account-scoped lookup falls back to the system's.
 
 from __future__ import annotations
 
+import copy
 import os
 import socket
+import threading
+import time
 from typing import Any
 
 from sqlalchemy import and_, delete, select
@@ -52,75 +55,112 @@ def _scope(account_id: str | None) -> str:
     return account_id or SYSTEM
 
 
-def _lookup(conn: Any, scope: str, category: str, key: str, node: str) -> tuple[bool, Any]:
-    rows = conn.execute(
-        select(t.c.section, t.c.value).where(
-            and_(t.c.scope == scope, t.c.category == category, t.c.key == key,
-                 t.c.section.in_([node, DEFAULT_SECTION]))
-        )
-    ).all()
-    by_section = {r.section: r.value for r in rows}
-    if node in by_section:
-        return True, by_section[node]
-    if DEFAULT_SECTION in by_section:
-        return True, by_section[DEFAULT_SECTION]
+# -- the snapshot ------------------------------------------------------------------------------
+# Searches and bulk operations read a dozen keys per call; one query per key made config the
+# hot path of every search. The whole table is small, so each process keeps a snapshot of it,
+# re-read when older than `KNM_CONFIG_TTL_MS` (default 1000 ms) and dropped at once by a `set`
+# in this process or a database switch. Another process sees a change within that TTL.
+
+Rows = dict[tuple[str, str, str, str], Any]  # (scope, category, section, key) -> value
+
+_snapshot_lock = threading.Lock()
+_snapshot: tuple[float, Any, Rows] | None = None  # (loaded at, engine, rows)
+
+
+def _ttl_s() -> float:
+    try:
+        return max(0.0, float(os.environ.get("KNM_CONFIG_TTL_MS", "1000")) / 1000)
+    except ValueError:
+        return 1.0
+
+
+def _rows() -> Rows:
+    global _snapshot
+    engine = store.engine()
+    snap = _snapshot
+    now = time.monotonic()
+    if snap is not None and snap[1] is engine and now - snap[0] < _ttl_s():
+        return snap[2]
+    with store.read() as conn:
+        rows: Rows = {(r.scope, r.category, r.section, r.key): r.value
+                      for r in conn.execute(select(t.c.scope, t.c.category, t.c.section,
+                                                   t.c.key, t.c.value))}
+    with _snapshot_lock:
+        _snapshot = (now, engine, rows)
+    return rows
+
+
+def invalidate() -> None:
+    """Forget the snapshot: the next read goes to the database."""
+    global _snapshot
+    with _snapshot_lock:
+        _snapshot = None
+
+
+def _lookup(rows: Rows, scope: str, category: str, key: str, node: str) -> tuple[bool, Any]:
+    for section in (node, DEFAULT_SECTION):
+        found = rows.get((scope, category, section, key), _MISSING)
+        if found is not _MISSING:
+            return True, copy.deepcopy(found)
     return False, None
+
+
+_MISSING = object()
 
 
 def get(category: str, key: str, default: Any = None, *, account_id: str | None = None,
         node: str | None = None) -> Any:
     """The value of `key`: the account's if it has one, else node → default → built-in."""
     node = node or node_name()
-    with store.read() as conn:
-        if account_id:
-            found, value = _lookup(conn, account_id, category, key, node)
-            if found:
-                return value
-        found, value = _lookup(conn, SYSTEM, category, key, node)
+    rows = _rows()
+    if account_id:
+        found, value = _lookup(rows, account_id, category, key, node)
+        if found:
+            return value
+    found, value = _lookup(rows, SYSTEM, category, key, node)
     if found:
         return value
     if default is not None:
         return default
-    return BUILTIN.get(category, {}).get(key)
+    return copy.deepcopy(BUILTIN.get(category, {}).get(key))
 
 
 def get_own(category: str, key: str, *, account_id: str) -> Any:
     """The account's own value only (no fallback), None when it has none."""
-    with store.read() as conn:
-        found, value = _lookup(conn, account_id, category, key, node_name())
+    found, value = _lookup(_rows(), account_id, category, key, node_name())
     return value if found else None
 
 
 def set(category: str, key: str, value: Any, *, account_id: str | None = None,  # noqa: A001
         node: str | None = None) -> None:
-    """Set `key`; `value=None` removes it. Takes effect on the next read in every process."""
+    """Set `key`; `value=None` removes it. Takes effect on this process's next read, and
+    within `KNM_CONFIG_TTL_MS` in every other process."""
     scope, section = _scope(account_id), node or DEFAULT_SECTION
     where = and_(t.c.scope == scope, t.c.category == category, t.c.section == section,
                  t.c.key == key)
-    with store.write() as conn:
-        conn.execute(delete(t).where(where))
-        if value is not None:
-            conn.execute(t.insert().values(scope=scope, category=category, section=section,
-                                           key=key, value=value))
+    try:
+        with store.write() as conn:
+            conn.execute(delete(t).where(where))
+            if value is not None:
+                conn.execute(t.insert().values(scope=scope, category=category,
+                                               section=section, key=key, value=value))
+    finally:
+        invalidate()
 
 
 def get_category(category: str, *, account_id: str | None = None, node: str | None = None,
                  with_builtin: bool = True) -> dict[str, Any]:
     """All keys of a category as the lookups would see them (built-in < default < node)."""
     node = node or node_name()
-    merged: dict[str, Any] = dict(BUILTIN.get(category, {})) if with_builtin else {}
-    scopes = [SYSTEM] + ([account_id] if account_id else [])
-    with store.read() as conn:
-        rows = conn.execute(
-            select(t.c.scope, t.c.section, t.c.key, t.c.value).where(
-                and_(t.c.category == category, t.c.scope.in_(scopes),
-                     t.c.section.in_([node, DEFAULT_SECTION]))
-            )
-        ).all()
-    rank = {(SYSTEM, DEFAULT_SECTION): 0, (SYSTEM, node): 1,
-            (account_id, DEFAULT_SECTION): 2, (account_id, node): 3}
-    for row in sorted(rows, key=lambda r: rank.get((r.scope, r.section), 0)):
-        merged[row.key] = row.value
+    merged: dict[str, Any] = copy.deepcopy(BUILTIN.get(category, {})) if with_builtin else {}
+    layers = [(SYSTEM, DEFAULT_SECTION), (SYSTEM, node)]
+    if account_id:
+        layers += [(account_id, DEFAULT_SECTION), (account_id, node)]
+    rows = _rows()
+    for scope, section in layers:
+        for (r_scope, r_category, r_section, r_key), value in rows.items():
+            if (r_scope, r_category, r_section) == (scope, category, section):
+                merged[r_key] = copy.deepcopy(value)
     return merged
 
 

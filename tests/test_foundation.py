@@ -183,3 +183,26 @@ def test_api_keys_and_tokens(db: str) -> None:
     assert accounts.account_for_token(token) == account.id
     expired = accounts.create_token(account.id, ttl_s=-1)
     assert accounts.account_for_token(expired) is None
+
+
+def test_config_written_by_another_process_is_seen_within_the_ttl(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    from knm import store
+    from knm.store.schema import config_entries
+
+    monkeypatch.setenv("KNM_CONFIG_TTL_MS", "200")
+    assert config.get("number_manager", "should_age") is False  # snapshot taken
+    with store.write() as conn:  # what another process's `knm config set` does
+        conn.execute(config_entries.insert().values(
+            scope="system", category="number_manager", section="default",
+            key="should_age", value=True))
+    time.sleep(0.3)
+    assert config.get("number_manager", "should_age") is True
+
+
+def test_config_values_handed_out_are_copies(db: str) -> None:
+    config.set("number_manager", "carrier_modules", ["knm_local"])
+    config.get("number_manager", "carrier_modules").append("knm_evil")
+    assert config.get("number_manager", "carrier_modules") == ["knm_local"]
