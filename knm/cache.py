@@ -21,6 +21,7 @@ from knm.carriers.base import SearchResult
 class SearchCache(Protocol):
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None: ...
     def get(self, query_id: str) -> list[SearchResult] | None: ...
+    def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None: ...
     def discovered(self, number: str) -> SearchResult | None: ...
     def clear(self) -> None: ...
 
@@ -63,6 +64,11 @@ class LocalCache:
                 del self._queries[query_id]
                 return None
             return entry[1]
+
+    def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
+        """`quantity` results from `offset`, or None when the query is not cached."""
+        results = self.get(query_id)
+        return None if results is None else results[offset:offset + quantity]
 
     def discovered(self, number: str) -> SearchResult | None:
         with self._lock:
@@ -112,6 +118,17 @@ class RedisCache:
         key = f"{self.prefix}q:{query_id}"
         rows = self._redis.lrange(key, 0, -1)
         if not rows:
+            return None
+        return [_decode(row) for row in rows]
+
+    def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
+        """One page in one round trip: only the rows shown are read and decoded."""
+        key = f"{self.prefix}q:{query_id}"
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.exists(key)
+        pipe.lrange(key, offset, offset + quantity - 1)
+        exists, rows = pipe.execute()
+        if not exists:
             return None
         return [_decode(row) for row in rows]
 

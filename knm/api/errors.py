@@ -1,0 +1,71 @@
+"""Every failure of a request becomes Kazoo's error envelope, never a 500 with a trace.
+
+FastAPI's own errors (an unknown route, a wrong method, a query parameter of the wrong type)
+arrive here as Starlette/FastAPI exceptions and are translated into knm errors with Kazoo's
+slugs; a `KnmError` raised by any layer below is rendered as it is.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException
+
+from knm import errors
+from knm.api.envelope import failure
+
+log = logging.getLogger("knm.api")
+
+
+class RouteNotFound(errors.KnmError):
+    code, error = 404, "not_found"
+    default_message = "no such endpoint"
+
+
+class MethodNotAllowed(errors.KnmError):
+    code, error = 405, "method_not_allowed"
+    default_message = "method not allowed on this endpoint"
+
+
+class BodyTooLarge(errors.KnmError):
+    code, error = 413, "request_too_large"
+    default_message = "request body is larger than the limit"
+
+
+def _field(loc: tuple[Any, ...] | list[Any]) -> str:
+    parts = [str(p) for p in loc if p not in ("query", "path", "body", "header")]
+    return ".".join(parts) or "request"
+
+
+def from_validation(exc: RequestValidationError) -> errors.Invalid:
+    problems = exc.errors()
+    first = problems[0] if problems else {}
+    name = _field(first.get("loc", ()))
+    return errors.Invalid(name, f"{name}: {first.get('msg', 'invalid value')}")
+
+
+def install(app: FastAPI) -> None:
+    """Register the translators on `app`."""
+
+    @app.exception_handler(errors.KnmError)
+    async def _knm(_request: Request, exc: errors.KnmError) -> Any:
+        if exc.code >= 500:
+            log.warning("request failed: %s", exc)
+        return failure(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> Any:
+        return failure(from_validation(exc))
+
+    @app.exception_handler(HTTPException)
+    async def _http(request: Request, exc: HTTPException) -> Any:
+        if exc.status_code == 404:
+            return failure(RouteNotFound(cause=request.url.path))
+        if exc.status_code == 405:
+            return failure(MethodNotAllowed(cause=request.method),
+                           headers=dict(exc.headers or {}))
+        return failure(errors.KnmError(str(exc.detail), code=exc.status_code,
+                                       error="http_error"))

@@ -1,0 +1,308 @@
+"""The carrier facade (Kazoo's `knm_carriers`): which carriers serve an account, and the
+calls that reach them — search, acquire, disconnect, check, info.
+
+Everything above this module (operations, CLI, HTTP API) talks to carriers only through these
+functions, so a carrier's failure always arrives as a `KnmError` naming the carrier, and a
+carrier that is not installed is skipped the way Kazoo skips it.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+from knm import errors
+from knm.carriers.base import (
+    Carrier,
+    SearchOptions,
+    SearchResult,
+    Setting,
+    full_name,
+    short_name,
+)
+from knm.carriers.registry import (
+    carrier_class,
+    declared_names,
+    get_carrier,
+    is_reachable,
+    register,
+    unregister,
+)
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
+
+__all__ = [
+    "Carrier", "SearchOptions", "SearchResult", "Setting", "acquire", "all_modules",
+    "available_carriers", "carrier_class", "check", "declared_names", "default_carrier",
+    "default_carriers", "disconnect", "find", "get_carrier", "info", "is_local",
+    "is_number_billable", "is_reachable", "keep_only_reachable", "register", "unregister",
+]
+
+log = logging.getLogger("knm.carriers")
+
+CATEGORY = "number_manager"
+
+#: Kazoo's fixed list, in Kazoo's order (reference/kazoo-core.md §2.1)
+ALL_MODULES: tuple[str, ...] = (
+    "knm_bandwidth2", "knm_bandwidth", "knm_inum", "knm_local", "knm_inventory", "knm_managed",
+    "knm_mdn", "knm_other", "knm_reserved", "knm_reserved_reseller", "knm_simwood",
+    "knm_telnyx", "knm_vitelity", "knm_voip_innovations", "knm_voxbone", "knm_didww",
+    "knm_flowroute", "knm_inteliquent", "knm_it_vocal", "knm_level3", "knm_o1", "knm_peerless",
+    "knm_thinq", "knm_verizon", "knm_windstream", "knm_ziron",
+)
+#: carriers searched first for an account (its reserved numbers, then local ones)
+ACCOUNT_FIRST: tuple[str, ...] = ("knm_reserved", "knm_reserved_reseller", "knm_local")
+
+ADMIN_CREATION_STATES = ["aging", "available", "in_service", "port_in", "reserved"]
+ADDITION_CREATION_STATES = ["in_service", "reserved"]
+
+
+# -- which carriers ------------------------------------------------------------------------
+
+
+def all_modules() -> list[str]:
+    """Kazoo's list of carrier names, then any other declared or registered carrier."""
+    extra = [n for n in declared_names() if n not in ALL_MODULES]
+    return list(ALL_MODULES) + extra
+
+
+def keep_only_reachable(names: Iterable[Any]) -> list[str]:
+    """Names whose carrier can be loaded, in order (Kazoo does not de-duplicate either)."""
+    out: list[str] = []
+    for name in names:
+        if not isinstance(name, str) or name in ("", "undefined"):
+            continue
+        if is_reachable(name):
+            out.append(full_name(name))
+    return out
+
+
+def _system_modules() -> list[str]:
+    from knm import config
+
+    value = config.get(CATEGORY, "carrier_modules")
+    if _is_name_list(value):
+        return list(value)
+    return [default_carrier()]
+
+
+def _account_modules(account_id: str) -> list[str]:
+    from knm import config
+
+    value = config.get_own(CATEGORY, "carrier_modules", account_id=account_id)
+    return list(value) if _is_name_list(value) else _system_modules()
+
+
+def _is_name_list(value: Any) -> bool:
+    return (isinstance(value, list) and bool(value)
+            and all(isinstance(v, str) and v for v in value))
+
+
+def available_carriers(account_id: str | None = None, reseller_id: str | None = None
+                       ) -> list[str]:
+    """Carriers a search asks, in order.
+
+    With both ids: the account's reserved numbers, its reseller's, local ones, then the
+    reseller's own `carrier_modules` (or the system's). Otherwise the system's list.
+    """
+    if not account_id or not reseller_id:
+        return keep_only_reachable(_system_modules())
+    rest = [full_name(n) for n in _account_modules(reseller_id)]
+    for first in ACCOUNT_FIRST:  # list subtraction: one occurrence each
+        if first in rest:
+            rest.remove(first)
+    return keep_only_reachable([*ACCOUNT_FIRST, *rest])
+
+
+def default_carrier() -> str:
+    """The carrier new numbers get (`available_module_name`); not checked for reachability."""
+    from knm import config
+
+    value = config.get(CATEGORY, "available_module_name")
+    return value if isinstance(value, str) and value else "knm_local"
+
+
+def default_carriers() -> list[str]:
+    return keep_only_reachable([default_carrier()])
+
+
+# -- info ----------------------------------------------------------------------------------
+
+
+def usable_creation_states(auth_account_id: str | None) -> list[str]:
+    """States `auth_account_id` may create numbers in (Kazoo's `allowed_creation_states`)."""
+    from knm import accounts
+
+    if not auth_account_id:
+        return []
+    if auth_account_id == "system":
+        return list(ADMIN_CREATION_STATES)
+    account = accounts.get(auth_account_id)  # unknown → 400 invalid naming account_id
+    if account.superduper_admin:
+        return list(ADMIN_CREATION_STATES)
+    if account.allow_number_additions:
+        return list(ADDITION_CREATION_STATES)
+    return []
+
+
+def info(auth_account_id: str | None, account_id: str | None, reseller_id: str | None
+         ) -> dict[str, Any]:
+    """What an account's number searches can do: the shortest prefix limit of its carriers,
+    the carriers numbers may be created with, and the states it may create numbers in."""
+    maximal = 15
+    for name in available_carriers(account_id, reseller_id):
+        try:
+            carrier = get_carrier(name)
+            value = carrier.info().get("maximal_prefix_length") if carrier else None
+        except errors.CarrierMisconfigured:
+            # the limit is a fact about the carrier, not its credentials
+            cls = carrier_class(name)
+            value = cls.maximal_prefix_length if cls else None
+        except Exception:  # noqa: BLE001 - Kazoo ignores a carrier whose info fails
+            log.debug("info() of carrier %s failed", name, exc_info=True)
+            continue
+        if isinstance(value, int) and not isinstance(value, bool) and value < maximal:
+            maximal = value
+    usable = [short_name(n) for n in all_modules()
+              if n not in ("knm_reserved", "knm_reserved_reseller")]
+    return {
+        "maximal_prefix_length": maximal,
+        "usable_carriers": usable,
+        "usable_creation_states": usable_creation_states(auth_account_id),
+    }
+
+
+# -- check ---------------------------------------------------------------------------------
+
+
+def check(numbers: Iterable[str]) -> dict[str, str]:
+    """Status of each number at the carriers: the first carrier that knows it answers, a
+    number no carrier knows is `"error"` (Kazoo's one-carrier lag is not reproduced)."""
+    from knm.numbers.convert import normalize
+
+    remaining = sorted({normalize(n) for n in numbers})
+    if not remaining:
+        return {}
+    found: dict[str, str] = {}
+    for name in available_carriers():
+        if not remaining:
+            break
+        try:
+            carrier = get_carrier(name)
+            if carrier is None:
+                continue
+            answer = carrier.check_numbers(list(remaining))
+        except errors.NotImplementedByCarrier:
+            continue
+        except Exception as exc:  # noqa: BLE001 - one carrier's failure is its numbers' "error"
+            log.info("carrier %s failed a check: %s", name, type(exc).__name__)
+            continue
+        wanted = set(remaining)
+        for raw, status in (answer or {}).items():
+            number = normalize(str(raw))
+            if number in wanted and number not in found:
+                found[number] = status
+        remaining = [n for n in remaining if n not in found]
+    out = {n: "error" for n in remaining}
+    out.update(found)
+    return dict(sorted(out.items()))
+
+
+# -- acquire / disconnect ------------------------------------------------------------------
+
+
+def acquire(number: PhoneNumber) -> PhoneNumber:
+    """Buy `number` from its carrier (`module_name`).
+
+    No carrier named: `CarrierNotSpecified`. A dry run, or a carrier that is not installed,
+    returns the number unchanged (Kazoo's rule). A carrier's `KnmError` reaches the caller
+    as it is; anything else the carrier raises becomes a `CarrierFault` naming it.
+    """
+    if number.module_name is None:
+        raise errors.CarrierNotSpecified(cause=number.number)
+    if number.dry_run:
+        return number
+    return _call(number, "acquire_number")
+
+
+def disconnect(number: PhoneNumber) -> PhoneNumber:
+    """Release `number` at its carrier; a carrier that is not installed allows it."""
+    return _call(number, "disconnect_number")
+
+
+def _call(number: PhoneNumber, method: str) -> PhoneNumber:
+    name = number.module_name
+    carrier = get_carrier(name)
+    if carrier is None:
+        log.info("carrier %s does not exist, skipping %s of %s", name, method, number.number)
+        return number
+    try:
+        result = getattr(carrier, method)(number)
+    except errors.KnmError:
+        raise
+    except Exception as exc:
+        raise errors.CarrierFault(
+            carrier.name or full_name(str(name)),
+            _scrub(f"{type(exc).__name__}: {exc}", carrier), number=number.number,
+        ) from exc
+    return result if result is not None else number
+
+
+def _scrub(text: str, carrier: Carrier) -> str:
+    try:
+        secrets = carrier.secrets()
+    except Exception:  # noqa: BLE001
+        secrets = []
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+# -- flags ---------------------------------------------------------------------------------
+
+
+def _flag(name: str | None, method: str, *args: Any) -> bool:
+    cls = carrier_class(name)
+    if cls is None:
+        return True
+    try:
+        carrier = get_carrier(name)
+        assert carrier is not None
+        return bool(getattr(carrier, method)(*args))
+    except errors.CarrierMisconfigured:
+        # a flag does not need working credentials: answer from the class
+        attr = {"is_number_billable": "billable", "is_local": "local"}[method]
+        return bool(getattr(cls, attr))
+    except errors.KnmError:
+        raise
+    except Exception:  # noqa: BLE001 - Kazoo answers true when the carrier crashes
+        return True
+
+
+def is_number_billable(number: PhoneNumber) -> bool:
+    """Bill the account for this number? An unknown carrier is billable (Kazoo's rule)."""
+    return _flag(number.module_name, "is_number_billable", number)
+
+
+def is_local(name: str | None) -> bool:
+    """Do this carrier's numbers live here (no network call)? Unknown carriers: True."""
+    return _flag(name, "is_local")
+
+
+# -- search --------------------------------------------------------------------------------
+
+
+def find(prefix: str, quantity: int = 1, *, offset: int = 0, country: str = "US",
+         dialcode: str | None = None, account_id: str | None = None,
+         reseller_id: str | None = None, query_id: str | None = None,
+         carriers: Iterable[str] | None = None, blocks: Any = None,
+         **extra: Any) -> list[dict[str, Any]]:
+    """Search every available carrier (see `knm.search`): a page of `{"number", "state"}`."""
+    from knm import search
+
+    return search.find(prefix, quantity, offset=offset, country=country, dialcode=dialcode,
+                       account_id=account_id, reseller_id=reseller_id, query_id=query_id,
+                       carriers=carriers, blocks=blocks, **extra)

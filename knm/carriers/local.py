@@ -1,0 +1,14 @@
+"""`knm_local`: numbers that live only in this system (Kazoo §4.1).
+
+Searching needs an account (a public search never lists local numbers); buying and releasing
+are bookkeeping only. Released local numbers are deleted for good by the operations layer.
+"""
+
+from __future__ import annotations
+
+from knm.carriers.pools import LocalStoreCarrier
+
+
+class Local(LocalStoreCarrier):
+    name = "knm_local"
+    local = True

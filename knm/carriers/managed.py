@@ -1,0 +1,15 @@
+"""`knm_managed`: a private pool of numbers per account, filled by an operator with
+`generate_numbers` / `import_numbers` (Kazoo §4.3). Search results are `discovery` numbers;
+buying marks the pool entry taken, releasing puts it back."""
+
+from __future__ import annotations
+
+from knm.carriers.pools import PoolCarrier
+
+
+class Managed(PoolCarrier):
+    name = "knm_managed"
+    local = True
+    billable = True
+    result_state = "discovery"
+    released_state = "available"

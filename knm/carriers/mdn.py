@@ -1,0 +1,29 @@
+"""`knm_mdn`: mobile numbers (Kazoo §4.4). Never searchable; buying and releasing are
+bookkeeping only. The state rules for mobile numbers live in the operations layer."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from knm.carriers.base import Carrier, SearchOptions, SearchResult
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
+
+
+class Mdn(Carrier):
+    name = "knm_mdn"
+    local = False
+    billable = False
+    maximal_prefix_length = 0
+    capabilities = frozenset({"acquire", "disconnect"})
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        return []
+
+    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number
+
+    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number

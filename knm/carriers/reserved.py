@@ -1,0 +1,64 @@
+"""`knm_reserved`: numbers reserved for the searching account (Kazoo §4.5).
+
+A search as an account first offers what is already set aside for it. Results keep the
+number's own carrier and state (`reserved`); buying and releasing are bookkeeping only.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import and_, bindparam, select
+
+from knm import store
+from knm.carriers.base import Carrier, SearchOptions, SearchResult
+from knm.carriers.pools import prefix_bounds
+from knm.store.schema import numbers as numbers_t
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
+
+_QUERY = (
+    select(numbers_t.c.number, numbers_t.c.state, numbers_t.c.module_name,
+           numbers_t.c.carrier_data)
+    .where(and_(numbers_t.c.state == "reserved",
+                numbers_t.c.assigned_to == bindparam("owner"),
+                numbers_t.c.number >= bindparam("low"),
+                numbers_t.c.number < bindparam("high")))
+    .order_by(numbers_t.c.number)
+    .limit(bindparam("limit"))
+    .offset(bindparam("skip"))
+)
+
+
+class Reserved(Carrier):
+    name = "knm_reserved"
+    local = True
+    billable = False
+    maximal_prefix_length = 10
+    capabilities = frozenset({"search", "acquire", "disconnect"})
+
+    def owner(self, options: SearchOptions) -> str | None:
+        """Whose reserved numbers this carrier offers."""
+        return options.account_id
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        owner = self.owner(options)
+        if not options.account_id or not owner or not prefix.startswith("+") or quantity < 1:
+            return []
+        low, high = prefix_bounds(prefix)
+        # one query with LIMIT/OFFSET pages correctly: Kazoo's top-up recursion (and its
+        # swapped-argument bug in knm_reserved_reseller) is not needed
+        with store.read() as conn:
+            rows = conn.execute(_QUERY, {"owner": owner, "low": low, "high": high,
+                                         "limit": int(quantity),
+                                         "skip": max(int(options.offset or 0), 0)}).all()
+        return [SearchResult(r.number, r.module_name, r.state, dict(r.carrier_data or {}))
+                for r in rows]
+
+    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number
+
+    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number

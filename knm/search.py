@@ -1,0 +1,282 @@
+"""Number search: every carrier asked at once, under one deadline, with cached paging.
+
+Kazoo asked carriers in parallel but waited up to `number_search_timeout_ms` *per carrier*, so
+one hung carrier made every search slow. Here the whole search ends by one deadline: a slow,
+failing or crashing carrier loses only its own results, and the report says which.
+
+Carriers are asked once per `query_id`, always for `maximum_search_quantity` numbers at offset
+0; the merged, sorted results are cached (`knm.cache`) so later pages — and the purchase of a
+`discovery` number — are served without asking the carriers again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+from typing import Any
+
+from knm import cache, config, errors
+from knm.carriers import registry
+from knm.carriers.base import Carrier, SearchOptions, SearchResult, full_name
+from knm.numbers.convert import normalize_prefix
+
+log = logging.getLogger("knm.search")
+
+#: outcomes a carrier can have in one search
+ANSWERED, FAILED, TIMED_OUT = "answered", "failed", "timed_out"
+
+#: called after every carrier's part of a search as `observer(carrier, outcome, seconds)`;
+#: the HTTP API hangs its Prometheus metrics here. An observer that raises is ignored.
+observers: list[Callable[[str, str, float], None]] = []
+
+# Carrier calls are blocking (httpx, database); threads let them overlap. A hung carrier keeps
+# its thread until its own HTTP timeout fires, so the pool is sized for many of those.
+_executor = ThreadPoolExecutor(max_workers=128, thread_name_prefix="knm-search")
+
+
+@dataclass
+class CarrierReport:
+    """How one carrier did in one search."""
+
+    carrier: str
+    outcome: str  # answered | failed | timed_out
+    seconds: float
+    count: int = 0
+    error: dict[str, Any] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"outcome": self.outcome, "seconds": round(self.seconds, 4),
+                               "count": self.count}
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class SearchOutcome:
+    """A page of results, and per carrier what happened (empty when served from the cache)."""
+
+    results: list[dict[str, Any]]
+    query_id: str
+    carriers: dict[str, CarrierReport] = field(default_factory=dict)
+    from_cache: bool = False
+
+
+def find(prefix: str, quantity: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
+    """Kazoo's `knm_search:find`: a page of `{"number", "state"[, "locality"]}` dicts."""
+    return find_with_report(prefix, quantity, **kwargs).results
+
+
+def find_with_report(
+    prefix: str,
+    quantity: int = 1,
+    *,
+    offset: int = 0,
+    country: str = "US",
+    dialcode: str | None = None,
+    account_id: str | None = None,
+    reseller_id: str | None = None,
+    query_id: str | None = None,
+    carriers: Iterable[str] | None = None,
+    blocks: Any = None,
+    **extra: Any,
+) -> SearchOutcome:
+    """Search, and say per carrier whether it answered, failed or timed out."""
+    started = time.monotonic()
+    quantity = _positive_int("quantity", quantity, minimum=1)
+    offset = _positive_int("offset", offset, minimum=0)
+    country = (country or "US").upper()
+    normalized = normalize_prefix(prefix, country, dialcode)
+    maximum = _config_int("maximum_search_quantity", 500)
+    quantity = min(quantity, maximum)
+    store_cache = cache.get_cache()
+    names: list[str] | None = None
+    if query_id is None or str(query_id) == "":
+        names = _carrier_names(carriers, account_id, reseller_id)
+        query_id = _generated_query_id(normalized, account_id, reseller_id, names, blocks, extra)
+    query_id = str(query_id)
+    if offset > 0:
+        cached = _cached_page(store_cache, query_id, offset, quantity)
+        if cached is not None:
+            return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True)
+    if names is None:
+        names = _carrier_names(carriers, account_id, reseller_id)
+
+    options = SearchOptions(
+        quantity=maximum, prefix=normalized, dialcode=dialcode, country=country, offset=0,
+        blocks=blocks, account_id=account_id, reseller_id=reseller_id, query_id=query_id,
+        deadline=started + _config_int("number_search_timeout_ms", 5000) / 1000.0,
+        extra=dict(extra),
+    )
+    merged, reports = _ask_carriers(names, normalized, maximum, options, started)
+    ttl = _config_int("search_cache_ttl_s", 900)
+    try:
+        store_cache.put(query_id, merged, ttl)
+    except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
+        log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
+    return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
+
+
+# -- the fan-out ---------------------------------------------------------------------------
+
+
+def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchOptions,
+                  started: float) -> tuple[list[SearchResult], dict[str, CarrierReport]]:
+    deadline = options.deadline or (started + 5.0)
+    answers: dict[str, list[SearchResult]] = {}
+    reports: dict[str, CarrierReport] = {}
+    futures: dict[Future[tuple[list[SearchResult], float]], str] = {}
+    # instances (and their settings) are resolved here, on one database connection, so the
+    # carriers' threads only do carrier work and never queue for the connection pool
+    for name in names:
+        try:
+            carrier = registry.get_carrier(name)
+            if carrier is None:
+                raise errors.CarrierUnavailable(name, "carrier is not installed")
+        except Exception as exc:  # noqa: BLE001 - reported like any other failure
+            failed: Future[tuple[list[SearchResult], float]] = Future()
+            failed.set_exception(exc)
+            reports[name], _ = _collect(name, failed, started)
+            continue
+        futures[_executor.submit(_ask_one, carrier, prefix, quantity, options)] = name
+    pending = set(futures)
+    while pending:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        done, pending = wait(pending, timeout=remaining, return_when=FIRST_COMPLETED)
+        for future in done:
+            name = futures[future]
+            reports[name], found = _collect(name, future, started)
+            if found:
+                answers[name] = found
+    for future in pending:
+        future.cancel()  # not started yet: never will be; running: its result is dropped
+        name = futures[future]
+        reports[name] = CarrierReport(name, TIMED_OUT, time.monotonic() - started,
+                                      error=errors.CarrierTimeout(name, "search deadline "
+                                                                  "reached").to_json())
+    for report in reports.values():
+        _observe(report)
+    # first carrier in configured order wins a number offered twice
+    seen: dict[str, SearchResult] = {}
+    for name in names:
+        for result in answers.get(name, []):
+            seen.setdefault(result.number, result)
+    return sorted(seen.values(), key=lambda r: r.number), {n: reports[n] for n in names
+                                                          if n in reports}
+
+
+def _ask_one(carrier: Carrier, prefix: str, quantity: int, options: SearchOptions
+             ) -> tuple[list[SearchResult], float]:
+    begun = time.monotonic()
+    name = carrier.name
+    found = carrier.find_numbers(prefix, quantity, options)
+    out: list[SearchResult] = []
+    for result in found or []:
+        if not isinstance(result, SearchResult):
+            raise errors.MalformedResponse(name, f"find_numbers returned {type(result).__name__}")
+        out.append(result if result.carrier else _with_carrier(result, name))
+    return out, time.monotonic() - begun
+
+
+def _with_carrier(result: SearchResult, name: str) -> SearchResult:
+    from dataclasses import replace
+
+    return replace(result, carrier=name)
+
+
+def _collect(name: str, future: Future[tuple[list[SearchResult], float]], started: float
+             ) -> tuple[CarrierReport, list[SearchResult]]:
+    try:
+        found, seconds = future.result()
+    except errors.NotAvailable:
+        return CarrierReport(name, ANSWERED, time.monotonic() - started), []
+    except errors.KnmError as exc:
+        report = CarrierReport(name, FAILED, time.monotonic() - started, error=exc.to_json())
+        log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
+        return report, []
+    except Exception as exc:  # noqa: BLE001 - a crashing carrier loses only its results
+        fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}")
+        log.warning("carrier %s crashed in a search: %s", name, type(exc).__name__)
+        return CarrierReport(name, FAILED, time.monotonic() - started,
+                             error=fault.to_json()), []
+    log.info("carrier %s answered a search: %d numbers in %.1f ms", name, len(found),
+             seconds * 1000)
+    return CarrierReport(name, ANSWERED, seconds, count=len(found)), found
+
+
+def _observe(report: CarrierReport) -> None:
+    if report.outcome == TIMED_OUT:
+        log.warning("carrier %s timed out in a search after %.1f ms", report.carrier,
+                    report.seconds * 1000)
+    for observer in list(observers):
+        try:
+            observer(report.carrier, report.outcome, report.seconds)
+        except Exception:  # noqa: BLE001 - metrics must never break a search
+            log.debug("search observer failed", exc_info=True)
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _page(results: list[SearchResult], offset: int, quantity: int) -> list[dict[str, Any]]:
+    return [r.to_public() for r in results[offset:offset + quantity]]
+
+
+def _cached_page(store_cache: cache.SearchCache, query_id: str, offset: int, quantity: int
+                 ) -> list[SearchResult] | None:
+    try:
+        if hasattr(store_cache, "page"):
+            return store_cache.page(query_id, offset, quantity)
+        results = store_cache.get(query_id)
+        return None if results is None else results[offset:offset + quantity]
+    except Exception as exc:  # noqa: BLE001 - fall back to asking the carriers
+        log.warning("search cache unavailable, asking carriers: %s", type(exc).__name__)
+        return None
+
+
+def _carrier_names(carriers: Iterable[str] | None, account_id: str | None,
+                   reseller_id: str | None) -> list[str]:
+    if carriers is not None:
+        if isinstance(carriers, str):
+            carriers = [carriers]
+        wanted = [full_name(str(c)) for c in carriers if c]
+        return list(dict.fromkeys(n for n in wanted if registry.is_reachable(n)))
+    from knm import carriers as facade
+
+    return list(dict.fromkeys(facade.available_carriers(account_id, reseller_id)))
+
+
+def _generated_query_id(prefix: str, account_id: str | None, reseller_id: str | None,
+                        names: list[str], blocks: Any, extra: dict[str, Any]) -> str:
+    """Same search, same id: a caller paging without a query_id still hits the cache."""
+    key = json.dumps([prefix, account_id, reseller_id, names, blocks, extra], sort_keys=True,
+                     default=str)
+    return f"{prefix}-{hashlib.sha1(key.encode()).hexdigest()[:20]}"
+
+
+def _positive_int(name: str, value: Any, *, minimum: int) -> int:
+    if isinstance(value, bool):
+        raise errors.Invalid(name, f"{name} must be an integer")
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int):
+        raise errors.Invalid(name, f"{name} must be an integer")
+    if value < minimum:
+        raise errors.Invalid(name, f"{name} must be at least {minimum}")
+    return value
+
+
+def _config_int(key: str, default: int) -> int:
+    value = config.system(key)
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number > 0 else default

@@ -1,0 +1,239 @@
+"""Search: one deadline for all carriers, per-carrier reports, cached paging (SPEC §4)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from knm import cache, carriers, config, errors, search
+from knm.carriers import Carrier, SearchOptions, SearchResult
+
+
+class Counting(Carrier):
+    """A carrier offering numbers `<prefix>000000..` and counting how often it is asked."""
+
+    name = "knm_test_fast"
+    calls = 0
+    stock = 30
+    delay = 0.0
+    lock = threading.Lock()
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        with type(self).lock:
+            type(self).calls += 1
+        if self.delay:
+            time.sleep(self.delay)
+        numbers = [f"{prefix}{i:07d}" for i in range(self.stock)][:quantity]
+        return [SearchResult(n, self.name, "discovery", {"order_ref": n[-4:]}) for n in numbers]
+
+    def acquire_number(self, number):  # type: ignore[no-untyped-def]
+        return number
+
+    def disconnect_number(self, number):  # type: ignore[no-untyped-def]
+        return number
+
+
+class Sleepy(Counting):
+    name = "knm_test_sleepy"
+    delay = 3.0
+    stock = 5
+
+
+class Crashing(Counting):
+    name = "knm_test_crashing"
+
+    def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+        raise RuntimeError("boom with secret sk_live_123")
+
+
+class Failing(Counting):
+    name = "knm_test_failing"
+
+    def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+        raise errors.CarrierUnavailable(self.name, "HTTP 503 from upstream")
+
+
+class Overlapping(Counting):
+    """Offers some of the same numbers as `Counting`, and some of its own."""
+
+    name = "knm_test_overlap"
+
+    def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+        numbers = [f"{prefix}{i:07d}" for i in range(25, 40)]
+        return [SearchResult(n, self.name, "discovery", {"other": True}) for n in numbers]
+
+
+TEST_CARRIERS = (Counting, Sleepy, Crashing, Failing, Overlapping)
+
+
+@pytest.fixture
+def test_carriers(db: str) -> Iterator[None]:
+    for cls in TEST_CARRIERS:
+        cls.calls = 0
+        carriers.register(cls)
+    yield
+    for cls in TEST_CARRIERS:
+        carriers.unregister(cls.name)
+
+
+def test_results_sorted_deduplicated_and_paged(test_carriers: None) -> None:
+    page = carriers.find("415", 10, carriers=["knm_test_overlap", "test_fast"], query_id="q1")
+    assert [r["number"] for r in page] == [f"+1415{i:07d}" for i in range(10)]
+    assert all(r == {"number": r["number"], "state": "discovery"} for r in page)
+    tail = carriers.find("415", 100, offset=20, carriers=["test_overlap", "test_fast"],
+                         query_id="q1")
+    assert [r["number"] for r in tail] == [f"+1415{i:07d}" for i in range(20, 40)]
+    # the number both offered is bought from the first carrier in the configured order
+    assert cache.get_cache().discovered("+14150000027").carrier == "knm_test_overlap"
+
+
+def test_pages_come_from_cache_without_asking_carriers(test_carriers: None) -> None:
+    first = carriers.find("+1415", 5, carriers=["test_fast"], query_id="paging")
+    assert Counting.calls == 1
+    second = carriers.find("+1415", 5, offset=5, carriers=["test_fast"], query_id="paging")
+    third = carriers.find("+1415", 5, offset=10, carriers=["test_fast"], query_id="paging")
+    assert Counting.calls == 1
+    numbers = [r["number"] for r in first + second + third]
+    assert numbers == [f"+1415{i:07d}" for i in range(15)]
+    # a new first page asks again
+    carriers.find("+1415", 5, carriers=["test_fast"], query_id="paging")
+    assert Counting.calls == 2
+
+
+def test_generated_query_id_pages_the_same_search(test_carriers: None) -> None:
+    carriers.find("415", 5, carriers=["test_fast"])
+    page = carriers.find("415", 5, offset=5, carriers=["test_fast"])
+    assert Counting.calls == 1
+    assert page[0]["number"] == "+14150000005"
+
+
+def test_carriers_are_asked_for_the_maximum_at_offset_zero(test_carriers: None) -> None:
+    seen: list[tuple[int, SearchOptions]] = []
+
+    class Spy(Counting):
+        name = "knm_test_spy"
+
+        def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            seen.append((quantity, options))
+            return []
+
+    carriers.register(Spy)
+    try:
+        config.set("number_manager", "maximum_search_quantity", 20)
+        carriers.find("415", 50, offset=3, carriers=["test_spy"], query_id="spy",
+                      account_id="a" * 32, tollfree=True)
+    finally:
+        carriers.unregister("knm_test_spy")
+    (quantity, options), = seen
+    assert quantity == 20 and options.quantity == 20 and options.offset == 0
+    assert options.prefix == "+1415" and options.account_id == "a" * 32
+    assert options.extra == {"tollfree": True} and options.deadline is not None
+
+
+def test_quantity_is_capped(test_carriers: None) -> None:
+    config.set("number_manager", "maximum_search_quantity", 7)
+    assert len(carriers.find("415", 100, carriers=["test_fast"])) == 7
+
+
+def test_one_deadline_for_the_whole_search(test_carriers: None) -> None:
+    config.set("number_manager", "number_search_timeout_ms", 500)
+    begun = time.monotonic()
+    outcome = search.find_with_report(
+        "415", 5, carriers=["test_sleepy", "test_fast", "test_crashing", "test_failing"],
+        query_id="deadline")
+    elapsed = time.monotonic() - begun
+    # about the deadline (slack for a busy test machine), far below the sleepy carrier's 3 s
+    assert 0.45 <= elapsed < 0.9, elapsed
+    assert [r["number"] for r in outcome.results] == [f"+1415{i:07d}" for i in range(5)]
+    report = outcome.carriers
+    assert report["knm_test_sleepy"].outcome == "timed_out"
+    assert report["knm_test_sleepy"].error["error"] == "carrier_timeout"
+    assert report["knm_test_fast"].outcome == "answered"
+    assert report["knm_test_fast"].count == 30
+    assert report["knm_test_crashing"].outcome == "failed"
+    assert report["knm_test_crashing"].error["carrier"] == "knm_test_crashing"
+    assert "sk_live_123" not in str(report["knm_test_crashing"].error)
+    assert report["knm_test_failing"].error["error"] == "carrier_unavailable"
+    assert report["knm_test_failing"].error["carrier_message"] == "HTTP 503 from upstream"
+
+
+def test_observers_see_every_carrier(test_carriers: None) -> None:
+    calls: list[tuple[str, str, float]] = []
+    search.observers.append(lambda *args: calls.append(args))
+    search.observers.append(lambda *args: 1 / 0)  # a broken observer changes nothing
+    try:
+        found = carriers.find("415", 3, carriers=["test_fast", "test_failing"])
+    finally:
+        search.observers.clear()
+    assert len(found) == 3
+    assert sorted((c, o) for c, o, _ in calls) == [("knm_test_failing", "failed"),
+                                                   ("knm_test_fast", "answered")]
+
+
+def test_bad_prefix_and_quantity_are_invalid(test_carriers: None) -> None:
+    for prefix in ["41a5", "+1+1415", "", "415-886"]:
+        with pytest.raises(errors.Invalid) as caught:
+            carriers.find(prefix, 1, carriers=["test_fast"])
+        assert caught.value.code == 400 and caught.value.cause == "prefix"
+    for quantity in [0, -1, "many", 1.5, True]:
+        with pytest.raises(errors.Invalid) as caught:
+            carriers.find("415", quantity, carriers=["test_fast"])  # type: ignore[arg-type]
+        assert caught.value.cause == "quantity"
+    with pytest.raises(errors.Invalid) as caught:
+        carriers.find("415", 1, offset=-1, carriers=["test_fast"])
+    assert caught.value.cause == "offset"
+    assert Counting.calls == 0
+
+
+def test_country_dial_code_is_used(test_carriers: None) -> None:
+    found = carriers.find("20", 1, country="GB", carriers=["test_fast"])
+    assert found[0]["number"].startswith("+4420")
+
+
+def test_locality_is_shown_but_carrier_data_is_not(test_carriers: None) -> None:
+    class WithLocality(Counting):
+        name = "knm_test_locality"
+
+        def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            return [SearchResult("+14155550100", self.name, "discovery", {"secret_ref": 1},
+                                 locality={"city": "San Francisco"})]
+
+    carriers.register(WithLocality)
+    try:
+        found = carriers.find("415", 1, carriers=["test_locality"])
+    finally:
+        carriers.unregister("knm_test_locality")
+    assert found == [{"number": "+14155550100", "state": "discovery",
+                      "locality": {"city": "San Francisco"}}]
+
+
+def test_redis_cache_pages_and_discovery_across_processes(test_carriers: None,
+                                                          redis_url: str) -> None:
+    cache.use(cache.RedisCache(redis_url))
+    try:
+        carriers.find("415", 5, carriers=["test_fast"], query_id="shared")
+        cache.use(cache.RedisCache(redis_url))  # another process: a fresh cache object
+        page = carriers.find("415", 5, offset=5, carriers=["test_fast"], query_id="shared")
+        assert Counting.calls == 1
+        assert [r["number"] for r in page] == [f"+1415{i:07d}" for i in range(5, 10)]
+        found = cache.get_cache().discovered("+14150000007")
+        assert found is not None
+        assert (found.carrier, found.carrier_data) == ("knm_test_fast", {"order_ref": "0007"})
+    finally:
+        cache.use(cache.LocalCache())
+
+
+def test_cache_entries_expire(test_carriers: None) -> None:
+    local = cache.LocalCache()
+    cache.use(local)
+    config.set("number_manager", "search_cache_ttl_s", 1)
+    carriers.find("415", 2, carriers=["test_fast"], query_id="ttl")
+    assert local.get("ttl") is not None
+    time.sleep(1.1)
+    assert local.get("ttl") is None
+    carriers.find("415", 2, offset=2, carriers=["test_fast"], query_id="ttl")
+    assert Counting.calls == 2  # expired: the carriers were asked again
