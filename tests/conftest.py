@@ -17,10 +17,9 @@ import sqlalchemy
 
 from knm import cache, store
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
-if not SHARED.exists():  # CI lays shared/ beside the clone
-    SHARED = Path(os.environ.get("KNM_SHARED", "../shared")).resolve()
-FIXTURES = SHARED / "fixtures" / "kazoo"
+#: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"
+assert (FIXTURES / "number_docs").is_dir(), f"test fixtures missing at {FIXTURES}"
 PG_ADMIN_URL = os.environ.get("KNM_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KNM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
