@@ -154,8 +154,17 @@ def main() -> None:
         # warm-up (connections, caches, JIT-free Python still likes warm imports)
         asyncio.run(_drive(port, args.clients, 2.0, search, None))
         print(f"API at {base}, {args.workers} workers, {args.clients} concurrent clients")
-        results = {"search": _report("search", *asyncio.run(
-            _drive(port, args.clients, args.seconds, search, None)))}
+
+        def baseline(_: int) -> tuple[str, str, dict[str, str], bytes]:
+            # authenticated, same routing and envelope, no search: the HTTP layer's ceiling
+            return "GET", f"{path}/classifiers", headers, b""
+
+        results = {"baseline": _report("baseline", *asyncio.run(
+            _drive(port, args.clients, args.seconds, baseline, None)))}
+        results["search"] = _report("search", *asyncio.run(
+            _drive(port, args.clients, args.seconds, search, None)))
+        print(f"search throughput = {results['search']['rps'] / results['baseline']['rps']:.2f}"
+              " x the HTTP layer's ceiling (classifiers, same server)")
 
         order = list(range(args.count))
         rng.shuffle(order)

@@ -47,8 +47,12 @@ BUILTIN: dict[str, dict[str, Any]] = {
 }
 
 
+_HOSTNAME = socket.gethostname()
+
+
 def node_name() -> str:
-    return os.environ.get("KNM_NODE") or socket.gethostname()
+    """This node's config section: `KNM_NODE`, else the host name."""
+    return os.environ.get("KNM_NODE") or _HOSTNAME
 
 
 def _scope(account_id: str | None) -> str:

@@ -131,6 +131,7 @@ def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchO
     answers: dict[str, list[SearchResult]] = {}
     reports: dict[str, CarrierReport] = {}
     futures: dict[Future[tuple[list[SearchResult], float]], str] = {}
+    inline: list[tuple[Carrier, str]] = []
     # instances (and their settings) are resolved here, on one database connection, so the
     # carriers' threads only do carrier work and never queue for the connection pool
     for name in names:
@@ -143,7 +144,20 @@ def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchO
             failed.set_exception(exc)
             reports[name], _ = _collect(name, failed, started)
             continue
-        futures[_executor.submit(_ask_one, carrier, prefix, quantity, options)] = name
+        if carrier.answers_from_store:
+            inline.append((carrier, name))
+        else:
+            futures[_executor.submit(_ask_one, carrier, prefix, quantity, options)] = name
+    # the network carriers are on their way; answer the store-backed ones meanwhile, here
+    for carrier, name in inline:
+        done_here: Future[tuple[list[SearchResult], float]] = Future()
+        try:
+            done_here.set_result(_ask_one(carrier, prefix, quantity, options))
+        except Exception as exc:  # noqa: BLE001 - reported like any other failure
+            done_here.set_exception(exc)
+        reports[name], found = _collect(name, done_here, started)
+        if found:
+            answers[name] = found
     pending = set(futures)
     while pending:
         remaining = deadline - time.monotonic()

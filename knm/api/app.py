@@ -12,8 +12,11 @@ import json
 import os
 import re
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
@@ -416,7 +419,16 @@ def create_app(db_url: str | None = None) -> FastAPI:
             store.engine()  # opens (and migrates) the configured database
         auth.clear_caches()
         metrics.install_search_observer()
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        # Handlers are synchronous and mostly CPU (Python + SQLite). Forty threads per worker
+        # only fight over the GIL; a few keep the CPU busy while one waits on the database.
+        limiter = anyio.to_thread.current_default_thread_limiter()
+        limiter.total_tokens = _api_threads()
+        yield
+
     app = FastAPI(
+        lifespan=lifespan,
         title="knm",
         version=_version(),
         description="Kazoo-compatible phone-number API (Crossbar `phone_numbers`).",
@@ -433,6 +445,14 @@ def create_app(db_url: str | None = None) -> FastAPI:
 
     app.add_middleware(RequestMiddleware)
     return app
+
+
+def _api_threads() -> int:
+    """Threads per worker for request handlers (`KNM_API_THREADS`, default 8)."""
+    try:
+        return max(1, int(os.environ.get("KNM_API_THREADS", "8")))
+    except ValueError:
+        return 8
 
 
 def worker_app() -> FastAPI:

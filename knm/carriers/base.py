@@ -90,6 +90,9 @@ class Carrier(abc.ABC):
     maximal_prefix_length: ClassVar[int] = 15
     #: settings this carrier reads; drives validation and masking
     settings: ClassVar[tuple[Setting, ...]] = ()
+    #: True for carriers that answer from knm's own database with no network I/O: a search
+    #: runs them in the calling thread (a thread hop costs more than their query)
+    answers_from_store: ClassVar[bool] = False
     #: what the carrier can do, for docs/carriers.md and `knm carriers`
     capabilities: ClassVar[frozenset[str]] = frozenset()
 

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
 
 class Mdn(Carrier):
     name = "knm_mdn"
+    answers_from_store = True
     local = False
     billable = False
     maximal_prefix_length = 0

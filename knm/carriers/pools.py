@@ -42,10 +42,12 @@ def now_gregorian() -> int:
     return gregorian()
 
 
-# a compiled-once query: SQLAlchemy caches its SQL, so a search costs one round trip
+# a compiled-once query: SQLAlchemy caches its SQL, so a search costs one round trip. Only
+# the number is read: state and carrier are fixed by the filter, and a number already in the
+# store needs no carrier data to be bought, so the scan never leaves the
+# (state, module_name, number) index and no JSON is decoded per row
 _STORE_QUERY = (
-    select(numbers_t.c.number, numbers_t.c.state, numbers_t.c.module_name,
-           numbers_t.c.carrier_data)
+    select(numbers_t.c.number)
     .where(and_(numbers_t.c.state == bindparam("state"),
                 numbers_t.c.module_name == bindparam("module"),
                 numbers_t.c.number >= bindparam("low"),
@@ -59,6 +61,8 @@ _STORE_QUERY = (
 class LocalStoreCarrier(Carrier):
     """A carrier whose numbers are rows of `knm_numbers` in state `available` under its name
     (`knm_local`, `knm_inventory`). Buying and releasing need no network call."""
+
+    answers_from_store = True
 
     billable = False
     lookup_cnam = True
@@ -76,8 +80,8 @@ class LocalStoreCarrier(Carrier):
                 "state": "available", "module": self.name, "low": low, "high": high,
                 "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
             }).all()
-        return [SearchResult(r.number, r.module_name, r.state, dict(r.carrier_data or {}))
-                for r in rows]
+        name = self.name
+        return [SearchResult(number, name, "available") for (number,) in rows]
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number
@@ -92,6 +96,8 @@ class PoolCarrier(Carrier):
     Kazoo kept these in their own databases (`numbers/managed`, `numbers/inum`). A search
     looks in the account's pool, then in its reseller's.
     """
+
+    answers_from_store = True
 
     maximal_prefix_length = 15
     #: state search results are offered in

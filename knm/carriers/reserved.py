@@ -33,6 +33,7 @@ _QUERY = (
 
 class Reserved(Carrier):
     name = "knm_reserved"
+    answers_from_store = True
     local = True
     billable = False
     maximal_prefix_length = 10

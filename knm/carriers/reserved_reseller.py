@@ -11,4 +11,8 @@ class ReservedReseller(Reserved):
     name = "knm_reserved_reseller"
 
     def owner(self, options: SearchOptions) -> str | None:
+        # an account that is its own reseller: knm_reserved already offers these numbers,
+        # and asking twice would only duplicate them
+        if options.reseller_id == options.account_id:
+            return None
         return options.reseller_id

@@ -42,8 +42,10 @@ def _make_engine(url: str) -> Engine:
         db_path = url.split(":///", 1)[-1]
         if db_path and db_path != ":memory:":
             Path(db_path).parent.mkdir(parents=True, exist_ok=True)
+        # enough pooled connections for every API thread: an overflow connection is opened and
+        # closed per use, and opening one (with its PRAGMAs) costs more than the query
         engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False},
-                               pool_size=20, max_overflow=20)
+                               pool_size=48, max_overflow=16)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_conn, _record):  # type: ignore[no-untyped-def]
