@@ -50,7 +50,10 @@ numbers = Table(
 # prefix-bounded searches of local/inventory numbers, and account listings
 Index("ix_knm_numbers_state_module_number",
       numbers.c.state, numbers.c.module_name, numbers.c.number)
-Index("ix_knm_numbers_assigned_to", numbers.c.assigned_to)
+# partial: most rows of a large inventory are unassigned, and need not be in this index
+Index("ix_knm_numbers_assigned", numbers.c.assigned_to,
+      postgresql_where=numbers.c.assigned_to.isnot(None),
+      sqlite_where=numbers.c.assigned_to.isnot(None))
 
 pool_numbers = Table(
     "knm_pool_numbers",
