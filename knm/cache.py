@@ -37,25 +37,42 @@ def _decode(text: str | bytes) -> SearchResult:
     return SearchResult(**raw)
 
 
+Packed = tuple[str, str, str, Any, Any, Any]
+
+
+def _pack(result: SearchResult) -> Packed:
+    """A cached result as a tuple of plain values. Tuples of strings and None are untracked by
+    Python's garbage collector, so a cache of millions of results costs a full collection
+    nothing; SearchResult objects (each with a dict) made every collection walk them all."""
+    return (result.number, result.carrier, result.state, result.carrier_data or None,
+            result.block, result.locality or None)
+
+
+def _unpack(packed: Packed) -> SearchResult:
+    number, carrier, state, data, block, locality = packed
+    return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality)
+
+
 class LocalCache:
     """In-process cache. Thread-safe; expired entries are dropped when touched."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._queries: dict[str, tuple[float, list[SearchResult]]] = {}
+        self._queries: dict[str, tuple[float, tuple[Packed, ...]]] = {}
         self._numbers: dict[str, tuple[float, SearchResult]] = {}
 
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
         expires = time.monotonic() + ttl_s
+        packed = tuple(_pack(r) for r in results)
         with self._lock:
-            self._queries[query_id] = (expires, list(results))
+            self._queries[query_id] = (expires, packed)
             for result in results:
                 if result.state == "discovery":
                     self._numbers[result.number] = (expires, result)
             if len(self._queries) > 10_000:
                 self._evict()
 
-    def get(self, query_id: str) -> list[SearchResult] | None:
+    def _packed(self, query_id: str) -> tuple[Packed, ...] | None:
         with self._lock:
             entry = self._queries.get(query_id)
             if entry is None:
@@ -65,10 +82,16 @@ class LocalCache:
                 return None
             return entry[1]
 
+    def get(self, query_id: str) -> list[SearchResult] | None:
+        packed = self._packed(query_id)
+        return None if packed is None else [_unpack(p) for p in packed]
+
     def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
         """`quantity` results from `offset`, or None when the query is not cached."""
-        results = self.get(query_id)
-        return None if results is None else results[offset:offset + quantity]
+        packed = self._packed(query_id)
+        if packed is None:
+            return None
+        return [_unpack(p) for p in packed[offset:offset + quantity]]
 
     def discovered(self, number: str) -> SearchResult | None:
         with self._lock:

@@ -255,6 +255,23 @@ def _cached_page(store_cache: cache.SearchCache, query_id: str, offset: int, qua
         return None
 
 
+def answers_from_store_only(*, account_id: str | None = None, reseller_id: str | None = None,
+                            carriers: Iterable[str] | None = None) -> bool:
+    """Would this search ask only carriers that read knm's own database (no network)?
+
+    An event-loop server may then run it in place: it cannot hang on a carrier, and a thread
+    hop would cost more than the search."""
+    with_cache = cache.get_cache()
+    if not isinstance(with_cache, cache.LocalCache):
+        return False  # a shared cache is a network call
+    names = _carrier_names(carriers, account_id, reseller_id)
+    for name in names:
+        cls = registry.carrier_class(name)
+        if cls is None or not cls.answers_from_store:
+            return False
+    return True
+
+
 def _carrier_names(carriers: Iterable[str] | None, account_id: str | None,
                    reseller_id: str | None) -> list[str]:
     if carriers is not None:
