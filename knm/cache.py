@@ -165,8 +165,97 @@ class RedisCache:
             self._redis.delete(*keys)
 
 
+class StoreCache:
+    """The cache in knm's own database: slower than memory, but shared by every process on
+    that database with nothing else to run — so `knm search` and a later `knm buy` (two
+    processes) agree. Expired rows are ignored, and swept on writes."""
+
+    def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
+        from sqlalchemy import delete
+
+        from knm import store
+        from knm.store.schema import discovered_numbers, search_cache
+
+        now = time.time()
+        expires = now + ttl_s
+        found = [r for r in results if r.state == "discovery"]
+        with store.write() as conn:
+            conn.execute(delete(search_cache).where(
+                (search_cache.c.query_id == query_id) | (search_cache.c.expires_at < now)))
+            conn.execute(search_cache.insert().values(
+                query_id=query_id, expires_at=expires, results=[asdict(r) for r in results]))
+            if found:
+                conn.execute(delete(discovered_numbers).where(
+                    discovered_numbers.c.number.in_([r.number for r in found])
+                    | (discovered_numbers.c.expires_at < now)))
+                conn.execute(discovered_numbers.insert(), [
+                    {"number": r.number, "expires_at": expires, "result": asdict(r)}
+                    for r in found])
+
+    def _results(self, query_id: str) -> list[dict[str, Any]] | None:
+        from sqlalchemy import select
+
+        from knm import store
+        from knm.store.schema import search_cache
+
+        with store.read() as conn:
+            row = conn.execute(select(search_cache.c.results, search_cache.c.expires_at)
+                               .where(search_cache.c.query_id == query_id)).first()
+        if row is None or row.expires_at < time.time():
+            return None
+        return list(row.results)
+
+    def get(self, query_id: str) -> list[SearchResult] | None:
+        rows = self._results(query_id)
+        return None if rows is None else [_from_dict(r) for r in rows]
+
+    def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
+        rows = self._results(query_id)
+        return None if rows is None else [_from_dict(r) for r in rows[offset:offset + quantity]]
+
+    def discovered(self, number: str) -> SearchResult | None:
+        from sqlalchemy import select
+
+        from knm import store
+        from knm.store.schema import discovered_numbers
+
+        with store.read() as conn:
+            row = conn.execute(select(discovered_numbers.c.result,
+                                      discovered_numbers.c.expires_at)
+                               .where(discovered_numbers.c.number == number)).first()
+        if row is None or row.expires_at < time.time():
+            return None
+        return _from_dict(row.result)
+
+    def clear(self) -> None:
+        from sqlalchemy import delete
+
+        from knm import store
+        from knm.store.schema import discovered_numbers, search_cache
+
+        with store.write() as conn:
+            conn.execute(delete(search_cache))
+            conn.execute(delete(discovered_numbers))
+
+
+def _from_dict(raw: dict[str, Any]) -> SearchResult:
+    raw = dict(raw)
+    if raw.get("block"):
+        raw["block"] = tuple(raw["block"])
+    return SearchResult(**raw)
+
+
 _lock = threading.Lock()
 _cache: SearchCache | None = None
+
+
+def from_url(url: str | None) -> SearchCache:
+    """`redis://…` → Redis; `store` → the database; empty → this process's memory."""
+    if not url:
+        return LocalCache()
+    if url.strip().lower() in ("store", "db", "database"):
+        return StoreCache()
+    return RedisCache(url)
 
 
 def get_cache() -> SearchCache:
@@ -174,8 +263,7 @@ def get_cache() -> SearchCache:
     if _cache is None:
         with _lock:
             if _cache is None:
-                url = os.environ.get("KNM_CACHE_URL")
-                _cache = RedisCache(url) if url else LocalCache()
+                _cache = from_url(os.environ.get("KNM_CACHE_URL"))
     return _cache
 
 

@@ -354,10 +354,17 @@ def _render_number(doc: dict[str, Any]) -> None:
 @click.option("--db", "db", metavar="PATH|URL", default=None,
               help="SQLite file or SQLAlchemy URL, for every command.")
 @click.option("--json", "as_json", is_flag=True, help="JSON output, for every command.")
-def cli(db: str | None, as_json: bool) -> None:
+@click.pass_context
+def cli(ctx: click.Context, db: str | None, as_json: bool) -> None:
     """knm: search, buy, release and check phone numbers across carriers."""
     _run.db = db
     _run.json = _run.json or as_json
+    if not os.environ.get("KNM_CACHE_URL") and ctx.invoked_subcommand not in ("serve", "demo"):
+        # every `knm` run is its own process: keep search results in the database, so that
+        # `knm search` then `knm buy` of a number it found works without Redis
+        from knm import cache
+
+        cache.use(cache.StoreCache())
 
 
 @cli.command()
@@ -715,7 +722,7 @@ GENERATORS = ("knm_managed", "knm_inum")
 @click.argument("count", type=int)
 @common
 def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> None:
-    """Add COUNT numbers +START, +START+1, … to ACCOUNT's knm_managed or knm_inum pool."""
+    """Add COUNT numbers START, START+1, … to ACCOUNT's knm_managed or knm_inum pool."""
     from knm.carriers import registry
     from knm.carriers.base import full_name
 
@@ -724,16 +731,19 @@ def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> N
         raise errors.Invalid("carrier", f"{carrier!r} cannot generate numbers; use managed "
                              "or inum")
     account_id = _account(account_id) or account_id
-    digits = start.strip().lstrip("+")
-    if not digits.isdigit():
-        raise errors.Invalid("start", f"start {start!r} must be digits")
+    from knm.numbers.convert import normalize
+
+    first = normalize(start.strip())  # 4155550100 → +14155550100, as the carrier reads it
+    digits = first.removeprefix("+")
+    if not first.startswith("+") or not digits.isdigit():
+        raise errors.Invalid("start", f"start {start!r} is not a phone number")
     if count < 0:
         raise errors.Invalid("count", "count must be 0 or more")
     pool = registry.get_carrier(name)
     if pool is None or not hasattr(pool, "generate_numbers"):
         raise _missing("knm numbers generate", f"{name}.generate_numbers")
     with _progress("generating", count) as advance:
-        added = pool.generate_numbers(account_id, int(digits), count)
+        added = pool.generate_numbers(account_id, first, count)
         advance(count)
     data: dict[str, Any] = {"carrier": name, "account_id": account_id, "requested": count,
                             "added": added if isinstance(added, int) else count}

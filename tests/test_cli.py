@@ -561,3 +561,27 @@ def test_root_options_apply_to_every_command(tmp_path: Path) -> None:
     assert result.exit_code == 0 and json.loads(result.stdout)["id"] == MASTER
     bare = CliRunner().invoke(cli, [])
     assert bare.exit_code == 0 and "Commands:" in bare.stdout
+
+
+def test_search_then_buy_in_separate_runs_without_redis(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each `knm` run is its own process: the search results must outlive it."""
+    monkeypatch.delenv("KNM_CACHE_URL", raising=False)
+    db = {"env_db": f"sqlite:///{tmp_path / 'runs.sqlite'}"}
+    created = _script("accounts", "create", "Acme", "--reseller", "--allow-additions", "--json",
+                      **db)
+    account = json.loads(created.stdout)["id"]
+    _script("config", "set", "number_manager", "carrier_modules",
+            '["knm_local", "knm_managed"]', **db)
+    generated = _script("numbers", "generate", "managed", account, "4155550100", "10", "--json",
+                        **db)
+    assert json.loads(generated.stdout)["first"] == "+14155550100"
+    found = _script("search", "415", "--account", account, "--quantity", "3", "--json", **db)
+    numbers = [row["number"] for row in json.loads(found.stdout)["numbers"]]
+    assert numbers == ["+14155550100", "+14155550101", "+14155550102"]
+    bought = _script("buy", numbers[1], "--account", account, "--json", **db)
+    assert bought.returncode == 0, bought.stderr
+    assert json.loads(bought.stdout)["pvt_state"] == "in_service"
+    page = _script("search", "415", "--account", account, "--quantity", "3", "--offset", "3",
+                   "--query-id", json.loads(found.stdout)["query_id"], "--json", **db)
+    assert json.loads(page.stdout)["from_cache"] is True

@@ -13,8 +13,4 @@ class Inum(PoolCarrier):
     result_state = "available"
     released_state = "released"
 
-    def _start(self, start: int | str) -> int:
-        # Kazoo accepts the 15-digit iNum form as text (`883510000000091`)
-        if isinstance(start, str):
-            start = start.strip().lstrip("+")
-        return super()._start(start)
+

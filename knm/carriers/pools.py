@@ -174,7 +174,17 @@ class PoolCarrier(Carrier):
         return added
 
     def _start(self, start: int | str) -> int:
-        return _as_int("start", start)
+        """The first number as an integer, read like any number a user types: `4155550100`
+        is `+14155550100`. (Kazoo only prefixed `+`, so a US start number became a Swiss
+        one — `+4155550100` — which nobody means.)"""
+        from knm.numbers.convert import normalize
+
+        if isinstance(start, bool) or not isinstance(start, int | str):
+            raise errors.Invalid("start", "start must be a phone number")
+        normalized = normalize(str(start).strip())
+        if not (normalized.startswith("+") and normalized[1:].isdigit()):
+            raise errors.Invalid("start", f"start {start!r} is not a phone number")
+        return int(normalized[1:])
 
     def import_numbers(self, account_id: str, numbers: Iterable[str]) -> dict[str, Any]:
         """Kazoo's result shape: `{"success": {num: {}}, "errors": {num: {"reason",

@@ -27,9 +27,15 @@ def _v2_partial_assigned_index(conn: Connection) -> None:
     index.create(conn, checkfirst=True)
 
 
+def _v3_search_cache_tables(conn: Connection) -> None:
+    schema.search_cache.create(conn, checkfirst=True)
+    schema.discovered_numbers.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "partial index on assigned_to", _v2_partial_assigned_index),
+    (3, "search cache in the database", _v3_search_cache_tables),
 ]
 
 

@@ -124,6 +124,24 @@ port_requests = Table(
     Column("state", String(32), nullable=False, default="submitted"),
 )
 
+# the search cache kept in the database (`KNM_CACHE_URL=store`; the CLI's default), so that a
+# search in one process and the purchase in another agree without Redis
+search_cache = Table(
+    "knm_search_cache",
+    metadata,
+    Column("query_id", String(255), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Column("results", JSON, nullable=False),
+)
+
+discovered_numbers = Table(
+    "knm_discovered_numbers",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("expires_at", Float, nullable=False),
+    Column("result", JSON, nullable=False),
+)
+
 schema_version = Table(
     "knm_schema_version",
     metadata,

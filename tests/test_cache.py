@@ -1,0 +1,57 @@
+"""The search caches: in-process, Redis, and the database (`KNM_CACHE_URL=store`)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from knm import cache
+from knm.carriers.base import SearchResult
+
+RESULTS = [
+    SearchResult("+14155550100", "knm_telnyx", "discovery", {"order": {"id": "a"}},
+                 locality={"city": "San Francisco"}),
+    SearchResult("+14155550101", "knm_inventory", "available"),
+    SearchResult("+14155550102", "knm_other", "discovery", {}, block=("+14155550102",
+                                                                       "+14155550109")),
+]
+
+
+def _caches(redis_url: str | None) -> list[cache.SearchCache]:
+    out: list[cache.SearchCache] = [cache.LocalCache(), cache.StoreCache()]
+    if redis_url:
+        out.append(cache.RedisCache(redis_url))
+    return out
+
+
+def test_every_cache_returns_what_was_put(db: str, redis_url: str) -> None:
+    for each in _caches(redis_url):
+        assert each.get("q1") is None and each.page("q1", 0, 5) is None
+        each.put("q1", RESULTS, ttl_s=60)
+        assert each.get("q1") == RESULTS, type(each).__name__
+        assert each.page("q1", 1, 5) == RESULTS[1:]
+        assert each.discovered("+14155550100") == RESULTS[0]
+        assert each.discovered("+14155550101") is None  # available numbers are not discovered
+        each.put("q1", RESULTS[:1], ttl_s=60)  # a new first page replaces the query
+        assert each.get("q1") == RESULTS[:1]
+        each.clear()
+        assert each.get("q1") is None
+
+
+def test_store_cache_is_shared_by_separate_cache_objects_and_expires(db: str) -> None:
+    cache.StoreCache().put("q", RESULTS, ttl_s=1)
+    other = cache.StoreCache()  # what another process sees
+    assert other.page("q", 0, 2) == RESULTS[:2]
+    assert other.discovered("+14155550102") == RESULTS[2]
+    time.sleep(1.1)
+    assert other.get("q") is None
+    assert other.discovered("+14155550102") is None
+
+
+@pytest.mark.parametrize("url, kind", [
+    (None, cache.LocalCache), ("", cache.LocalCache), ("store", cache.StoreCache),
+    ("redis://127.0.0.1:6379/15", cache.RedisCache),
+])
+def test_cache_chosen_by_url(url: str | None, kind: type) -> None:
+    assert isinstance(cache.from_url(url), kind)
