@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from knm import cache, config, errors
+from knm import cache, config, errors, store
 from knm.carriers import registry
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, full_name
 from knm.numbers.convert import normalize_prefix
@@ -148,16 +148,19 @@ def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchO
             inline.append((carrier, name))
         else:
             futures[_executor.submit(_ask_one, carrier, prefix, quantity, options)] = name
-    # the network carriers are on their way; answer the store-backed ones meanwhile, here
-    for carrier, name in inline:
-        done_here: Future[tuple[list[SearchResult], float]] = Future()
-        try:
-            done_here.set_result(_ask_one(carrier, prefix, quantity, options))
-        except Exception as exc:  # noqa: BLE001 - reported like any other failure
-            done_here.set_exception(exc)
-        reports[name], found = _collect(name, done_here, started)
-        if found:
-            answers[name] = found
+    # the network carriers are on their way; answer the store-backed ones meanwhile, here,
+    # on one database connection
+    if inline:
+        with store.read():
+            for carrier, name in inline:
+                done_here: Future[tuple[list[SearchResult], float]] = Future()
+                try:
+                    done_here.set_result(_ask_one(carrier, prefix, quantity, options))
+                except Exception as exc:  # noqa: BLE001 - reported like any other failure
+                    done_here.set_exception(exc)
+                reports[name], found = _collect(name, done_here, started)
+                if found:
+                    answers[name] = found
     pending = set(futures)
     while pending:
         remaining = deadline - time.monotonic()

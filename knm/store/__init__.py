@@ -12,6 +12,7 @@ import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from sqlalchemy import Connection, Engine, create_engine, event
@@ -112,17 +113,36 @@ def dialect() -> str:
     return engine().dialect.name
 
 
+_current_read: ContextVar[Connection | None] = ContextVar("knm_store_read", default=None)
+
+
 @contextmanager
 def read() -> Iterator[Connection]:
     """A read. On PostgreSQL it runs in autocommit: at READ COMMITTED a transaction gives a
-    read no more consistency than that, and BEGIN/COMMIT would triple its round trips."""
+    read no more consistency than that, and BEGIN/COMMIT would triple its round trips.
+
+    A read inside another read (in the same thread or task) shares its connection: a search
+    asking several store-backed carriers checks out one connection, not one per carrier."""
+    shared = _current_read.get()
+    if shared is not None:
+        yield shared
+        return
     current = engine()
     with current.connect() as conn:
         if current.dialect.name == "postgresql":
-            yield conn.execution_options(isolation_level="AUTOCOMMIT")
+            conn = conn.execution_options(isolation_level="AUTOCOMMIT")
+            token = _current_read.set(conn)
+            try:
+                yield conn
+            finally:
+                _current_read.reset(token)
             return
         with conn.begin():
-            yield conn
+            token = _current_read.set(conn)
+            try:
+                yield conn
+            finally:
+                _current_read.reset(token)
 
 
 @contextmanager
