@@ -75,11 +75,10 @@ class LocalStoreCarrier(Carrier):
         if not options.account_id or not prefix.startswith("+") or quantity < 1:
             return []
         low, high = prefix_bounds(prefix)
-        with store.read() as conn:
-            rows = conn.execute(_STORE_QUERY, {
-                "state": "available", "module": self.name, "low": low, "high": high,
-                "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
-            }).all()
+        rows = store.fetch_rows(_STORE_QUERY, {
+            "state": "available", "module": self.name, "low": low, "high": high,
+            "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
+        })
         name = self.name
         return [SearchResult(number, name, "available") for (number,) in rows]
 

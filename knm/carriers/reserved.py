@@ -19,8 +19,8 @@ if TYPE_CHECKING:
     from knm.numbers.record import PhoneNumber
 
 _QUERY = (
-    select(numbers_t.c.number, numbers_t.c.state, numbers_t.c.module_name,
-           numbers_t.c.carrier_data)
+    # a number in the store needs no carrier data to be bought: not read (no JSON decoding)
+    select(numbers_t.c.number, numbers_t.c.module_name)
     .where(and_(numbers_t.c.state == "reserved",
                 numbers_t.c.assigned_to == bindparam("owner"),
                 numbers_t.c.number >= bindparam("low"),
@@ -51,12 +51,10 @@ class Reserved(Carrier):
         low, high = prefix_bounds(prefix)
         # one query with LIMIT/OFFSET pages correctly: Kazoo's top-up recursion (and its
         # swapped-argument bug in knm_reserved_reseller) is not needed
-        with store.read() as conn:
-            rows = conn.execute(_QUERY, {"owner": owner, "low": low, "high": high,
+        rows = store.fetch_rows(_QUERY, {"owner": owner, "low": low, "high": high,
                                          "limit": int(quantity),
-                                         "skip": max(int(options.offset or 0), 0)}).all()
-        return [SearchResult(r.number, r.module_name, r.state, dict(r.carrier_data or {}))
-                for r in rows]
+                                         "skip": max(int(options.offset or 0), 0)})
+        return [SearchResult(number, module, "reserved") for number, module in rows]
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Connection, Engine, create_engine, event
 
@@ -152,6 +153,36 @@ def write() -> Iterator[Connection]:
         conn = conn.execution_options(knm_write=True)
         with conn.begin():
             yield conn
+
+
+_compiled_cache: dict[tuple[int, str], Any] = {}
+
+
+def fetch_rows(statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """Run a read-only Core `statement` straight on the driver's cursor.
+
+    For the few queries on the hot path of every search: the SQL is compiled once per
+    dialect, and each call skips SQLAlchemy's per-execution machinery (events, result
+    processing), which cost more than the indexed query itself. Only for statements whose
+    parameters and columns need no type processing (strings, integers).
+    """
+    with read() as conn:
+        key = (id(statement), conn.dialect.name)
+        compiled = _compiled_cache.get(key)
+        if compiled is None:
+            compiled = statement.compile(dialect=conn.dialect)
+            _compiled_cache[key] = compiled
+        bound = compiled.construct_params(params)
+        if compiled.positiontup is not None:  # qmark/format styles: positional
+            args: Any = tuple(bound[name] for name in compiled.positiontup)
+        else:
+            args = bound
+        cursor = conn.connection.driver_connection.cursor()
+        try:
+            cursor.execute(compiled.string, args)
+            return [tuple(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
 
 
 def _redact(url: str) -> str:
