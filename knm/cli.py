@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import functools
-import importlib
 import json
 import logging
 import os
@@ -379,12 +378,10 @@ def serve(host: str, port: int, workers: int, db: str | None, as_json: bool) -> 
     from knm import store
 
     _run.json = _run.json or as_json
-    api = _optional_module("knm.api", "knm serve")
-    serve_fn = getattr(api, "serve", None)
-    if serve_fn is None:
-        raise _missing("knm serve", "knm.api.serve")
+    from knm.api import serve as serve_api
+
     db = db or _run.db
-    serve_fn(host, port, store.url_for_path(db) if db else None, workers)
+    serve_api(host, port, store.url_for_path(db) if db else None, workers)
 
 
 @cli.command()
@@ -392,24 +389,9 @@ def serve(host: str, port: int, workers: int, db: str | None, as_json: bool) -> 
 @common
 def demo(port: int) -> None:
     """Start the carrier simulators and the API on a fresh database, and say what to try."""
-    module = _optional_module("knm.simulators.demo", "knm demo")
-    if not hasattr(module, "run"):
-        raise _missing("knm demo", "knm.simulators.demo.run")
-    module.run(port=port)
+    from knm.simulators import demo as demo_module
 
-
-def _missing(command: str, what: str) -> errors.KnmError:
-    return errors.KnmError(f"{command} is not available in this installation ({what} is "
-                           "missing)", code=501, error="not_implemented", cause=what)
-
-
-def _optional_module(name: str, command: str) -> Any:
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError as exc:
-        if exc.name and (name == exc.name or name.startswith(exc.name + ".")):
-            raise _missing(command, name) from exc
-        raise
+    demo_module.run(port=port)
 
 
 @cli.command()
@@ -619,10 +601,8 @@ def _count_lines(path: Path) -> int:
 def numbers_import(csv_path: str) -> None:
     """Load knm_inventory numbers (available for sale) from a CSV file."""
     path = _existing_file(csv_path, "csv")
-    inventory = _optional_module("knm.carriers.inventory", "knm numbers import")
-    importer = getattr(inventory, "import_inventory", None)
-    if importer is None:
-        raise _missing("knm numbers import", "knm.carriers.inventory.import_inventory")
+    from knm.carriers.inventory import import_inventory as importer
+
     total = _count_lines(path) if _show_progress() else None
     seen = {"n": 0}
     with _progress("importing", total) as advance:
@@ -740,8 +720,8 @@ def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> N
     if count < 0:
         raise errors.Invalid("count", "count must be 0 or more")
     pool = registry.get_carrier(name)
-    if pool is None or not hasattr(pool, "generate_numbers"):
-        raise _missing("knm numbers generate", f"{name}.generate_numbers")
+    if pool is None:  # unregistered at run time (entry points missing from the install)
+        raise errors.Invalid("carrier", f"carrier {name!r} is not installed")
     with _progress("generating", count) as advance:
         added = pool.generate_numbers(account_id, first, count)
         advance(count)

@@ -410,8 +410,30 @@ def test_metrics_count_requests_searches_and_carriers(api: Api) -> None:
     assert 'knm_http_requests_total{method="GET",route="/v2/phone_numbers",status="200"}' \
         in text
     assert 'knm_searches_total{scope="system",source="carriers"}' in text
-    assert 'knm_carrier_latency_seconds_count{carrier="knm_other"}' in text
-    assert 'knm_carrier_errors_total{carrier="knm_other",outcome="failed"}' in text
+    assert 'knm_carrier_latency_seconds_count{carrier="knm_other",operation="search"}' in text
+    assert ('knm_carrier_errors_total{carrier="knm_other",operation="search",'
+            'outcome="failed"}') in text
+
+
+def test_metrics_count_purchases_and_their_failures(api: Api) -> None:
+    timed = 'knm_carrier_latency_seconds_count{carrier="knm_other",operation="acquire"}'
+    failed = 'knm_carrier_errors_total{carrier="knm_other",operation="acquire",outcome="failed"}'
+
+    def value(name: str) -> float:
+        text = api.client.get("/metrics").text
+        line = next((li for li in text.splitlines() if li.startswith(name + " ")), None)
+        return float(line.rsplit(" ", 1)[1]) if line else 0.0
+
+    before = value(timed), value(failed)
+    assert_ok(api.call("GET", api.numbers_path("reseller"), "reseller",
+                       params={"prefix": "415886", "quantity": 5}))
+    assert_ok(api.call("PUT", api.numbers_path("reseller", f"{PB}3/activate"), "reseller",
+                       data={}), 201)
+    api.phonebook.app.state.control.update({"fail_status": 500})
+    refused = api.call("PUT", api.numbers_path("reseller", f"{PB}4/activate"), "reseller",
+                       data={})
+    assert refused.status_code >= 500 and refused.json()["data"]["carrier"] == "knm_other"
+    assert (value(timed), value(failed)) == (before[0] + 2, before[1] + 1)
 
 
 def test_logs_are_json_with_request_id_and_no_secrets(api: Api) -> None:

@@ -426,7 +426,7 @@ def create_app(db_url: str | None = None) -> FastAPI:
         else:
             store.engine()  # opens (and migrates) the configured database
         auth.clear_caches()
-        metrics.install_search_observer()
+        metrics.install_carrier_observers()
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         # Handlers are synchronous and mostly CPU (Python + SQLite). Forty threads per worker

@@ -18,7 +18,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from knm import search
+from knm import carriers, search
 
 REQUESTS = Counter("knm_http_requests_total", "HTTP requests by route template and status",
                    ["method", "route", "status"])
@@ -28,24 +28,33 @@ REQUEST_SECONDS = Histogram("knm_http_request_duration_seconds",
 SEARCHES = Counter("knm_searches_total", "Number searches served, by scope and source",
                    ["scope", "source"])
 CARRIER_SECONDS = Histogram("knm_carrier_latency_seconds",
-                            "Time each carrier took to answer its part of a search",
-                            ["carrier"],
+                            "Time a carrier took to answer, by operation "
+                            "(its part of a search, a purchase, a release)",
+                            ["carrier", "operation"],
                             buckets=(.01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10))
 CARRIER_ERRORS = Counter("knm_carrier_errors_total",
-                         "Carrier failures and timeouts during searches", ["carrier", "outcome"])
+                         "Carrier failures and timeouts, by operation",
+                         ["carrier", "operation", "outcome"])
 
 
-def observe_carrier(carrier: str, outcome: str, seconds: float) -> None:
-    """`knm.search` observer: latency of every carrier, and its failures."""
-    CARRIER_SECONDS.labels(carrier).observe(seconds)
+def observe_carrier(carrier: str, operation: str, outcome: str, seconds: float) -> None:
+    """Latency of every carrier call, and its failures."""
+    CARRIER_SECONDS.labels(carrier, operation).observe(seconds)
     if outcome != search.ANSWERED:
-        CARRIER_ERRORS.labels(carrier, outcome).inc()
+        CARRIER_ERRORS.labels(carrier, operation, outcome).inc()
 
 
-def install_search_observer() -> None:
-    """Hook the carrier metrics into `knm.search` (once per process)."""
-    if observe_carrier not in search.observers:
-        search.observers.append(observe_carrier)
+def _observe_search(carrier: str, outcome: str, seconds: float) -> None:
+    observe_carrier(carrier, "search", outcome, seconds)
+
+
+def install_carrier_observers() -> None:
+    """Hook the carrier metrics into `knm.search` and the purchase/release calls of
+    `knm.carriers` (once per process)."""
+    if _observe_search not in search.observers:
+        search.observers.append(_observe_search)
+    if observe_carrier not in carriers.observers:
+        carriers.observers.append(observe_carrier)
 
 
 def render() -> tuple[bytes, str]:

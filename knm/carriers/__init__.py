@@ -9,7 +9,8 @@ carrier that is not installed is skipped the way Kazoo skips it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from knm import errors
@@ -213,6 +214,13 @@ def check(numbers: Iterable[str]) -> dict[str, str]:
 # -- acquire / disconnect ------------------------------------------------------------------
 
 
+#: called after every purchase or release at a carrier as
+#: `observer(carrier, operation, outcome, seconds)`, with operation `acquire`/`disconnect` and
+#: outcome `answered`/`failed`/`timed_out` (the search's words); the HTTP API hangs its
+#: Prometheus metrics here. An observer that raises is ignored.
+observers: list[Callable[[str, str, str, float], None]] = []
+
+
 def acquire(number: PhoneNumber) -> PhoneNumber:
     """Buy `number` from its carrier (`module_name`).
 
@@ -238,16 +246,34 @@ def _call(number: PhoneNumber, method: str) -> PhoneNumber:
     if carrier is None:
         log.info("carrier %s does not exist, skipping %s of %s", name, method, number.number)
         return number
+    carrier_name = carrier.name or full_name(str(name))
+    started = time.monotonic()
+    outcome = "failed"
     try:
         result = getattr(carrier, method)(number)
+        outcome = "answered"
+    except errors.CarrierTimeout:
+        outcome = "timed_out"
+        raise
     except errors.KnmError:
         raise
     except Exception as exc:
         raise errors.CarrierFault(
-            carrier.name or full_name(str(name)),
-            _scrub(f"{type(exc).__name__}: {exc}", carrier), number=number.number,
+            carrier_name, _scrub(f"{type(exc).__name__}: {exc}", carrier),
+            number=number.number,
         ) from exc
+    finally:
+        _observe(carrier_name, method.removesuffix("_number"), outcome,
+                 time.monotonic() - started)
     return result if result is not None else number
+
+
+def _observe(carrier: str, operation: str, outcome: str, seconds: float) -> None:
+    for observer in list(observers):
+        try:
+            observer(carrier, operation, outcome, seconds)
+        except Exception:  # noqa: BLE001 - metrics must never break a purchase
+            log.debug("carrier observer failed", exc_info=True)
 
 
 def _scrub(text: str, carrier: Carrier) -> str:
