@@ -22,7 +22,7 @@ from typing import Any
 
 from knm import cache, config, errors, store
 from knm.carriers import registry
-from knm.carriers.base import Carrier, SearchOptions, SearchResult, full_name
+from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery, full_name
 from knm.numbers.convert import normalize_prefix
 
 log = logging.getLogger("knm.search")
@@ -152,12 +152,7 @@ def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchO
     # on one database connection
     if inline:
         with store.read():
-            for carrier, name in inline:
-                done_here: Future[tuple[list[SearchResult], float]] = Future()
-                try:
-                    done_here.set_result(_ask_one(carrier, prefix, quantity, options))
-                except Exception as exc:  # noqa: BLE001 - reported like any other failure
-                    done_here.set_exception(exc)
+            for name, done_here in _ask_store(inline, prefix, quantity, options):
                 reports[name], found = _collect(name, done_here, started)
                 if found:
                     answers[name] = found
@@ -189,17 +184,70 @@ def _ask_carriers(names: list[str], prefix: str, quantity: int, options: SearchO
                                                           if n in reports}
 
 
+Answer = Future[tuple[list[SearchResult], float]]
+
+
+def _ask_store(inline: list[tuple[Carrier, str]], prefix: str, quantity: int,
+               options: SearchOptions) -> list[tuple[str, Answer]]:
+    """Answer the store-backed carriers in this thread: those that describe their search as
+    a query (`Carrier.store_query`) in one batch (one round trip on PostgreSQL), the others
+    through `find_numbers`. In the carriers' order."""
+    done: dict[str, Answer] = {}
+    batch: list[tuple[str, StoreQuery]] = []
+    for carrier, name in inline:
+        try:
+            query = carrier.store_query(prefix, quantity, options)
+        except Exception as exc:  # noqa: BLE001 - reported like any other failure
+            done[name] = _failed(exc)
+            continue
+        if query is None:
+            done[name] = _run(lambda c=carrier: _ask_one(c, prefix, quantity, options))
+        else:
+            batch.append((name, query))
+    if batch:
+        begun = time.monotonic()
+        try:
+            rowsets = store.fetch_many([(q.statement, q.params) for _, q in batch])
+        except Exception as exc:  # noqa: BLE001 - every carrier of the batch failed with it
+            for name, _ in batch:
+                done[name] = _failed(exc)
+        else:
+            seconds = time.monotonic() - begun
+            for (name, query), rows in zip(batch, rowsets, strict=True):
+                done[name] = _run(lambda q=query, r=rows, n=name: (
+                    _checked(n, q.to_results(r)), seconds))
+    return [(name, done[name]) for _, name in inline]
+
+
+def _run(call: Callable[[], tuple[list[SearchResult], float]]) -> Answer:
+    future: Answer = Future()
+    try:
+        future.set_result(call())
+    except Exception as exc:  # noqa: BLE001 - reported like any other failure
+        future.set_exception(exc)
+    return future
+
+
+def _failed(exc: BaseException) -> Answer:
+    future: Answer = Future()
+    future.set_exception(exc)
+    return future
+
+
 def _ask_one(carrier: Carrier, prefix: str, quantity: int, options: SearchOptions
              ) -> tuple[list[SearchResult], float]:
     begun = time.monotonic()
-    name = carrier.name
     found = carrier.find_numbers(prefix, quantity, options)
+    return _checked(carrier.name, found), time.monotonic() - begun
+
+
+def _checked(name: str, found: list[SearchResult] | None) -> list[SearchResult]:
     out: list[SearchResult] = []
     for result in found or []:
         if not isinstance(result, SearchResult):
             raise errors.MalformedResponse(name, f"find_numbers returned {type(result).__name__}")
         out.append(result if result.carrier else _with_carrier(result, name))
-    return out, time.monotonic() - begun
+    return out
 
 
 def _with_carrier(result: SearchResult, name: str) -> SearchResult:

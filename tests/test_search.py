@@ -237,3 +237,64 @@ def test_cache_entries_expire(test_carriers: None) -> None:
     assert local.get("ttl") is None
     carriers.find("415", 2, offset=2, carriers=["test_fast"], query_id="ttl")
     assert Counting.calls == 2  # expired: the carriers were asked again
+
+
+def test_store_backed_carriers_share_one_batch_and_fail_alone(db: str) -> None:
+    """A third-party carrier answering from knm's database can describe its search as a
+    query (`store_query`); it is run with the built-in ones (one round trip on PostgreSQL),
+    its rows become its results, and a carrier whose query cannot be built fails alone."""
+    from sqlalchemy import bindparam, select
+
+    from knm import accounts, numbers
+    from knm.carriers.base import StoreQuery
+    from knm.store.schema import numbers as numbers_t
+
+    owner = accounts.create("owner", allow_number_additions=True)
+    for n in ("+14155550100", "+14155550101", "+14155550199"):
+        numbers.create(n, auth_by="system", assign_to=owner.id, state="available",
+                       module_name="knm_local")
+    built: list[str] = []
+
+    class FromStore(Counting):
+        """Offers stored numbers under the prefix (state `port_in`): two, highest first."""
+
+        name = "knm_test_from_store"
+        answers_from_store = True
+        query = (select(numbers_t.c.number).where(numbers_t.c.number >= bindparam("low"))
+                 .where(numbers_t.c.number < bindparam("high"))
+                 .order_by(numbers_t.c.number.desc()).limit(bindparam("limit")))
+
+        def store_query(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            built.append(prefix)
+            return StoreQuery(self.query, {"low": prefix, "high": prefix + ":",
+                                           "limit": 2},
+                              lambda rows: [SearchResult(n, "", "port_in") for (n,) in rows])
+
+        def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            raise AssertionError("a carrier with a store query is not asked this way")
+
+    class BrokenQuery(FromStore):
+        name = "knm_test_broken_query"
+
+        def store_query(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            raise errors.CarrierMisconfigured(self.name, "table", "is missing")
+
+    for cls in (FromStore, BrokenQuery):
+        carriers.register(cls)
+    try:
+        outcome = search.find_with_report(
+            "+1415555", 10, account_id=owner.id,
+            carriers=["knm_test_from_store", "knm_test_broken_query", "knm_local"])
+    finally:
+        for cls in (FromStore, BrokenQuery):
+            carriers.unregister(cls.name)
+    assert built == ["+1415555"]
+    reports = outcome.carriers
+    assert reports["knm_local"].outcome == "answered" and reports["knm_local"].count == 3
+    assert reports["knm_test_from_store"].outcome == "answered"
+    assert reports["knm_test_from_store"].count == 2
+    assert reports["knm_test_broken_query"].outcome == "failed"
+    # the first carrier in the given order wins the numbers both offer
+    assert [(r["number"], r["state"]) for r in outcome.results] == [
+        ("+14155550100", "available"), ("+14155550101", "port_in"),
+        ("+14155550199", "port_in")]

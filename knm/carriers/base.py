@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -76,6 +76,21 @@ class SearchResult:
         if self.locality:
             out["locality"] = self.locality
         return out
+
+
+@dataclass(frozen=True)
+class StoreQuery:
+    """A store-backed carrier's search, described rather than run.
+
+    `statement` is a read-only SQLAlchemy Core select whose parameters and columns are plain
+    strings and integers (what `knm.store.fetch_rows` takes); `to_results` turns its rows into
+    the carrier's results. A search runs the queries of all its store-backed carriers
+    together: on PostgreSQL in one round trip instead of one each.
+    """
+
+    statement: Any
+    params: dict[str, Any]
+    to_results: Callable[[list[tuple[Any, ...]]], list[SearchResult]]
 
 
 class Carrier(abc.ABC):
@@ -145,6 +160,13 @@ class Carrier(abc.ABC):
     @abc.abstractmethod
     def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
         """Release `number` at the carrier."""
+
+    def store_query(self, prefix: str, quantity: int, options: SearchOptions
+                    ) -> StoreQuery | None:
+        """Optional, for `answers_from_store` carriers: this search as one query of knm's
+        database, so that it can share a round trip with the other carriers'. None: the
+        search calls `find_numbers` instead."""
+        return None
 
     def should_lookup_cnam(self) -> bool:
         return self.lookup_cnam

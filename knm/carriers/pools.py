@@ -17,7 +17,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 
 from knm import errors, store
 from knm.accounts import is_account_id
-from knm.carriers.base import Carrier, SearchOptions, SearchResult
+from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery
 from knm.store.schema import numbers as numbers_t
 from knm.store.schema import pool_numbers as pool_t
 
@@ -69,18 +69,28 @@ class LocalStoreCarrier(Carrier):
     maximal_prefix_length = 10
     capabilities = frozenset({"search", "acquire", "disconnect"})
 
-    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
-                     ) -> list[SearchResult]:
+    def store_query(self, prefix: str, quantity: int, options: SearchOptions
+                    ) -> StoreQuery | None:
         # Kazoo: no account, no local numbers (a public search never lists them)
         if not options.account_id or not prefix.startswith("+") or quantity < 1:
-            return []
+            return None
         low, high = prefix_bounds(prefix)
-        rows = store.fetch_rows(_STORE_QUERY, {
-            "state": "available", "module": self.name, "low": low, "high": high,
-            "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
-        })
         name = self.name
-        return [SearchResult(number, name, "available") for (number,) in rows]
+
+        def to_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
+            return [SearchResult(number, name, "available") for (number,) in rows]
+
+        return StoreQuery(_STORE_QUERY, {
+            "state": "available", "module": name, "low": low, "high": high,
+            "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
+        }, to_results)
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        query = self.store_query(prefix, quantity, options)
+        if query is None:
+            return []
+        return query.to_results(store.fetch_rows(query.statement, query.params))
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number

@@ -6,12 +6,12 @@ number's own carrier and state (`reserved`); buying and releasing are bookkeepin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, select
 
 from knm import store
-from knm.carriers.base import Carrier, SearchOptions, SearchResult
+from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery
 from knm.carriers.pools import prefix_bounds
 from knm.store.schema import numbers as numbers_t
 
@@ -31,6 +31,10 @@ _QUERY = (
 )
 
 
+def _reserved_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
+    return [SearchResult(number, module, "reserved") for number, module in rows]
+
+
 class Reserved(Carrier):
     name = "knm_reserved"
     answers_from_store = True
@@ -43,18 +47,24 @@ class Reserved(Carrier):
         """Whose reserved numbers this carrier offers."""
         return options.account_id
 
-    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
-                     ) -> list[SearchResult]:
+    def store_query(self, prefix: str, quantity: int, options: SearchOptions
+                    ) -> StoreQuery | None:
         owner = self.owner(options)
         if not options.account_id or not owner or not prefix.startswith("+") or quantity < 1:
-            return []
+            return None
         low, high = prefix_bounds(prefix)
         # one query with LIMIT/OFFSET pages correctly: Kazoo's top-up recursion (and its
         # swapped-argument bug in knm_reserved_reseller) is not needed
-        rows = store.fetch_rows(_QUERY, {"owner": owner, "low": low, "high": high,
-                                         "limit": int(quantity),
-                                         "skip": max(int(options.offset or 0), 0)})
-        return [SearchResult(number, module, "reserved") for number, module in rows]
+        return StoreQuery(_QUERY, {"owner": owner, "low": low, "high": high,
+                                   "limit": int(quantity),
+                                   "skip": max(int(options.offset or 0), 0)}, _reserved_results)
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        query = self.store_query(prefix, quantity, options)
+        if query is None:
+            return []
+        return query.to_results(store.fetch_rows(query.statement, query.params))
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number

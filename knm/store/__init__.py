@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
@@ -241,23 +241,54 @@ def fetch_rows(statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     processing), which cost more than the indexed query itself. Only for statements whose
     parameters and columns need no type processing (strings, integers).
     """
+    return fetch_many([(statement, params)])[0]
+
+
+def fetch_many(queries: Sequence[tuple[Any, dict[str, Any]]]) -> list[list[tuple[Any, ...]]]:
+    """`fetch_rows` for several statements at once, rows in the same order.
+
+    On PostgreSQL they go out in one pipeline: one round trip for all of them, where one
+    each would leave the caller (an event loop, in the API) waiting on the network for
+    every query in turn.
+    """
     with read() as conn:
-        key = (id(statement), conn.dialect.name)
-        compiled = _compiled_cache.get(key)
-        if compiled is None:
-            compiled = statement.compile(dialect=conn.dialect)
-            _compiled_cache[key] = compiled
-        bound = compiled.construct_params(params)
-        if compiled.positiontup is not None:  # qmark/format styles: positional
-            args: Any = tuple(bound[name] for name in compiled.positiontup)
-        else:
-            args = bound
-        cursor = conn.connection.driver_connection.cursor()
-        try:
-            cursor.execute(compiled.string, args)
-            return [tuple(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+        dialect = conn.dialect
+        driver = conn.connection.driver_connection
+        calls = [_driver_call(dialect, statement, params) for statement, params in queries]
+        if dialect.name == "postgresql" and len(calls) > 1:
+            cursors = []
+            try:
+                with driver.pipeline():
+                    for sql, args in calls:
+                        cursor = driver.cursor()
+                        cursors.append(cursor)
+                        cursor.execute(sql, args)
+                return [[tuple(row) for row in cursor.fetchall()] for cursor in cursors]
+            finally:
+                for cursor in cursors:
+                    cursor.close()
+        out = []
+        for sql, args in calls:
+            cursor = driver.cursor()
+            try:
+                cursor.execute(sql, args)
+                out.append([tuple(row) for row in cursor.fetchall()])
+            finally:
+                cursor.close()
+        return out
+
+
+def _driver_call(dialect: Any, statement: Any, params: dict[str, Any]) -> tuple[str, Any]:
+    """The SQL text (compiled once per statement and dialect) and the driver's arguments."""
+    key = (id(statement), dialect.name)
+    compiled = _compiled_cache.get(key)
+    if compiled is None:
+        compiled = statement.compile(dialect=dialect)
+        _compiled_cache[key] = compiled
+    bound = compiled.construct_params(params)
+    if compiled.positiontup is not None:  # qmark/format styles: positional
+        return compiled.string, tuple(bound[name] for name in compiled.positiontup)
+    return compiled.string, bound
 
 
 def _redact(url: str) -> str:
