@@ -2,8 +2,9 @@
 
 Carriers are asked once per query; later pages, and the purchase of a number found in the
 search, read from here. In one process a dict is enough; when several processes serve one
-system, `KNM_CACHE_URL=redis://…` makes them share it. Entries expire after
-`search_cache_ttl_s` seconds (Kazoo's never did).
+system they must share it: `KNM_CACHE_URL=redis://…`, `store` (the database), or
+`local+store` (memory, and the database for searches that discovered numbers: `knm serve`'s
+default). Entries expire after `search_cache_ttl_s` seconds (Kazoo's never did).
 """
 
 from __future__ import annotations
@@ -238,6 +239,42 @@ class StoreCache:
             conn.execute(delete(discovered_numbers))
 
 
+class LayeredCache:
+    """This process's memory in front of the database: what `knm serve` uses by default.
+
+    Several API workers (and a `knm buy` beside them) must agree on what a search found: a
+    client's `activate` may reach another worker than its search did. But most searches of a
+    busy server answer from knm's own tables (local, inventory, reserved numbers), and those
+    results need no cache to be bought. So every search is kept in memory, and only one that
+    discovered numbers (state `discovery`: the carrier data a purchase needs) is also written
+    to the database; reads try memory first.
+    """
+
+    def __init__(self) -> None:
+        self.local = LocalCache()
+        self.shared = StoreCache()
+
+    def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
+        self.local.put(query_id, results, ttl_s)
+        if any(result.state == "discovery" for result in results):
+            self.shared.put(query_id, results, ttl_s)
+
+    def get(self, query_id: str) -> list[SearchResult] | None:
+        found = self.local.get(query_id)
+        return found if found is not None else self.shared.get(query_id)
+
+    def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
+        found = self.local.page(query_id, offset, quantity)
+        return found if found is not None else self.shared.page(query_id, offset, quantity)
+
+    def discovered(self, number: str) -> SearchResult | None:
+        return self.local.discovered(number) or self.shared.discovered(number)
+
+    def clear(self) -> None:
+        self.local.clear()
+        self.shared.clear()
+
+
 def _from_dict(raw: dict[str, Any]) -> SearchResult:
     raw = dict(raw)
     if raw.get("block"):
@@ -250,11 +287,15 @@ _cache: SearchCache | None = None
 
 
 def from_url(url: str | None) -> SearchCache:
-    """`redis://…` → Redis; `store` → the database; empty → this process's memory."""
+    """`redis://…` → Redis; `store` → the database; `local+store` → memory in front of the
+    database (`LayeredCache`); empty → this process's memory."""
     if not url:
         return LocalCache()
-    if url.strip().lower() in ("store", "db", "database"):
+    word = url.strip().lower()
+    if word in ("store", "db", "database"):
         return StoreCache()
+    if word == "local+store":
+        return LayeredCache()
     return RedisCache(url)
 
 
@@ -278,3 +319,5 @@ def reset_local() -> None:
     """A database switch makes in-process entries meaningless; a shared cache is left alone."""
     if isinstance(_cache, LocalCache):
         _cache.clear()
+    elif isinstance(_cache, LayeredCache):
+        _cache.local.clear()

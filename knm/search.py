@@ -313,13 +313,16 @@ def answers_from_store_only(*, account_id: str | None = None, reseller_id: str |
     An event-loop server may then run it in place: it cannot hang on a carrier, and a thread
     hop would cost more than the search."""
     with_cache = cache.get_cache()
-    if not isinstance(with_cache, cache.LocalCache):
+    layered = isinstance(with_cache, cache.LayeredCache)
+    if not (layered or isinstance(with_cache, cache.LocalCache)):
         return False  # a shared cache is a network call
     names = _carrier_names(carriers, account_id, reseller_id)
     for name in names:
         cls = registry.carrier_class(name)
         if cls is None or not cls.answers_from_store:
             return False
+        if layered and cls.discovers:
+            return False  # its results would be written to the database: a write to wait on
     return True
 
 

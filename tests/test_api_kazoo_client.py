@@ -4,7 +4,8 @@ The server is the `knm` command itself (`knm serve --workers 2 --db …`) in its
 on each database; the carrier behind it is the Telnyx simulator on loopback. The client knows
 only Crossbar's conventions: `PUT /v2/api_auth` with `{"data": {"api_key"}}`, the
 `X-Auth-Token` header, `{"data": …}` bodies, numbers in the path `%2B`-encoded. It
-authenticates, searches, creates, buys, reads, lists and releases numbers.
+authenticates, searches, creates, buys, reads, lists and releases numbers. The second test
+does the same through `kazoo-sdk` (PyPI), a Kazoo client library used unchanged.
 """
 
 from __future__ import annotations
@@ -16,10 +17,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import kazoo  # kazoo-sdk: a Kazoo client library, a test dependency
 import pytest
+from kazoo.exceptions import KazooApiError
 
 from knm import accounts, config
 from knm.simulators import registry
@@ -39,21 +43,23 @@ def telnyx() -> Iterator[tuple[object, BackgroundServer]]:
         yield sim, server
 
 
-@pytest.fixture
-def knm_serve(db: str, tmp_path: Path) -> Iterator[str]:
-    """`knm serve` on the test's database; yields the API's `/v2` URL."""
+@contextmanager
+def _knm_serve(db: str, folder: Path, workers: int = 2) -> Iterator[str]:
+    """`knm serve` on database `db` in its own process; yields the API's `/v2` URL."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k != "KNM_DATABASE_URL"}
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(tmp_path / "metrics")
-    (tmp_path / "metrics").mkdir()
-    log = (tmp_path / "serve.log").open("w")
-    proc = subprocess.Popen([*_knm(), "serve", "--port", str(port), "--workers", "2",
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("KNM_DATABASE_URL", "KNM_CACHE_URL")}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
+    (folder / "metrics").mkdir()
+    log_path = folder / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([*_knm(), "serve", "--port", str(port), "--workers", str(workers),
                              "--db", db], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
         while True:
-            assert proc.poll() is None, (tmp_path / "serve.log").read_text()
+            assert proc.poll() is None, log_path.read_text()
             try:
                 if httpx.get(url + "/healthz", timeout=1).status_code == 200:
                     break
@@ -70,11 +76,17 @@ def knm_serve(db: str, tmp_path: Path) -> Iterator[str]:
             proc.kill()
             proc.wait()
         log.close()
-    assert proc.returncode == 0, (tmp_path / "serve.log").read_text()
+    assert proc.returncode == 0, log_path.read_text()
 
 
-def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
-        db: str, telnyx, knm_serve: str, tmp_path: Path) -> None:
+@pytest.fixture
+def knm_serve(db: str, tmp_path: Path) -> Iterator[str]:
+    with _knm_serve(db, tmp_path) as url:
+        yield url
+
+
+def _reseller_on_telnyx(telnyx) -> tuple[accounts.Account, str]:  # type: ignore[no-untyped-def]
+    """A reseller account with an API key; the system's carriers: local, then Telnyx."""
     sim, sim_server = telnyx
     reseller = accounts.create("reseller", is_reseller=True, allow_number_additions=True)
     key = accounts.create_api_key(reseller.id)
@@ -82,6 +94,13 @@ def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
     for name, value in {**registry.wire("knm_telnyx", sim_server.url, sim),
                         **registry.get("knm_telnyx").fast_orders}.items():
         config.set("number_manager.telnyx", name, value)
+    return reseller, key
+
+
+def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
+        db: str, telnyx, knm_serve: str, tmp_path: Path) -> None:
+    sim, _ = telnyx
+    reseller, key = _reseller_on_telnyx(telnyx)
 
     with httpx.Client(base_url=knm_serve, timeout=30) as client:
         # authenticate: an API key for a token, Crossbar's shape
@@ -143,3 +162,59 @@ def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
 
         # the token is the only credential the client used; the server never echoed the key
         assert key not in (tmp_path / "serve.log").read_text()
+
+
+def test_kazoo_sdk_works_unchanged(db: str, telnyx, knm_serve: str) -> None:
+    sim, _ = telnyx
+    reseller, key = _reseller_on_telnyx(telnyx)
+    client = kazoo.Client(api_key=key, base_url=knm_serve)
+    assert client.authenticate()
+
+    found = client.search_phone_numbers("415", 3)  # the system search, GET /v2/phone_numbers
+    assert found["status"] == "success" and len(found["data"]) == 3
+    offered = found["data"][0]["number"]
+    # the SDK puts the number in the path with its raw `+`, and sends no body for an empty
+    # `data` (create, and activate with {})
+    own = "+14155550188"
+    made = client.create_phone_number(reseller.id, own)
+    assert made["data"]["_read_only"]["state"] == "in_service"
+    bought = client.activate_phone_number(reseller.id, offered, {})
+    assert bought["data"]["_read_only"]["state"] == "in_service"
+    assert offered in sim.owned
+    assert client.get_phone_number(reseller.id, offered)["data"]["id"] == offered
+    assert set(client.get_phone_numbers(reseller.id)["data"]["numbers"]) == {own, offered}
+    updated = client.update_phone_number(reseller.id, own, {"cnam": {"display_name": "ACME"}})
+    assert updated["data"]["cnam"] == {"display_name": "ACME"}
+    assert client.delete_phone_number(reseller.id, offered)["status"] == "success"
+    assert offered not in sim.owned
+    assert set(client.get_phone_numbers(reseller.id)["data"]["numbers"]) == {own}
+    # errors arrive in the envelope the SDK reads: its exception carries Kazoo's slug
+    with pytest.raises(KazooApiError) as missing:
+        client.get_phone_number(reseller.id, "+19995550000")
+    assert "not_found" in missing.value.args
+
+
+def test_a_number_found_through_one_server_is_bought_through_another(
+        db: str, telnyx, tmp_path: Path) -> None:
+    """What a multi-worker `knm serve` does to a client: its search and its `activate` may be
+    served by different processes. Two servers on one database show it deterministically."""
+    sim, _ = telnyx
+    reseller, key = _reseller_on_telnyx(telnyx)
+    with _knm_serve(db, tmp_path / "a", workers=1) as a, \
+            _knm_serve(db, tmp_path / "b", workers=1) as b:
+        token = httpx.put(a + "/api_auth", json={"data": {"api_key": key}}
+                          ).json()["auth_token"]
+        headers = {"X-Auth-Token": token}
+        path = f"/accounts/{reseller.id}/phone_numbers"
+        found = httpx.get(a + path, params={"prefix": "415", "quantity": 20}, headers=headers)
+        assert found.status_code == 200, found.text
+        numbers = [row["number"] for row in found.json()["data"]]
+        later = httpx.get(b + path, params={"prefix": "415", "quantity": 5, "offset": 5},
+                          headers=headers)
+        assert [row["number"] for row in later.json()["data"]] == numbers[5:10]
+        asked = len(sim.received("GET", "/available_phone_numbers"))
+        assert asked == 1  # the second page came from the shared cache, not the carrier
+        bought = httpx.put(f"{b}{path}/{numbers[7].replace('+', '%2B')}/activate",
+                           json={"data": {}}, headers=headers)
+        assert bought.status_code == 201, bought.text
+        assert numbers[7] in sim.owned

@@ -19,7 +19,7 @@ RESULTS = [
 
 
 def _caches(redis_url: str | None) -> list[cache.SearchCache]:
-    out: list[cache.SearchCache] = [cache.LocalCache(), cache.StoreCache()]
+    out: list[cache.SearchCache] = [cache.LocalCache(), cache.StoreCache(), cache.LayeredCache()]
     if redis_url:
         out.append(cache.RedisCache(redis_url))
     return out
@@ -49,8 +49,22 @@ def test_store_cache_is_shared_by_separate_cache_objects_and_expires(db: str) ->
     assert other.discovered("+14155550102") is None
 
 
+def test_layered_cache_shares_only_searches_that_discovered_numbers(db: str) -> None:
+    worker_a, worker_b = cache.LayeredCache(), cache.LayeredCache()  # two API workers
+    from_store_only = [r for r in RESULTS if r.state != "discovery"]
+    worker_a.put("local-only", from_store_only, ttl_s=60)
+    assert worker_a.get("local-only") == from_store_only
+    assert worker_b.get("local-only") is None  # nothing written: nothing to buy it with
+    assert cache.StoreCache().get("local-only") is None
+
+    worker_a.put("discovered", RESULTS, ttl_s=60)
+    assert worker_b.page("discovered", 0, 2) == RESULTS[:2]  # a later page on another worker
+    assert worker_b.discovered("+14155550100") == RESULTS[0]  # and the purchase
+
+
 @pytest.mark.parametrize("url, kind", [
     (None, cache.LocalCache), ("", cache.LocalCache), ("store", cache.StoreCache),
+    ("local+store", cache.LayeredCache),
     ("redis://127.0.0.1:6379/15", cache.RedisCache),
 ])
 def test_cache_chosen_by_url(url: str | None, kind: type) -> None:

@@ -6,13 +6,13 @@ import base64
 from collections.abc import Iterator
 
 import pytest
+from conftest import FIXTURES
 
 from knm import errors
 from knm.carriers.base import SearchOptions
 from knm.carriers.http import parse_xml_text
 from knm.numbers.record import PhoneNumber
 from knm.simulators import registry
-from tests.conftest import FIXTURES
 
 ACCOUNT = "9900001"
 

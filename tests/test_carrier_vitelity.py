@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 
 from knm import carriers, config, errors
 from knm.carriers.base import SearchOptions
@@ -20,7 +21,6 @@ from knm.carriers.vitelity import (
 from knm.numbers.record import PhoneNumber
 from knm.simulators.server import BackgroundServer, free_port
 from knm.simulators.vitelity import VitelitySimulator
-from tests.conftest import FIXTURES
 
 LOGIN, PASSWORD = "vit-login", "vit-Pa55word-x"
 

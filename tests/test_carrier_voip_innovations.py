@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import FIXTURES
 
 from knm import errors
 from knm.carriers.base import SearchOptions
@@ -24,7 +25,6 @@ from knm.carriers.voip_innovations import (
 from knm.numbers.record import PhoneNumber
 from knm.simulators.server import BackgroundServer
 from knm.simulators.voip_innovations import VoipInnovationsSimulator
-from tests.conftest import FIXTURES
 
 LOGIN, SECRET = "vi-login", "vi-s3cret<&>"
 

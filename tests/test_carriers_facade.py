@@ -7,11 +7,11 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from conftest import CHILD, MASTER, RESELLER
 
 from knm import carriers, config, errors
 from knm.carriers import Carrier, SearchOptions, SearchResult, Setting, registry
 from knm.numbers.record import PhoneNumber
-from tests.conftest import CHILD, MASTER, RESELLER
 
 
 class Plugin(Carrier):

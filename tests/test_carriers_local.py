@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from conftest import CHILD, MASTER, RESELLER
 from sqlalchemy import insert, select
 
 from knm import carriers, errors, store
@@ -15,7 +16,6 @@ from knm.carriers.inventory import import_inventory
 from knm.carriers.pools import pool_entry
 from knm.numbers.record import PhoneNumber
 from knm.store.schema import numbers as numbers_t
-from tests.conftest import CHILD, MASTER, RESELLER
 
 ACCOUNT = "a" * 32
 

@@ -7,13 +7,13 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from conftest import MASTER, RESELLER
 
 from knm import cache, carriers, config, errors, search
 from knm.carriers import SearchOptions
 from knm.numbers.record import PhoneNumber
 from knm.simulators.phonebook import create_app
 from knm.simulators.server import BackgroundServer
-from tests.conftest import MASTER, RESELLER
 
 START_BLOCK, END_BLOCK = "+14158867900", "+14158897909"
 

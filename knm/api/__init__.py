@@ -33,6 +33,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     url = store.url_for_path(db) if db else (os.environ.get("KNM_DATABASE_URL")
                                              or store.default_url())
     os.environ["KNM_DATABASE_URL"] = url
+    # a client's `activate` may reach another worker (or a `knm buy`) than its search did
+    os.environ.setdefault("KNM_CACHE_URL", "local+store")
+    from knm import cache
+
+    cache.use(None)  # chosen again from KNM_CACHE_URL on first use
     os.environ.setdefault("KNM_LOG_LEVEL", log_level.upper())
     api_logging.configure(log_level.upper())
     store.use(url)

@@ -108,6 +108,10 @@ class Carrier(abc.ABC):
     #: True for carriers that answer from knm's own database with no network I/O: a search
     #: runs them in the calling thread (a thread hop costs more than their query)
     answers_from_store: ClassVar[bool] = False
+    #: True when its search results are numbers knm does not hold yet (state `discovery`):
+    #: buying one needs the carrier data the search cached. False for carriers offering rows
+    #: already in `knm_numbers` (local, inventory, reserved)
+    discovers: ClassVar[bool] = True
     #: what the carrier can do, for docs/carriers.md and `knm carriers`
     capabilities: ClassVar[frozenset[str]] = frozenset()
 

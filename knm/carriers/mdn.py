@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 class Mdn(Carrier):
     name = "knm_mdn"
     answers_from_store = True
+    discovers = False
     local = False
     billable = False
     maximal_prefix_length = 0

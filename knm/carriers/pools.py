@@ -65,6 +65,7 @@ class LocalStoreCarrier(Carrier):
     answers_from_store = True
 
     billable = False
+    discovers = False
     lookup_cnam = True
     maximal_prefix_length = 10
     capabilities = frozenset({"search", "acquire", "disconnect"})

@@ -38,6 +38,7 @@ def _reserved_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
 class Reserved(Carrier):
     name = "knm_reserved"
     answers_from_store = True
+    discovers = False
     local = True
     billable = False
     maximal_prefix_length = 10
