@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -24,6 +22,7 @@ import httpx
 import kazoo  # kazoo-sdk: a Kazoo client library, a test dependency
 import pytest
 from kazoo.exceptions import KazooApiError
+from test_api_support import interrupt, wait_healthy
 
 from knm import accounts, config
 from knm.simulators import registry
@@ -57,24 +56,10 @@ def _knm_serve(db: str, folder: Path, workers: int = 2) -> Iterator[str]:
                              "--db", db], stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            assert proc.poll() is None, log_path.read_text()
-            try:
-                if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, "knm serve did not become healthy"
-            time.sleep(0.1)
+        wait_healthy(url, proc)
         yield url + "/v2"
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
         log.close()
     assert proc.returncode == 0, log_path.read_text()
 

@@ -5,31 +5,17 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
 import pytest
+from test_api_support import interrupt, wait_healthy
 
 from knm import accounts, config
 from knm.simulators.server import free_port
-
-
-def _wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "server exited early"
-        try:
-            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("server did not become healthy")
 
 
 def test_two_workers_share_database_and_metrics(db: str, tmp_path: Path) -> None:
@@ -47,7 +33,7 @@ def test_two_workers_share_database_and_metrics(db: str, tmp_path: Path) -> None
          "serve('127.0.0.1', int(sys.argv[1]), sys.argv[2], 2)", str(port), db],
         stdout=subprocess.DEVNULL, stderr=stderr, env=env)
     try:
-        _wait_healthy(url, proc)
+        wait_healthy(url, proc)
         with httpx.Client(base_url=url, timeout=30) as client:
             auth = client.put("/v2/api_auth", json={"data": {"api_key": key}})
             assert auth.status_code == 201
@@ -75,12 +61,7 @@ def test_two_workers_share_database_and_metrics(db: str, tmp_path: Path) -> None
             '/phone_numbers",status="200"}'))
         assert float(line.rsplit(" ", 1)[1]) == 41.0  # every worker's requests counted
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        interrupt(proc)
         stderr.close()
     lines = [json.loads(li) for li in (tmp_path / "stderr.log").read_text().splitlines()
              if li.startswith("{")]
@@ -101,11 +82,10 @@ def test_single_worker_serve_runs_migrations_on_a_fresh_file(tmp_path: Path,
          str(port), str(db_file), str(workers)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     try:
-        _wait_healthy(f"http://127.0.0.1:{port}", proc)
+        wait_healthy(f"http://127.0.0.1:{port}", proc)
         found = httpx.get(f"http://127.0.0.1:{port}/v2/phone_numbers",
                           params={"prefix": "415"}).json()
         assert found["status"] == "success" and found["data"] == []
     finally:
-        proc.send_signal(signal.SIGINT)
-        proc.wait(timeout=20)
+        interrupt(proc)
     assert db_file.exists()

@@ -3,6 +3,9 @@ Kazoo's fixture accounts, a phonebook simulator behind `knm_other`, and tokens p
 
 from __future__ import annotations
 
+import signal
+import subprocess
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -99,3 +102,27 @@ def assert_ok(response: httpx.Response, status: int = 200) -> Any:
     assert body["status"] == "success", body
     assert body["request_id"] and response.headers["x-request-id"] == body["request_id"]
     return body["data"]
+
+
+def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `url/healthz` answers 200; fails if the server process exits first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, "server exited early"
+        try:
+            if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not become healthy")
+
+
+def interrupt(proc: subprocess.Popen) -> None:
+    """Ctrl-C, as an operator stops the server; killed if it has not stopped in 20 s."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()

@@ -58,11 +58,23 @@ _STORE_QUERY = (
 )
 
 
-class LocalStoreCarrier(Carrier):
-    """A carrier whose numbers are rows of `knm_numbers` in state `available` under its name
-    (`knm_local`, `knm_inventory`). Buying and releasing need no network call."""
+class StoreQuerySearch(Carrier):
+    """Base of carriers whose search is one query of knm's database (`store_query`): a
+    search batches that query with the other carriers'; alone, it is run here."""
 
     answers_from_store = True
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        query = self.store_query(prefix, quantity, options)
+        if query is None:
+            return []
+        return query.to_results(store.fetch_rows(query.statement, query.params))
+
+
+class LocalStoreCarrier(StoreQuerySearch):
+    """A carrier whose numbers are rows of `knm_numbers` in state `available` under its name
+    (`knm_local`, `knm_inventory`). Buying and releasing need no network call."""
 
     billable = False
     discovers = False
@@ -85,13 +97,6 @@ class LocalStoreCarrier(Carrier):
             "state": "available", "module": name, "low": low, "high": high,
             "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
         }, to_results)
-
-    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
-                     ) -> list[SearchResult]:
-        query = self.store_query(prefix, quantity, options)
-        if query is None:
-            return []
-        return query.to_results(store.fetch_rows(query.statement, query.params))
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number

@@ -10,9 +10,8 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, bindparam, select
 
-from knm import store
-from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery
-from knm.carriers.pools import prefix_bounds
+from knm.carriers.base import SearchOptions, SearchResult, StoreQuery
+from knm.carriers.pools import StoreQuerySearch, prefix_bounds
 from knm.store.schema import numbers as numbers_t
 
 if TYPE_CHECKING:
@@ -35,9 +34,8 @@ def _reserved_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
     return [SearchResult(number, module, "reserved") for number, module in rows]
 
 
-class Reserved(Carrier):
+class Reserved(StoreQuerySearch):
     name = "knm_reserved"
-    answers_from_store = True
     discovers = False
     local = True
     billable = False
@@ -59,13 +57,6 @@ class Reserved(Carrier):
         return StoreQuery(_QUERY, {"owner": owner, "low": low, "high": high,
                                    "limit": int(quantity),
                                    "skip": max(int(options.offset or 0), 0)}, _reserved_results)
-
-    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
-                     ) -> list[SearchResult]:
-        query = self.store_query(prefix, quantity, options)
-        if query is None:
-            return []
-        return query.to_results(store.fetch_rows(query.statement, query.params))
 
     def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
         return number
