@@ -23,11 +23,14 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from knm import errors
+
+if TYPE_CHECKING:
+    from knm.numbers.record import PhoneNumber
 
 #: exit codes: 1 = knm refused or failed the operation, 2 = the command line itself was wrong
 EXIT_ERROR, EXIT_USAGE = 1, 2
@@ -289,8 +292,8 @@ def _max_search_quantity() -> int:
     return value if value > 0 else 500
 
 
-def _number_json(pn: Any) -> dict[str, Any]:
-    return pn.to_json() if hasattr(pn, "to_json") else dict(pn)
+def _number_json(pn: PhoneNumber) -> dict[str, Any]:
+    return pn.to_json()
 
 
 def _chunks(items: Sequence[str], size: int) -> Iterator[Sequence[str]]:
@@ -552,7 +555,7 @@ def numbers_list(account_id: str) -> None:
 
     account_id = _account(account_id) or account_id
     found = ops.list_account(account_id)
-    docs = [_number_json(pn) for pn in (found.values() if isinstance(found, dict) else found)]
+    docs = [_number_json(pn) for pn in found]
     docs.sort(key=lambda d: d.get("_id", ""))
     _emit(docs, lambda: _table(f"{len(docs)} number(s) of {account_id}",
                                ["number", "state", "carrier", "used by"],
@@ -613,26 +616,12 @@ def numbers_import(csv_path: str) -> None:
             seen["n"] = max(seen["n"], int(done))
             advance(step)
 
-        result = importer(_csv_numbers(path), progress=progress)
-    data = _import_summary(result)
-    data.setdefault("read", seen["n"])
+        added = importer(_csv_numbers(path), progress=progress)
+    # entries that are not phone numbers are skipped (and logged), not failures
+    data = {"imported": added, "failed": 0, "errors": {}, "read": seen["n"]}
     _emit(data, lambda: _console().print(_summary_line(data)))
     if data.get("failed"):
         raise _Exit(EXIT_ERROR)
-
-
-def _import_summary(result: Any) -> dict[str, Any]:
-    """Whatever the importer returned, as `{"imported", "failed", "errors"}`."""
-    if isinstance(result, int):
-        return {"imported": result, "failed": 0, "errors": {}}
-    if isinstance(result, dict):
-        return result
-    succeeded = getattr(result, "succeeded", None)
-    failed = getattr(result, "failed", None) or {}
-    imported = succeeded if isinstance(succeeded, int) else len(succeeded or [])
-    errs = {k: (v.to_json() if isinstance(v, errors.KnmError) else v) for k, v in
-            (failed.items() if isinstance(failed, dict) else [])}
-    return {"imported": imported, "failed": len(failed), "errors": errs}
 
 
 def _summary_line(data: dict[str, Any]) -> str:

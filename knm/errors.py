@@ -228,8 +228,14 @@ class CarrierFault(KnmError):
 
 
 class CarrierTimeout(CarrierFault):
+    """The carrier did not answer in time. When an order was placed and is still pending,
+    `pending` is the number's record with the order's id in its carrier data: the purchase
+    keeps it (state `discovery`), so a later check can settle an order the carrier may still
+    complete."""
+
     code, error = 504, "carrier_timeout"
     default_message = "carrier did not answer in time"
+    pending: Any = None  # a knm.PhoneNumber
 
 
 class CarrierUnavailable(CarrierFault):

@@ -297,10 +297,7 @@ def _page(results: list[SearchResult], offset: int, quantity: int) -> list[dict[
 def _cached_page(store_cache: cache.SearchCache, query_id: str, offset: int, quantity: int
                  ) -> list[SearchResult] | None:
     try:
-        if hasattr(store_cache, "page"):
-            return store_cache.page(query_id, offset, quantity)
-        results = store_cache.get(query_id)
-        return None if results is None else results[offset:offset + quantity]
+        return store_cache.page(query_id, offset, quantity)
     except Exception as exc:  # noqa: BLE001 - fall back to asking the carriers
         log.warning("search cache unavailable, asking carriers: %s", type(exc).__name__)
         return None

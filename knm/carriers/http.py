@@ -479,7 +479,7 @@ class HttpCarrier(Carrier):
         at the end (or polls keep failing) → the order id and `order_status: "pending"` are
         written into `number.carrier_data` (so a bought number is never forgotten; the caller
         saves the record as `discovery`) and `CarrierTimeout` is raised with
-        `error.phone_number = number`. `pending_keys` renames those two keys (a disconnect
+        `error.pending = number`. `pending_keys` renames those two keys (a disconnect
         order uses its own).
         """
         interval = max(0.0, float(self.config.get("order_poll_interval_ms", 2000)) / 1000.0)
@@ -513,7 +513,7 @@ class HttpCarrier(Carrier):
         error = errors.CarrierTimeout(
             self.name, f"order {order_id} still pending after {budget:g}s",
             number=number.number)
-        error.phone_number = number  # type: ignore[attr-defined]
+        error.pending = number
         raise error
 
     # -- internals ------------------------------------------------------------------------------

@@ -275,8 +275,7 @@ def _pending_record(exc: errors.KnmError, pn: PhoneNumber) -> PhoneNumber | None
     """The record of an order the carrier may still complete (SPEC §12), if this is one."""
     if not isinstance(exc, errors.CarrierTimeout):
         return None
-    candidates = [getattr(exc, attr, None) for attr in ("phone_number", "record", "pn")]
-    for candidate in [*candidates, pn]:
+    for candidate in (exc.pending, pn):
         if isinstance(candidate, PhoneNumber) and \
                 (candidate.carrier_data or {}).get("order_status") == "pending":
             return candidate
