@@ -16,13 +16,14 @@ import json
 import logging
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field
 from typing import Any
 
 from knm import cache, config, errors, store
 from knm.carriers import registry
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery, full_name
+from knm.carriers.threads import DaemonPool
 from knm.numbers.convert import normalize_prefix
 
 log = logging.getLogger("knm.search")
@@ -35,8 +36,9 @@ ANSWERED, FAILED, TIMED_OUT = "answered", "failed", "timed_out"
 observers: list[Callable[[str, str, float], None]] = []
 
 # Carrier calls are blocking (httpx, database); threads let them overlap. A hung carrier keeps
-# its thread until its own HTTP timeout fires, so the pool is sized for many of those.
-_executor = ThreadPoolExecutor(max_workers=128, thread_name_prefix="knm-search")
+# its thread until its own HTTP timeout fires, so the pool is sized for many of those; they are
+# daemon threads, so one that never returns does not keep the program from exiting.
+_executor = DaemonPool(max_workers=128, name="knm-search")
 
 
 @dataclass

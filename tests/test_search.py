@@ -298,3 +298,41 @@ def test_store_backed_carriers_share_one_batch_and_fail_alone(db: str) -> None:
     assert [(r["number"], r["state"]) for r in outcome.results] == [
         ("+14155550100", "available"), ("+14155550101", "port_in"),
         ("+14155550199", "port_in")]
+
+
+HUNG_PROGRAM = """
+import sys, threading, time
+from knm import carriers, config, search, store
+from knm.carriers import Carrier, SearchResult
+store.use(sys.argv[1])
+
+class Hung(Carrier):
+    name = "knm_test_hung"
+    def find_numbers(self, prefix, quantity, options):
+        threading.Event().wait()  # never returns, and has no timeout of its own
+    def acquire_number(self, number): return number
+    def disconnect_number(self, number): return number
+
+class Quick(Hung):
+    name = "knm_test_quick"
+    def find_numbers(self, prefix, quantity, options):
+        return [SearchResult(prefix + "5550100", self.name)]
+
+carriers.register(Hung); carriers.register(Quick)
+config.set("number_manager", "number_search_timeout_ms", 300)
+outcome = search.find_with_report("415", 5, carriers=["knm_test_hung", "knm_test_quick"])
+print(outcome.carriers["knm_test_hung"].outcome, [r["number"] for r in outcome.results])
+"""
+
+
+def test_a_program_that_searched_a_hung_carrier_still_exits(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """The search ends at its deadline; the program ends too, rather than waiting for the
+    hung carrier's thread (a `knm search` that printed its results and then never exits)."""
+    import subprocess
+    import sys
+
+    proc = subprocess.run([sys.executable, "-c", HUNG_PROGRAM,
+                           f"sqlite:///{tmp_path / 'k.sqlite'}"],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[0] == "timed_out ['+14155550100']"
