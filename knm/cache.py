@@ -181,14 +181,16 @@ class StoreCache:
         expires = now + ttl_s
         found = [r for r in results if r.state == "discovery"]
         with store.write() as conn:
-            conn.execute(delete(search_cache).where(
-                (search_cache.c.query_id == query_id) | (search_cache.c.expires_at < now)))
+            # two deletes rather than one with OR: each is answered by an index
+            conn.execute(delete(search_cache).where(search_cache.c.query_id == query_id))
+            conn.execute(delete(search_cache).where(search_cache.c.expires_at < now))
             conn.execute(search_cache.insert().values(
                 query_id=query_id, expires_at=expires, results=[asdict(r) for r in results]))
             if found:
                 conn.execute(delete(discovered_numbers).where(
-                    discovered_numbers.c.number.in_([r.number for r in found])
-                    | (discovered_numbers.c.expires_at < now)))
+                    discovered_numbers.c.number.in_([r.number for r in found])))
+                conn.execute(delete(discovered_numbers).where(
+                    discovered_numbers.c.expires_at < now))
                 conn.execute(discovered_numbers.insert(), [
                     {"number": r.number, "expires_at": expires, "result": asdict(r)}
                     for r in found])

@@ -32,10 +32,17 @@ def _v3_search_cache_tables(conn: Connection) -> None:
     schema.discovered_numbers.create(conn, checkfirst=True)
 
 
+def _v4_search_cache_expiry_indexes(conn: Connection) -> None:
+    for table in (schema.search_cache, schema.discovered_numbers):
+        for index in table.indexes:
+            index.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "partial index on assigned_to", _v2_partial_assigned_index),
     (3, "search cache in the database", _v3_search_cache_tables),
+    (4, "search cache expiry indexes", _v4_search_cache_expiry_indexes),
 ]
 
 

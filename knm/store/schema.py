@@ -132,6 +132,8 @@ search_cache = Table(
     Column("query_id", String(255), primary_key=True),
     Column("expires_at", Float, nullable=False),
     Column("results", JSON, nullable=False),
+    # expired entries are swept on every write: found by index, not by a scan
+    Index("ix_knm_search_cache_expires", "expires_at"),
 )
 
 discovered_numbers = Table(
@@ -140,6 +142,7 @@ discovered_numbers = Table(
     Column("number", String(40), primary_key=True),
     Column("expires_at", Float, nullable=False),
     Column("result", JSON, nullable=False),
+    Index("ix_knm_discovered_numbers_expires", "expires_at"),
 )
 
 schema_version = Table(
