@@ -203,7 +203,7 @@ def _ask_store(inline: list[tuple[Carrier, str]], prefix: str, quantity: int,
             done[name] = _failed(exc)
             continue
         if query is None:
-            done[name] = _run(lambda c=carrier: _ask_one(c, prefix, quantity, options))
+            done[name] = _run(_ask_one, carrier, prefix, quantity, options)
         else:
             batch.append((name, query))
     if batch:
@@ -216,15 +216,21 @@ def _ask_store(inline: list[tuple[Carrier, str]], prefix: str, quantity: int,
         else:
             seconds = time.monotonic() - begun
             for (name, query), rows in zip(batch, rowsets, strict=True):
-                done[name] = _run(lambda q=query, r=rows, n=name: (
-                    _checked(n, q.to_results(r)), seconds))
+                done[name] = _run(_from_rows, name, query, rows, seconds)
     return [(name, done[name]) for _, name in inline]
 
 
-def _run(call: Callable[[], tuple[list[SearchResult], float]]) -> Answer:
+def _from_rows(name: str, query: StoreQuery, rows: list[tuple[Any, ...]], seconds: float
+               ) -> tuple[list[SearchResult], float]:
+    return _checked(name, query.to_results(rows)), seconds
+
+
+def _run(call: Callable[..., tuple[list[SearchResult], float]], *args: Any) -> Answer:
+    """`call(*args)` here and now, its outcome as a finished future (what the network
+    carriers' answers are), so every carrier is collected the same way."""
     future: Answer = Future()
     try:
-        future.set_result(call())
+        future.set_result(call(*args))
     except Exception as exc:  # noqa: BLE001 - reported like any other failure
         future.set_exception(exc)
     return future
