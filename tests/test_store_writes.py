@@ -67,3 +67,15 @@ def test_a_write_inside_a_write_is_an_error_not_a_hang(tmp_path: Path) -> None:
                 pass
     config.set("gate", "after", 1)  # the gate was released
     assert config.get("gate", "after") == 1
+
+
+def test_writes_still_work_where_the_lock_file_cannot_be_made(tmp_path: Path, caplog) -> None:  # type: ignore[no-untyped-def]
+    """A lock file that cannot be created (here: a directory stands in its place) costs only
+    the fairness between processes: writes go on, and the log says why."""
+    (tmp_path / "odd.sqlite.write-lock").mkdir()
+    store.use(f"sqlite:///{tmp_path / 'odd.sqlite'}")
+    with caplog.at_level("WARNING", logger="knm.store"):
+        config.set("gate", "first", 1)
+        config.set("gate", "second", 2)
+    assert (config.get("gate", "first"), config.get("gate", "second")) == (1, 2)
+    assert "cannot lock" in caplog.text

@@ -8,6 +8,7 @@ writers queue instead of failing half-way.
 
 from __future__ import annotations
 
+import logging
 import os
 import threading
 from collections.abc import Iterator, Sequence
@@ -25,6 +26,7 @@ except ImportError:  # Windows: the threads of a process still queue; processes 
 
 from knm import errors
 
+log = logging.getLogger("knm.store")
 _lock = threading.RLock()
 _engine: Engine | None = None
 _url: str | None = None
@@ -195,10 +197,16 @@ class _SqliteWriteGate:
         self._owner = threading.get_ident()
         try:
             if fcntl is not None and self._path:
-                if self._fd is None or self._pid != os.getpid():
-                    self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
-                    self._pid = os.getpid()
-                fcntl.flock(self._fd, fcntl.LOCK_EX)
+                try:
+                    if self._fd is None or self._pid != os.getpid():
+                        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o600)
+                        self._pid = os.getpid()
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)
+                except OSError as exc:  # a read-only folder, a file system without locks
+                    log.warning("cannot lock %s (%s); SQLite writers of different processes "
+                                "queue in SQLite's busy handler", self._path, exc)
+                    self.close()
+                    self._path = ""
         except BaseException:
             self._owner = None
             self._threads.release()
@@ -214,7 +222,10 @@ class _SqliteWriteGate:
 
     def close(self) -> None:
         if self._fd is not None:
-            os.close(self._fd)
+            try:
+                os.close(self._fd)
+            except OSError:
+                pass
             self._fd = None
 
 
