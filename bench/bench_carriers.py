@@ -31,7 +31,7 @@ from pathlib import Path
 import httpx
 
 from knm.carriers.base import short_name
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators import registry
 from knm.simulators.server import free_port
 
@@ -98,7 +98,8 @@ def _carrier_settings(name: str, url: str) -> dict[str, object]:
 
 
 def bench_search(latency_ms: int = 150, runs: int = 11) -> float:
-    from knm import cache, carriers, config, search, store
+    from knm import cache, carriers, config, store
+    from knm.carriers import search
 
     names = registry.names()
     folder = tempfile.mkdtemp(prefix="knm-bench-")

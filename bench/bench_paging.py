@@ -14,8 +14,8 @@ import statistics
 import tempfile
 import time
 
-from knm import cache, carriers, search, store
-from knm.carriers import Carrier, SearchOptions, SearchResult
+from knm import cache, carriers, store
+from knm.carriers import Carrier, SearchOptions, SearchResult, search
 
 
 class Stock(Carrier):

@@ -12,8 +12,8 @@ import statistics
 import tempfile
 import time
 
-from knm import cache, carriers, config, search, store
-from knm.carriers import Carrier, SearchOptions, SearchResult
+from knm import cache, carriers, config, store
+from knm.carriers import Carrier, SearchOptions, SearchResult, search
 
 
 def make(index: int, delay: float) -> type[Carrier]:

@@ -25,7 +25,8 @@ def main() -> None:
     parser.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     args = parser.parse_args()
 
-    from knm import accounts, config, search, store
+    from knm import accounts, config, store
+    from knm.carriers import search
     from knm.carriers.inventory import import_inventory
 
     url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='knm-bench-')) / 'k.sqlite'}"

@@ -8,7 +8,6 @@ is one), else the root. API keys and tokens are stored as hashes only.
 from __future__ import annotations
 
 import hashlib
-import re
 import secrets
 import time
 import uuid
@@ -20,13 +19,32 @@ from sqlalchemy import delete, select
 from knm import errors, store
 from knm.store.schema import accounts as t
 from knm.store.schema import api_keys, auth_tokens
+from knm.values import ACCOUNT_ID, is_account_id
+
+__all__ = ["ACCOUNT_ID", "ADDITION_CREATION_STATES", "ADMIN_CREATION_STATES", "SYSTEM",
+           "Account", "account_for_api_key", "account_for_token", "allows_additions",
+           "create", "create_api_key", "create_token", "creation_states", "find", "get",
+           "in_hierarchy", "is_account_id", "is_admin", "list", "reseller_id", "update"]
 
 _list = list  # `list` is shadowed below by the SPEC's accounts.list()
-ACCOUNT_ID = re.compile(r"^[a-z0-9_]{32}$")
+
+#: who acts when no account does (the CLI, the library's defaults): allowed everything
+SYSTEM = "system"
+#: states numbers may be created in (reference/kazoo-core.md §7.4): by administrators, and
+#: by accounts allowed number additions
+ADMIN_CREATION_STATES = ("aging", "available", "in_service", "port_in", "reserved")
+ADDITION_CREATION_STATES = ("in_service", "reserved")
 
 
-def is_account_id(value: Any) -> bool:
-    return isinstance(value, str) and bool(ACCOUNT_ID.match(value))
+def creation_states(*, is_admin: bool = False, allows_additions: bool = False) -> list[str]:
+    """States an account may create numbers in: administrators all five, accounts allowed
+    additions `in_service`/`reserved`, everyone else none (Kazoo's one rule, used by the
+    operations and by the facade's `info`)."""
+    if is_admin:
+        return _list(ADMIN_CREATION_STATES)
+    if allows_additions:
+        return _list(ADDITION_CREATION_STATES)
+    return []
 
 
 @dataclass(frozen=True)
@@ -144,7 +162,7 @@ def reseller_id(account_id: str | None) -> str | None:
 
 def is_admin(who: str | None) -> bool:
     """`system` or a superduper-admin account."""
-    if who == "system":
+    if who == SYSTEM:
         return True
     account = find(who)
     return bool(account and account.superduper_admin)
@@ -161,7 +179,7 @@ def in_hierarchy(ancestor: str | None, descendant: str | None) -> bool:
 
 
 def allows_additions(who: str | None) -> bool:
-    if who == "system":
+    if who == SYSTEM:
         return True
     account = find(who)
     return bool(account and account.allow_number_additions)
@@ -201,11 +219,18 @@ def create_token(account_id: str, ttl_s: float) -> str:
     return token
 
 
+def token_lookup(token: str) -> tuple[str, float] | None:
+    """The token's account and expiry time (epoch seconds), or None when the token is
+    unknown or has expired (a token is good strictly before its `expires_at`)."""
+    with store.read() as conn:
+        row = conn.execute(select(auth_tokens.c.account_id, auth_tokens.c.expires_at).where(
+            auth_tokens.c.token_hash == _hash(token))).first()
+    if row is None or row.expires_at <= time.time():
+        return None
+    return row.account_id, float(row.expires_at)
+
+
 def account_for_token(token: str) -> str | None:
     """The token's account, or None when the token is unknown or expired."""
-    with store.read() as conn:
-        row = conn.execute(select(auth_tokens).where(
-            auth_tokens.c.token_hash == _hash(token))).first()
-    if row is None or row.expires_at < time.time():
-        return None
-    return row.account_id
+    found = token_lookup(token)
+    return found[0] if found else None

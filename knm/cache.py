@@ -13,13 +13,23 @@ import json
 import os
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
-from knm.carriers.base import SearchResult
+from sqlalchemy import delete, select
+
+from knm import store
+from knm.store.schema import discovered_numbers, search_cache
+from knm.values import SearchResult
 
 
 class SearchCache(Protocol):
+    #: answers from this process's memory (no network, no database round trip)
+    in_process: bool
+    #: writes searches that discovered numbers to a store shared with other processes
+    shares_discoveries: bool
+
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None: ...
     def get(self, query_id: str) -> list[SearchResult] | None: ...
     def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None: ...
@@ -32,10 +42,7 @@ def _encode(result: SearchResult) -> str:
 
 
 def _decode(text: str | bytes) -> SearchResult:
-    raw: dict[str, Any] = json.loads(text)
-    if raw.get("block"):
-        raw["block"] = tuple(raw["block"])
-    return SearchResult(**raw)
+    return SearchResult.from_dict(json.loads(text))
 
 
 Packed = tuple[str, str, str, Any, Any, Any]
@@ -54,16 +61,24 @@ def _unpack(packed: Packed) -> SearchResult:
     return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality)
 
 
-class LocalCache:
-    """In-process cache. Thread-safe; expired entries are dropped when touched."""
+Clock = Callable[[], float]
 
-    def __init__(self) -> None:
+
+class LocalCache:
+    """In-process cache. Thread-safe; expired entries are dropped when touched. `clock`
+    (seconds, monotonic by default) is injectable, so expiry is testable without waiting."""
+
+    in_process = True
+    shares_discoveries = False
+
+    def __init__(self, clock: Clock = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.Lock()
         self._queries: dict[str, tuple[float, tuple[Packed, ...]]] = {}
         self._numbers: dict[str, tuple[float, SearchResult]] = {}
 
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
-        expires = time.monotonic() + ttl_s
+        expires = self._clock() + ttl_s
         packed = tuple(_pack(r) for r in results)
         with self._lock:
             self._queries[query_id] = (expires, packed)
@@ -73,15 +88,19 @@ class LocalCache:
             if len(self._queries) > 10_000:
                 self._evict()
 
-    def _packed(self, query_id: str) -> tuple[Packed, ...] | None:
+    def _alive(self, entries: dict[str, tuple[float, Any]], key: str) -> Any:
+        """The value under `key` if it has not expired (an expired one is dropped)."""
         with self._lock:
-            entry = self._queries.get(query_id)
+            entry = entries.get(key)
             if entry is None:
                 return None
-            if entry[0] < time.monotonic():
-                del self._queries[query_id]
+            if entry[0] < self._clock():
+                del entries[key]
                 return None
             return entry[1]
+
+    def _packed(self, query_id: str) -> tuple[Packed, ...] | None:
+        return self._alive(self._queries, query_id)
 
     def get(self, query_id: str) -> list[SearchResult] | None:
         packed = self._packed(query_id)
@@ -95,14 +114,8 @@ class LocalCache:
         return [_unpack(p) for p in packed[offset:offset + quantity]]
 
     def discovered(self, number: str) -> SearchResult | None:
-        with self._lock:
-            entry = self._numbers.get(number)
-            if entry is None:
-                return None
-            if entry[0] < time.monotonic():
-                del self._numbers[number]
-                return None
-            return entry[1]
+        found: SearchResult | None = self._alive(self._numbers, number)
+        return found
 
     def clear(self) -> None:
         with self._lock:
@@ -110,7 +123,7 @@ class LocalCache:
             self._numbers.clear()
 
     def _evict(self) -> None:
-        now = time.monotonic()
+        now = self._clock()
         self._queries = {k: v for k, v in self._queries.items() if v[0] >= now}
         self._numbers = {k: v for k, v in self._numbers.items() if v[0] >= now}
 
@@ -120,6 +133,8 @@ class RedisCache:
     one key, so a purchase in any process finds the carrier data of a search in another."""
 
     prefix = "knm:search:"
+    in_process = False
+    shares_discoveries = True
 
     def __init__(self, url: str) -> None:
         import redis
@@ -169,15 +184,17 @@ class RedisCache:
 class StoreCache:
     """The cache in knm's own database: slower than memory, but shared by every process on
     that database with nothing else to run — so `knm search` and a later `knm buy` (two
-    processes) agree. Expired rows are ignored, and swept on writes."""
+    processes) agree. Expired rows are ignored, and swept on writes. `clock` is wall-clock
+    seconds (rows are shared between processes), injectable for tests."""
+
+    in_process = False
+    shares_discoveries = True
+
+    def __init__(self, clock: Clock = time.time) -> None:
+        self._clock = clock
 
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
-        from sqlalchemy import delete
-
-        from knm import store
-        from knm.store.schema import discovered_numbers, search_cache
-
-        now = time.time()
+        now = self._clock()
         expires = now + ttl_s
         found = [r for r in results if r.state == "discovery"]
         with store.write() as conn:
@@ -196,46 +213,33 @@ class StoreCache:
                     for r in found])
 
     def _results(self, query_id: str) -> list[dict[str, Any]] | None:
-        from sqlalchemy import select
-
-        from knm import store
-        from knm.store.schema import search_cache
-
         with store.read() as conn:
             row = conn.execute(select(search_cache.c.results, search_cache.c.expires_at)
                                .where(search_cache.c.query_id == query_id)).first()
-        if row is None or row.expires_at < time.time():
+        if row is None or row.expires_at < self._clock():
             return None
         return list(row.results)
 
     def get(self, query_id: str) -> list[SearchResult] | None:
         rows = self._results(query_id)
-        return None if rows is None else [_from_dict(r) for r in rows]
+        return None if rows is None else [SearchResult.from_dict(r) for r in rows]
 
     def page(self, query_id: str, offset: int, quantity: int) -> list[SearchResult] | None:
         rows = self._results(query_id)
-        return None if rows is None else [_from_dict(r) for r in rows[offset:offset + quantity]]
+        if rows is None:
+            return None
+        return [SearchResult.from_dict(r) for r in rows[offset:offset + quantity]]
 
     def discovered(self, number: str) -> SearchResult | None:
-        from sqlalchemy import select
-
-        from knm import store
-        from knm.store.schema import discovered_numbers
-
         with store.read() as conn:
             row = conn.execute(select(discovered_numbers.c.result,
                                       discovered_numbers.c.expires_at)
                                .where(discovered_numbers.c.number == number)).first()
-        if row is None or row.expires_at < time.time():
+        if row is None or row.expires_at < self._clock():
             return None
-        return _from_dict(row.result)
+        return SearchResult.from_dict(row.result)
 
     def clear(self) -> None:
-        from sqlalchemy import delete
-
-        from knm import store
-        from knm.store.schema import discovered_numbers, search_cache
-
         with store.write() as conn:
             conn.execute(delete(search_cache))
             conn.execute(delete(discovered_numbers))
@@ -251,6 +255,9 @@ class LayeredCache:
     discovered numbers (state `discovery`: the carrier data a purchase needs) is also written
     to the database; reads try memory first.
     """
+
+    in_process = True
+    shares_discoveries = True
 
     def __init__(self) -> None:
         self.local = LocalCache()
@@ -275,13 +282,6 @@ class LayeredCache:
     def clear(self) -> None:
         self.local.clear()
         self.shared.clear()
-
-
-def _from_dict(raw: dict[str, Any]) -> SearchResult:
-    raw = dict(raw)
-    if raw.get("block"):
-        raw["block"] = tuple(raw["block"])
-    return SearchResult(**raw)
 
 
 _lock = threading.Lock()
@@ -317,6 +317,7 @@ def use(cache: SearchCache | None) -> None:
         _cache = cache
 
 
+@store.on_engine_switch
 def reset_local() -> None:
     """A database switch makes in-process entries meaningless; a shared cache is left alone."""
     if isinstance(_cache, LocalCache):

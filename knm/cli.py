@@ -23,14 +23,12 @@ import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
-from knm import errors
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm import errors, secrets
+from knm.record import PhoneNumber
 
 #: exit codes: 1 = knm refused or failed the operation, 2 = the command line itself was wrong
 EXIT_ERROR, EXIT_USAGE = 1, 2
@@ -39,7 +37,6 @@ IMPORT_CHUNK = 500
 
 _NUMBER = re.compile(r"^\+?\d+$")
 _JUNK = re.compile(r"[\s().\-]")
-_URL_CREDENTIALS = re.compile(r"(://[^:/@\s]+:)[^@\s]+@")
 
 
 class _Run:
@@ -113,8 +110,8 @@ def _progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
 
 
 def _scrub(text: str) -> str:
-    """Remove passwords from URLs before an unexpected error's text is shown."""
-    return _URL_CREDENTIALS.sub(r"\1***@", text)
+    """Remove passwords (in URLs and `password=` pairs) before an error's text is shown."""
+    return secrets.redact_url(text)
 
 
 def _internal(exc: BaseException) -> errors.KnmError:
@@ -250,7 +247,7 @@ def _open_db(db: str | None) -> None:
 
 def _number(raw: str) -> str:
     """A number as the user typed it, in E.164; anything that is not digits is `invalid`."""
-    from knm.numbers.convert import normalize
+    from knm.phone import normalize
 
     text = _JUNK.sub("", str(raw))
     if not _NUMBER.match(text):
@@ -392,7 +389,7 @@ def serve(host: str, port: int, workers: int, db: str | None, as_json: bool) -> 
 @common
 def demo(port: int) -> None:
     """Start the carrier simulators and the API on a fresh database, and say what to try."""
-    from knm.simulators import demo as demo_module
+    from knm import demo as demo_module
 
     demo_module.run(port=port)
 
@@ -413,7 +410,7 @@ def search(prefix: str, quantity: int, offset: int, country: str, dialcode: str 
            account_id: str | None, carriers: tuple[str, ...], query_id: str | None) -> None:
     """Search carriers for numbers under PREFIX (415, 1415 or +1415)."""
     from knm import accounts
-    from knm import search as knm_search
+    from knm.carriers import search as knm_search
 
     if quantity < 1:
         raise errors.Invalid("quantity", "quantity must be at least 1")
@@ -700,7 +697,7 @@ def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> N
         raise errors.Invalid("carrier", f"{carrier!r} cannot generate numbers; use managed "
                              "or inum")
     account_id = _account(account_id) or account_id
-    from knm.numbers.convert import normalize
+    from knm.phone import normalize
 
     first = normalize(start.strip())  # 4155550100 → +14155550100, as the carrier reads it
     digits = first.removeprefix("+")
@@ -789,14 +786,9 @@ def config_group() -> None:
 
 
 def _masked(key: str, value: Any) -> Any:
-    from knm import config
-    from knm.carriers.base import MASK, is_secret_key
-
     if isinstance(value, dict):
-        return config.mask(value)
-    if is_secret_key(key) and value not in (None, ""):
-        return MASK
-    return value
+        return secrets.masked(value)
+    return secrets.masked({key: value})[key]
 
 
 @config_group.command("get")

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, delete, select
 
 from knm import store
-from knm.carriers.base import MASK, is_secret_key
+from knm.secrets import masked
 from knm.store.schema import config_entries as t
 
 SYSTEM = "system"
@@ -175,16 +175,8 @@ def carrier_config(carrier: str) -> dict[str, Any]:
 
 def mask(values: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
          ) -> dict[str, Any]:
-    """A copy fit for display: every secret shown as `***`."""
-    out: dict[str, Any] = {}
-    for key, value in values.items():
-        if isinstance(value, dict):
-            out[key] = mask(value, secret_keys)
-        elif (key in secret_keys or is_secret_key(key)) and value not in (None, ""):
-            out[key] = MASK
-        else:
-            out[key] = value
-    return out
+    """A copy fit for display: every secret shown as `***` (see `knm.secrets.masked`)."""
+    return masked(values, secret_keys)
 
 
 def system(key: str) -> Any:

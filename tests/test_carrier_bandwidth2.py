@@ -11,7 +11,7 @@ from conftest import FIXTURES
 from knm import errors
 from knm.carriers.base import SearchOptions
 from knm.carriers.http import parse_xml_text
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators import registry
 
 ACCOUNT = "9900001"

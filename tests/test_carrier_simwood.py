@@ -20,7 +20,7 @@ from knm.carriers.simwood import (
     result_size,
     search_path,
 )
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators.server import BackgroundServer, free_port
 from knm.simulators.simwood import SimwoodSimulator
 

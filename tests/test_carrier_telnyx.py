@@ -8,7 +8,7 @@ import pytest
 
 from knm import errors
 from knm.carriers.base import SearchOptions
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators import registry
 
 KEY = "KEYtelnyx-simulated-secret"

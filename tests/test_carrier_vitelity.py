@@ -18,7 +18,7 @@ from knm.carriers.vitelity import (
     parse_search,
     search_params,
 )
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators.server import BackgroundServer, free_port
 from knm.simulators.vitelity import VitelitySimulator
 

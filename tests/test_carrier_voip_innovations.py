@@ -22,7 +22,7 @@ from knm.carriers.voip_innovations import (
     parse_search,
     search_filters,
 )
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators.server import BackgroundServer
 from knm.simulators.voip_innovations import VoipInnovationsSimulator
 

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from knm import accounts, cache, carriers, config, numbers, search
+from knm import accounts, cache, carriers, config, numbers
+from knm.carriers import search
 from knm.carriers.base import short_name
 from knm.simulators import registry
 from knm.simulators.base import Simulator

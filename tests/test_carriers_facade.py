@@ -11,7 +11,7 @@ from conftest import CHILD, MASTER, RESELLER
 
 from knm import carriers, config, errors
 from knm.carriers import Carrier, SearchOptions, SearchResult, Setting, registry
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 
 
 class Plugin(Carrier):

@@ -14,7 +14,7 @@ from knm import carriers, errors, store
 from knm.carriers import SearchOptions
 from knm.carriers.inventory import import_inventory
 from knm.carriers.pools import pool_entry
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.store.schema import numbers as numbers_t
 
 ACCOUNT = "a" * 32

@@ -9,9 +9,9 @@ import httpx
 import pytest
 from conftest import MASTER, RESELLER
 
-from knm import cache, carriers, config, errors, search
-from knm.carriers import SearchOptions
-from knm.numbers.record import PhoneNumber
+from knm import cache, carriers, config, errors
+from knm.carriers import SearchOptions, search
+from knm.record import PhoneNumber
 from knm.simulators.phonebook import create_app
 from knm.simulators.server import BackgroundServer
 

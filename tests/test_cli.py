@@ -493,7 +493,7 @@ def _wait_healthy(proc: subprocess.Popen[str], port: int) -> int | None:
 def test_serve_answers_http(tmp_path: Path) -> None:
     """`knm serve` answers HTTP on the chosen port, with the database given by --db.
 
-    (`knm demo` is the same three lines of wiring around `knm.simulators.demo.run`; its
+    (`knm demo` is the same three lines of wiring around `knm.demo.run`; its
     7-second start-up is exercised by the demo's own tests, not here.)"""
     port = _free_port()
     db_file = tmp_path / "served.sqlite"

@@ -16,7 +16,7 @@ import pytest
 
 from knm import errors
 from knm.carriers.base import SearchOptions
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators import registry
 from knm.simulators.server import free_port
 

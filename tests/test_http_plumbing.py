@@ -11,7 +11,7 @@ from fastapi import FastAPI
 from knm import errors
 from knm.carriers.base import Setting
 from knm.carriers.http import HttpCarrier, OrderStatus, error_class_for_status, parse_xml_text
-from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 from knm.simulators.base import Simulator
 from knm.simulators.server import BackgroundServer
 

@@ -231,7 +231,7 @@ def test_concurrent_update_is_a_clear_conflict(kazoo_numbers: list[str]) -> None
     first.set_used_by("app_one")
     repository.save(first)
     second.set_used_by("app_two")
-    with pytest.raises(repository.Conflict) as exc:
+    with pytest.raises(errors.Conflict) as exc:
         repository.save(second)
     assert exc.value.code == 409 and "concurrently" in exc.value.message
     assert numbers.get("+15551233322").used_by == "app_one"

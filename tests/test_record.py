@@ -8,7 +8,7 @@ import pytest
 from conftest import FIXTURES, kazoo_number_docs
 
 from knm import PhoneNumber, carriers, numbers
-from knm.numbers.record import STATES
+from knm.record import STATES
 
 IN_SERVICE = "+15551233322"
 MDN = "+15551233324"

@@ -8,8 +8,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from knm import cache, carriers, config, errors, search
-from knm.carriers import Carrier, SearchOptions, SearchResult
+from knm import cache, carriers, config, errors
+from knm.carriers import Carrier, SearchOptions, SearchResult, search
 
 
 class Counting(Carrier):
@@ -302,7 +302,8 @@ def test_store_backed_carriers_share_one_batch_and_fail_alone(db: str) -> None:
 
 HUNG_PROGRAM = """
 import sys, threading, time
-from knm import carriers, config, search, store
+from knm import carriers, config, store
+from knm.carriers import search
 from knm.carriers import Carrier, SearchResult
 store.use(sys.argv[1])
 

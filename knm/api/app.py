@@ -22,16 +22,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
-from knm import accounts, config, errors, numbers, search, store
+import knm
+from knm import accounts, config, errors, numbers, phone, store
 from knm import carriers as facade
 from knm.api import auth, metrics
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.auth import Caller, authenticate, authorize
-from knm.api.envelope import JSONBody, collection, success
+from knm.api.envelope import JSONBody, collection, failure, success
 from knm.api.middleware import RequestMiddleware
-from knm.numbers import convert
-from knm.numbers.record import PhoneNumber
+from knm.carriers import search
+from knm.record import PhoneNumber
 
 V2 = "/v2"
 ACCOUNT = V2 + "/accounts/{account_id}/phone_numbers"
@@ -110,7 +111,7 @@ def _number_list(data: dict[str, Any]) -> list[str]:
 def path_number(raw: str) -> str:
     """A number from the URL: raw `+…`, `%2B…` (decoded already) or a national form."""
     text = raw.strip()
-    normalized = convert.normalize(text) if len(text) <= 64 else text
+    normalized = phone.normalize(text) if len(text) <= 64 else text
     if not _E164.match(normalized):
         raise errors.NotReconcilable(text[:64])
     return normalized
@@ -243,7 +244,7 @@ def check(account_id: str, data: dict[str, Any] = Depends(json_data),
 @router.get(ACCOUNT + "/classifiers", tags=["classifiers"])
 def classifiers(account_id: str, caller: Caller = Depends(authenticate)) -> Response:
     authorize(caller, account_id)
-    return success(convert.CLASSIFIERS)
+    return success(phone.CLASSIFIERS)
 
 
 @router.get(ACCOUNT + "/classifiers/{number}", tags=["classifiers"])
@@ -251,9 +252,9 @@ def classify(account_id: str, number: str, caller: Caller = Depends(authenticate
              ) -> Response:
     authorize(caller, account_id)
     text = number.strip()[:64]
-    name = convert.classify(text)
-    spec = dict(convert.CLASSIFIERS.get(name or "unknown", {}))
-    return success({**spec, "name": name, "number": text, "e164": convert.normalize(text)})
+    name = phone.classify(text)
+    spec = dict(phone.CLASSIFIERS.get(name or "unknown", {}))
+    return success({**spec, "name": name, "number": text, "e164": phone.normalize(text)})
 
 
 def _collection_routes() -> None:
@@ -311,7 +312,7 @@ def identify(account_id: str, number: str, caller: Caller = Depends(authenticate
              ) -> Response:
     account = authorize(caller, account_id)
     normalized = path_number(number)
-    out = convert.identify(normalized)
+    out = phone.identify(normalized)
     try:
         pn = _visible(caller, account, normalized)
         out["account_id"] = pn.assigned_to
@@ -397,8 +398,6 @@ def healthz() -> Response:
     except Exception as exc:  # noqa: BLE001 - the answer *is* the failure
         err = errors.DatabaseError(cause=type(exc).__name__, code=503,
                                    error="service_unavailable")
-        from knm.api.envelope import failure
-
         return failure(err)
     return success({"status": "ok", "database": store.dialect()})
 
@@ -471,6 +470,4 @@ def worker_app() -> FastAPI:
 
 
 def _version() -> str:
-    from knm import __version__
-
-    return __version__
+    return knm.__version__

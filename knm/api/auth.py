@@ -17,12 +17,10 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.security import APIKeyHeader
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from knm import accounts, errors, store
+from knm import accounts, errors
 from knm.api.logging import remember_secret
-from knm.store.schema import auth_tokens
 
 #: declares the header in the OpenAPI document (the lookup below reads it itself)
 token_header = APIKeyHeader(name="X-Auth-Token", auto_error=False,
@@ -112,14 +110,13 @@ def _cached_token_account(token: str) -> str | None:
 
 
 def _token_account(token: str) -> str | None:
-    key = hashlib.sha256(token.encode()).hexdigest()
-    with store.read() as conn:
-        row = conn.execute(select(auth_tokens.c.account_id, auth_tokens.c.expires_at)
-                           .where(auth_tokens.c.token_hash == key)).first()
-    if row is None or row.expires_at <= time.time():
+    found = accounts.token_lookup(token)
+    if found is None:
         return None
-    _tokens.put(key, row.account_id, min(row.expires_at, time.time() + 60))
-    return row.account_id
+    account_id, expires_at = found
+    _tokens.put(hashlib.sha256(token.encode()).hexdigest(), account_id,
+                min(expires_at, time.time() + 60))
+    return account_id
 
 
 def token_of(request: Request) -> str | None:

@@ -10,33 +10,27 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import sys
 import time
 from contextvars import ContextVar
 from typing import Any, TextIO
+
+from knm import secrets
 
 #: the id of the request being served (set by the API middleware)
 request_id_var: ContextVar[str | None] = ContextVar("knm_request_id", default=None)
 #: credentials seen in the request being served; scrubbed from any log line
 request_secrets_var: ContextVar[tuple[str, ...]] = ContextVar("knm_request_secrets", default=())
 
-MASK = "***"
-_SECRET_PAIRS = re.compile(
-    r"""(?ix)
-    (["']?[\w-]*(?:password|token|secret|api_key|apikey|key|authorization)["']?\s*[:=]\s*)
-    (?:"[^"]*"|'[^']*'|(?:bearer|basic)\s+\S+|[^\s,;&}'"]+)
-    """
-)
 _MANAGED = ("knm", "uvicorn", "uvicorn.error")
 
 
 def scrub(text: str) -> str:
-    """`text` with every `secret=value` pair and every known request credential masked."""
-    for secret in request_secrets_var.get():
-        if secret:
-            text = text.replace(secret, MASK)
-    return _SECRET_PAIRS.sub(lambda m: m.group(1) + MASK, text)
+    """`text` with every `secret=value` pair, every known request credential and every live
+    carrier secret masked (`knm.secrets`)."""
+    text = secrets.scrub(text, request_secrets_var.get())
+    text = secrets.registry.scrubber()(text)
+    return secrets.SECRET_ASSIGNMENT.sub(lambda m: m.group(1) + secrets.MASK, text)
 
 
 def remember_secret(value: str | None) -> None:

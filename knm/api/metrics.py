@@ -18,7 +18,8 @@ from prometheus_client import (
     generate_latest,
 )
 
-from knm import carriers, search
+from knm import carriers
+from knm.carriers import search
 
 REQUESTS = Counter("knm_http_requests_total", "HTTP requests by route template and status",
                    ["method", "route", "status"])

@@ -11,9 +11,9 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from knm import errors
+from knm import accounts, errors
 from knm.carriers.base import (
     Carrier,
     SearchOptions,
@@ -30,122 +30,43 @@ from knm.carriers.registry import (
     register,
     unregister,
 )
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.carriers.search import find
+from knm.carriers.selection import (
+    ALL_MODULES,
+    all_modules,
+    available_carriers,
+    default_carrier,
+    default_carriers,
+    keep_only_reachable,
+)
+from knm.phone import normalize
+from knm.record import PhoneNumber
+from knm.secrets import scrub
 
 __all__ = [
-    "Carrier", "SearchOptions", "SearchResult", "Setting", "acquire", "all_modules",
-    "available_carriers", "carrier_class", "check", "declared_names", "default_carrier",
-    "default_carriers", "disconnect", "find", "get_carrier", "info", "is_local",
-    "is_number_billable", "is_reachable", "keep_only_reachable", "register", "unregister",
+    "ALL_MODULES", "Carrier", "SearchOptions", "SearchResult", "Setting", "acquire",
+    "all_modules", "available_carriers", "carrier_class", "check", "declared_names",
+    "default_carrier", "default_carriers", "disconnect", "find", "get_carrier", "info",
+    "is_local", "is_number_billable", "is_reachable", "keep_only_reachable", "register",
+    "unregister",
 ]
 
 log = logging.getLogger("knm.carriers")
-
-CATEGORY = "number_manager"
-
-#: Kazoo's fixed list, in Kazoo's order (reference/kazoo-core.md §2.1)
-ALL_MODULES: tuple[str, ...] = (
-    "knm_bandwidth2", "knm_bandwidth", "knm_inum", "knm_local", "knm_inventory", "knm_managed",
-    "knm_mdn", "knm_other", "knm_reserved", "knm_reserved_reseller", "knm_simwood",
-    "knm_telnyx", "knm_vitelity", "knm_voip_innovations", "knm_voxbone", "knm_didww",
-    "knm_flowroute", "knm_inteliquent", "knm_it_vocal", "knm_level3", "knm_o1", "knm_peerless",
-    "knm_thinq", "knm_verizon", "knm_windstream", "knm_ziron",
-)
-#: carriers searched first for an account (its reserved numbers, then local ones)
-ACCOUNT_FIRST: tuple[str, ...] = ("knm_reserved", "knm_reserved_reseller", "knm_local")
-
-ADMIN_CREATION_STATES = ["aging", "available", "in_service", "port_in", "reserved"]
-ADDITION_CREATION_STATES = ["in_service", "reserved"]
-
-
-# -- which carriers ------------------------------------------------------------------------
-
-
-def all_modules() -> list[str]:
-    """Kazoo's list of carrier names, then any other declared or registered carrier."""
-    extra = [n for n in declared_names() if n not in ALL_MODULES]
-    return list(ALL_MODULES) + extra
-
-
-def keep_only_reachable(names: Iterable[Any]) -> list[str]:
-    """Names whose carrier can be loaded, in order (Kazoo does not de-duplicate either)."""
-    out: list[str] = []
-    for name in names:
-        if not isinstance(name, str) or name in ("", "undefined"):
-            continue
-        if is_reachable(name):
-            out.append(full_name(name))
-    return out
-
-
-def _system_modules() -> list[str]:
-    from knm import config
-
-    value = config.get(CATEGORY, "carrier_modules")
-    if _is_name_list(value):
-        return list(value)
-    return [default_carrier()]
-
-
-def _account_modules(account_id: str) -> list[str]:
-    from knm import config
-
-    value = config.get_own(CATEGORY, "carrier_modules", account_id=account_id)
-    return list(value) if _is_name_list(value) else _system_modules()
-
-
-def _is_name_list(value: Any) -> bool:
-    return (isinstance(value, list) and bool(value)
-            and all(isinstance(v, str) and v for v in value))
-
-
-def available_carriers(account_id: str | None = None, reseller_id: str | None = None
-                       ) -> list[str]:
-    """Carriers a search asks, in order.
-
-    With both ids: the account's reserved numbers, its reseller's, local ones, then the
-    reseller's own `carrier_modules` (or the system's). Otherwise the system's list.
-    """
-    if not account_id or not reseller_id:
-        return keep_only_reachable(_system_modules())
-    rest = [full_name(n) for n in _account_modules(reseller_id)]
-    for first in ACCOUNT_FIRST:  # list subtraction: one occurrence each
-        if first in rest:
-            rest.remove(first)
-    return keep_only_reachable([*ACCOUNT_FIRST, *rest])
-
-
-def default_carrier() -> str:
-    """The carrier new numbers get (`available_module_name`); not checked for reachability."""
-    from knm import config
-
-    value = config.get(CATEGORY, "available_module_name")
-    return value if isinstance(value, str) and value else "knm_local"
-
-
-def default_carriers() -> list[str]:
-    return keep_only_reachable([default_carrier()])
 
 
 # -- info ----------------------------------------------------------------------------------
 
 
 def usable_creation_states(auth_account_id: str | None) -> list[str]:
-    """States `auth_account_id` may create numbers in (Kazoo's `allowed_creation_states`)."""
-    from knm import accounts
-
+    """States `auth_account_id` may create numbers in (Kazoo's `allowed_creation_states`);
+    an unknown account is `400 invalid` naming it."""
     if not auth_account_id:
         return []
-    if auth_account_id == "system":
-        return list(ADMIN_CREATION_STATES)
-    account = accounts.get(auth_account_id)  # unknown → 400 invalid naming account_id
-    if account.superduper_admin:
-        return list(ADMIN_CREATION_STATES)
-    if account.allow_number_additions:
-        return list(ADDITION_CREATION_STATES)
-    return []
+    if auth_account_id == accounts.SYSTEM:
+        return accounts.creation_states(is_admin=True)
+    account = accounts.get(auth_account_id)
+    return accounts.creation_states(is_admin=account.superduper_admin,
+                                    allows_additions=account.allow_number_additions)
 
 
 def info(auth_account_id: str | None, account_id: str | None, reseller_id: str | None
@@ -181,8 +102,6 @@ def info(auth_account_id: str | None, account_id: str | None, reseller_id: str |
 def check(numbers: Iterable[str]) -> dict[str, str]:
     """Status of each number at the carriers: the first carrier that knows it answers, a
     number no carrier knows is `"error"` (Kazoo's one-carrier lag is not reproduced)."""
-    from knm.numbers.convert import normalize
-
     remaining = sorted({normalize(n) for n in numbers})
     if not remaining:
         return {}
@@ -278,13 +197,9 @@ def _observe(carrier: str, operation: str, outcome: str, seconds: float) -> None
 
 def _scrub(text: str, carrier: Carrier) -> str:
     try:
-        secrets = carrier.secrets()
-    except Exception:  # noqa: BLE001
-        secrets = []
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
+        return carrier.scrub(text) or ""
+    except Exception:  # noqa: BLE001 - a broken carrier must not hide its own failure
+        return scrub(text)
 
 
 # -- flags ---------------------------------------------------------------------------------
@@ -316,19 +231,3 @@ def is_number_billable(number: PhoneNumber) -> bool:
 def is_local(name: str | None) -> bool:
     """Do this carrier's numbers live here (no network call)? Unknown carriers: True."""
     return _flag(name, "is_local")
-
-
-# -- search --------------------------------------------------------------------------------
-
-
-def find(prefix: str, quantity: int = 1, *, offset: int = 0, country: str = "US",
-         dialcode: str | None = None, account_id: str | None = None,
-         reseller_id: str | None = None, query_id: str | None = None,
-         carriers: Iterable[str] | None = None, blocks: Any = None,
-         **extra: Any) -> list[dict[str, Any]]:
-    """Search every available carrier (see `knm.search`): a page of `{"number", "state"}`."""
-    from knm import search
-
-    return search.find(prefix, quantity, offset=offset, country=country, dialcode=dialcode,
-                       account_id=account_id, reseller_id=reseller_id, query_id=query_id,
-                       carriers=carriers, blocks=blocks, **extra)

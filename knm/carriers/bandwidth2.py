@@ -14,16 +14,14 @@ import threading
 import time
 import uuid
 import xml.etree.ElementTree as ET
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, OrderStatus, parse_xml_text
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 
 TOLLFREE_NPAS = frozenset({"800", "822", "833", "844", "855", "866", "877", "880", "881",
                            "882", "883", "884", "885", "886", "887", "888", "889"})

@@ -9,23 +9,17 @@ threads at once.
 from __future__ import annotations
 
 import abc
-import re
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
 from knm import errors
+from knm.record import PhoneNumber
+from knm.secrets import MASK, is_secret_key, masked, scrub
+from knm.values import SearchOptions, SearchResult, StoreQuery
 
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
-
-SECRET_KEY_PATTERN = re.compile(r"(password|token|secret|api_key|key)$", re.IGNORECASE)
-MASK = "***"
-
-
-def is_secret_key(key: str) -> bool:
-    """SPEC §7: a key ending in password/token/secret/api_key/key holds a secret."""
-    return bool(SECRET_KEY_PATTERN.search(key))
+__all__ = ["MASK", "Carrier", "SearchOptions", "SearchResult", "Setting", "StoreQuery",
+           "full_name", "is_secret_key", "short_name"]
 
 
 @dataclass(frozen=True)
@@ -33,6 +27,8 @@ class Setting:
     """One setting a carrier reads from `number_manager.<short>`.
 
     The declaration is the single source for validation, defaults, docs and masking.
+    `aliases` are older names of the same setting (Kazoo's `api_uri` for `base_url`): a value
+    given under an alias is read as the setting itself.
     """
 
     name: str
@@ -41,56 +37,7 @@ class Setting:
     secret: bool = False
     default: Any = None
     description: str = ""
-
-
-@dataclass(frozen=True)
-class SearchOptions:
-    """What a search asked for. Carrier-specific filters travel in `extra`."""
-
-    quantity: int = 1
-    prefix: str = ""
-    dialcode: str | None = None
-    country: str = "US"
-    offset: int = 0
-    blocks: Any = None
-    account_id: str | None = None
-    reseller_id: str | None = None
-    query_id: str | None = None
-    deadline: float | None = None  # time.monotonic() by which the whole search must end
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class SearchResult:
-    """One number a carrier offers. `carrier_data` is kept for the purchase, never shown."""
-
-    number: str
-    carrier: str
-    state: str = "discovery"
-    carrier_data: dict[str, Any] = field(default_factory=dict)
-    block: tuple[str, str] | None = None
-    locality: dict[str, Any] | None = None
-
-    def to_public(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"number": self.number, "state": self.state}
-        if self.locality:
-            out["locality"] = self.locality
-        return out
-
-
-@dataclass(frozen=True)
-class StoreQuery:
-    """A store-backed carrier's search, described rather than run.
-
-    `statement` is a read-only SQLAlchemy Core select whose parameters and columns are plain
-    strings and integers (what `knm.store.fetch_rows` takes); `to_results` turns its rows into
-    the carrier's results. A search runs the queries of all its store-backed carriers
-    together: on PostgreSQL in one round trip instead of one each.
-    """
-
-    statement: Any
-    params: dict[str, Any]
-    to_results: Callable[[list[tuple[Any, ...]]], list[SearchResult]]
+    aliases: tuple[str, ...] = ()
 
 
 class Carrier(abc.ABC):
@@ -126,6 +73,11 @@ class Carrier(abc.ABC):
         out = dict(config)
         for setting in cls.settings:
             value = out.get(setting.name)
+            for alias in setting.aliases:
+                if value in (None, "") and out.get(alias) not in (None, ""):
+                    value = out.pop(alias)
+                else:
+                    out.pop(alias, None)
             if value in (None, ""):
                 if setting.required:
                     raise errors.CarrierMisconfigured(cls.name, setting.name)
@@ -144,11 +96,14 @@ class Carrier(abc.ABC):
         return [str(v) for k, v in self.config.items() if k in keys and v not in (None, "")]
 
     def masked_config(self) -> dict[str, Any]:
-        keys = self.secret_keys()
-        return {
-            k: (MASK if (k in keys or is_secret_key(k)) and v not in (None, "") else v)
-            for k, v in self.config.items()
-        }
+        return masked(self.config, self.secret_keys())
+
+    def scrub(self, text: Any) -> str | None:
+        """`text` with this carrier's secrets masked, in every form they may take (raw,
+        URL-encoded, XML- and JSON-escaped, inside an auth header)."""
+        if text is None:
+            return None
+        return scrub(text, self.secrets())
 
     # -- the interface -------------------------------------------------------------------------
 

@@ -38,27 +38,23 @@ Subclass contract (the small API other carriers build on)::
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-import re
 import threading
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote, quote_plus
+from typing import Any, ClassVar
 
 import defusedxml
 import defusedxml.ElementTree as SafeET
 import httpx
 
 from knm import errors
-from knm.carriers.base import MASK, Carrier, Setting, short_name
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.carriers.base import Carrier, Setting, short_name
+from knm.record import PhoneNumber
+from knm.secrets import Scrubber, basic_credential, install_log_filter, registry
 
 __all__ = [
     "COMMON_SETTINGS",
@@ -70,37 +66,6 @@ __all__ = [
 ]
 
 log = logging.getLogger("knm.carriers.http")
-
-#: every secret of every carrier built in this process, for the log filter below
-_LIVE_SECRETS: set[str] = set()
-_LIVE_SECRETS_LOCK = threading.Lock()
-
-
-def _remember_secrets(values: Iterable[str]) -> None:
-    with _LIVE_SECRETS_LOCK:
-        _LIVE_SECRETS.update(v for v in values if v and len(v) >= 3)
-
-
-class _ScrubSecretsFilter(logging.Filter):
-    """httpx and httpcore log request URLs, and some carriers (Vitelity) put credentials in
-    the query string: mask every known secret before any handler sees the record."""
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        if not _LIVE_SECRETS:
-            return True
-        message = original = record.getMessage()
-        for secret in sorted(_LIVE_SECRETS, key=len, reverse=True):
-            for form in (secret, quote(secret, safe=""), quote_plus(secret)):
-                message = message.replace(form, MASK)
-        if message != original:
-            record.msg, record.args = message, None
-        return True
-
-
-_secrets_filter = _ScrubSecretsFilter()
-for _logger in ("httpx", "httpcore", "httpcore.http11", "httpcore.connection",
-                "httpcore.proxy"):
-    logging.getLogger(_logger).addFilter(_secrets_filter)
 
 COMMON_SETTINGS: tuple[Setting, ...] = (
     Setting("base_url", str, description="API root; point it at a simulator to test offline"),
@@ -122,7 +87,6 @@ ORDER_SETTINGS: tuple[Setting, ...] = (
 RETRY_STATUSES = frozenset({502, 503, 504})
 #: longest carrier message kept in an error (a whole HTML error page helps nobody)
 MAX_MESSAGE = 500
-_AUTH_HEADER_VALUE = re.compile(r"\b(Basic|Bearer)\s+[A-Za-z0-9._~+/=-]+", re.IGNORECASE)
 
 
 def error_class_for_status(status: int) -> type[errors.CarrierFault]:
@@ -211,8 +175,14 @@ class HttpCarrier(Carrier):
         self.log = logging.getLogger(f"knm.carriers.{short_name(self.name)}")
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()
-        self._runtime_secrets: set[str] = set()
-        _remember_secrets(self.secrets())
+        # what this instance may leak: its configured secrets, and every credential it sends
+        # (the exact Basic/Bearer values, OAuth tokens it obtains); the log filter knows them
+        # for as long as the instance lives
+        self._sent_auth: set[str] = set()
+        self._scrubber = Scrubber(super().secrets())
+        self._secrets_owner = f"{self.name}#{id(self)}"
+        install_log_filter()
+        registry.register(self._secrets_owner, self._scrubber.secrets())
 
     # -- hooks a carrier may override -----------------------------------------------------------
 
@@ -254,21 +224,22 @@ class HttpCarrier(Carrier):
     def add_secret(self, value: str | None) -> None:
         """Register a secret learnt at run time (an OAuth access token) for scrubbing."""
         if value:
-            self._runtime_secrets.add(str(value))
-            _remember_secrets([str(value)])
+            self._scrubber.add(str(value))
+            registry.register(self._secrets_owner, self._scrubber.secrets())
+
+    def _sending(self, headers: Mapping[str, str]) -> None:
+        """Learn the credential of an `Authorization` header about to be sent."""
+        value = headers.get("Authorization") or headers.get("authorization")
+        if value and value not in self._sent_auth:
+            self._sent_auth.add(value)
+            self._scrubber.add_header_value(value)
+            registry.register(self._secrets_owner, self._scrubber.secrets())
 
     def scrub(self, text: Any) -> str | None:
-        """`text` with every configured or learnt secret (and any auth header value) masked."""
+        """`text` with every configured or sent secret masked, in every form it may take."""
         if text is None:
             return None
-        out = str(text)
-        secrets = set(self.secrets()) | self._runtime_secrets
-        for secret in sorted(secrets, key=len, reverse=True):
-            if len(secret) >= 3:
-                out = out.replace(secret, MASK)
-                for encoded in (quote(secret, safe=""), quote_plus(secret)):
-                    out = out.replace(encoded, MASK)
-        return _AUTH_HEADER_VALUE.sub(lambda m: f"{m.group(1)} {MASK}", out)
+        return self._scrubber(text)
 
     def info(self) -> dict[str, Any]:
         """Flags and masked settings: safe to show to anyone who may list carriers."""
@@ -287,19 +258,11 @@ class HttpCarrier(Carrier):
     @staticmethod
     def basic_auth(user: str, password: str) -> str:
         """The value of an `Authorization: Basic …` header."""
-        raw = f"{user}:{password}".encode()
-        return "Basic " + base64.b64encode(raw).decode("ascii")
+        return "Basic " + basic_credential(user, password)
 
     def secrets(self) -> list[str]:
-        out = super().secrets()
-        # the Basic header's encoded form is as secret as the password inside it
-        user = next((self.config.get(k) for k in ("api_username", "auth_username", "login",
-                                                   "client_id", "user") if self.config.get(k)),
-                    None)
-        for value in list(out):
-            if user:
-                out.append(self.basic_auth(str(user), value).split(" ", 1)[1])
-        return out
+        """Configured secrets and the credentials sent so far (Basic, Bearer, tokens)."""
+        return sorted(self._scrubber.secrets())
 
     # -- HTTP -----------------------------------------------------------------------------------
 
@@ -324,6 +287,7 @@ class HttpCarrier(Carrier):
             if self._client is not None:
                 self._client.close()
                 self._client = None
+        registry.forget(self._secrets_owner)
 
     def timeout_for(self, deadline: float | None) -> float:
         """Seconds this request may take: `timeout_ms`, shortened to what is left of the
@@ -352,6 +316,7 @@ class HttpCarrier(Carrier):
             idempotent = method in ("GET", "HEAD")
         headers = {**(self.request_headers() if authenticate else {}),
                    **(kw.pop("headers", None) or {})}
+        self._sending(headers)
         attempts = 1 + (self.max_retries if idempotent else 0)
         for attempt in range(attempts):
             last = attempt == attempts - 1

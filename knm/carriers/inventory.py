@@ -15,7 +15,7 @@ from typing import Any
 
 from knm import errors, store
 from knm.carriers.pools import LocalStoreCarrier, now_gregorian
-from knm.numbers.convert import normalize
+from knm.phone import normalize
 
 log = logging.getLogger("knm.carriers")
 

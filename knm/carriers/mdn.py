@@ -3,12 +3,8 @@ bookkeeping only. The state rules for mobile numbers live in the operations laye
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from knm.carriers.base import Carrier, SearchOptions, SearchResult
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 
 
 class Mdn(Carrier):

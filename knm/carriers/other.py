@@ -12,16 +12,14 @@ from __future__ import annotations
 
 import json
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import httpx
 
 from knm import errors
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, Setting
-from knm.numbers.convert import normalize, to_npan
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.phone import normalize, to_npan
+from knm.record import PhoneNumber
 
 
 class Other(Carrier):

@@ -11,18 +11,17 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
 
 from knm import errors, store
-from knm.accounts import is_account_id
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery
+from knm.phone import normalize
+from knm.record import PhoneNumber
 from knm.store.schema import numbers as numbers_t
 from knm.store.schema import pool_numbers as pool_t
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.values import is_account_id, now_gregorian
 
 log = logging.getLogger("knm.carriers")
 
@@ -34,12 +33,6 @@ def prefix_bounds(prefix: str) -> tuple[str, str]:
 
 def plus_prefix(prefix: str) -> str:
     return prefix if prefix.startswith("+") else "+" + prefix
-
-
-def now_gregorian() -> int:
-    from knm.numbers.record import now_gregorian as gregorian
-
-    return gregorian()
 
 
 # a compiled-once query: SQLAlchemy caches its SQL, so a search costs one round trip. Only
@@ -192,8 +185,6 @@ class PoolCarrier(Carrier):
         """The first number as an integer, read like any number a user types: `4155550100`
         is `+14155550100`. (Kazoo only prefixed `+`, so a US start number became a Swiss
         one — `+4155550100` — which nobody means.)"""
-        from knm.numbers.convert import normalize
-
         if isinstance(start, bool) or not isinstance(start, int | str):
             raise errors.Invalid("start", "start must be a phone number")
         normalized = normalize(str(start).strip())
@@ -204,8 +195,6 @@ class PoolCarrier(Carrier):
     def import_numbers(self, account_id: str, numbers: Iterable[str]) -> dict[str, Any]:
         """Kazoo's result shape: `{"success": {num: {}}, "errors": {num: {"reason",
         "message"}}}`, each key present only when it has entries."""
-        from knm.numbers.convert import normalize
-
         if not is_account_id(account_id):
             raise errors.Invalid("account_id", f"{account_id!r} is not an account id")
         success: dict[str, Any] = {}

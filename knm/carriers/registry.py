@@ -19,7 +19,7 @@ import threading
 from importlib import metadata
 from typing import Any
 
-from knm import errors
+from knm import config, errors
 from knm.carriers.base import Carrier, full_name, short_name
 
 log = logging.getLogger("knm.carriers")
@@ -133,8 +133,6 @@ def get_carrier(name: str | None) -> Carrier | None:
     cls = carrier_class(name)
     if cls is None:
         return None
-    from knm import config
-
     key = full_name(str(name))
     settings = config.carrier_config(key)
     with _lock:
@@ -142,20 +140,17 @@ def get_carrier(name: str | None) -> Carrier | None:
         if cached is not None and cached[0] == settings and type(cached[1]) is cls:
             return cached[1]
     instance = cls(settings)
-    old = None
     with _lock:
         current = _instances.get(key)
         if current is not None and current[0] == settings and type(current[1]) is cls:
             instance_to_return = current[1]
         else:
-            old = current
             _instances[key] = (settings, instance)
             instance_to_return = instance
     if instance_to_return is not instance:
         _close(instance)
-    # the replaced instance may still be serving a search in another thread, so it is not
-    # closed here: its pooled connections go when it is garbage collected.
-    del old
+    # a replaced instance may still be serving a search in another thread, so it is
+    # not closed here: its pooled connections go when it is garbage collected.
     return instance_to_return
 
 

@@ -6,16 +6,14 @@ number's own carrier and state (`reserved`); buying and releasing are bookkeepin
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import and_, bindparam, select
 
 from knm.carriers.base import SearchOptions, SearchResult, StoreQuery
 from knm.carriers.pools import StoreQuerySearch, prefix_bounds
+from knm.record import PhoneNumber
 from knm.store.schema import numbers as numbers_t
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
 
 _QUERY = (
     # a number in the store needs no carrier data to be bought: not read (no JSON decoding)

@@ -15,15 +15,13 @@ Kazoo quirks deliberately *not* reproduced (§15.7):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 
 NAME = "knm_simwood"
 NUMBERS_API_URL = "https://api.simwood.com/v3/numbers"

@@ -10,7 +10,7 @@ real release (`DELETE /phone_numbers/{id}`, the id found by number). Kazoo's
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 import phonenumbers
@@ -18,9 +18,7 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, OrderStatus
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.record import PhoneNumber
 
 TOLLFREE_NPAS = frozenset({"800", "833", "844", "855", "866", "877", "888"})
 #: Telnyx error codes (or words) meaning the number can no longer be bought

@@ -17,17 +17,15 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, parse_xml_text
-from knm.numbers.convert import US_TOLLFREE_NPAS, classify, normalize
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.phone import US_TOLLFREE_NPAS, classify, normalize
+from knm.record import PhoneNumber
 
 NAME = "knm_vitelity"
 API_URI = "https://api.vitelity.net/api.php"

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
 import httpx
@@ -26,10 +26,8 @@ import httpx
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, parse_xml_text
-from knm.numbers.convert import normalize
-
-if TYPE_CHECKING:
-    from knm.numbers.record import PhoneNumber
+from knm.phone import normalize
+from knm.record import PhoneNumber
 
 NAME = "knm_voip_innovations"
 PRODUCTION_URL = "https://backoffice.voipinnovations.com/Services/APIService.asmx"

@@ -23,15 +23,14 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any, overload
 
-from knm import accounts, config, errors, store
+from knm import accounts, cache, config, errors, store
 from knm.numbers import repository, states
-from knm.numbers.convert import normalize
-from knm.numbers.record import LOCAL_MODULES, STATES, PhoneNumber, now_gregorian, public_fields
-from knm.numbers.repository import Conflict, NumberBusy
 from knm.numbers.states import AuthCache, Context
+from knm.phone import normalize
+from knm.record import LOCAL_MODULES, STATES, PhoneNumber, now_gregorian, public_fields
 
 __all__ = [
-    "BulkResult", "Conflict", "NumberBusy", "PhoneNumber", "allowed_creation_states",
+    "BulkResult", "PhoneNumber", "allowed_creation_states",
     "assign_to_app", "create", "delete", "get", "import_kazoo", "list_account", "move",
     "release", "reserve", "update",
 ]
@@ -172,7 +171,7 @@ def _load(batch: _Batch, ctx: Context, *, auth_by: str | None, assign_to: str | 
             batch.fail(num, errors.Forbidden())
             continue
         if mutating and repository.is_claimed(pn):
-            batch.fail(num, NumberBusy(num))
+            batch.fail(num, errors.NumberBusy(num))
             continue
         out.append(pn)
     return out
@@ -452,8 +451,6 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
          mdn_run: bool = False) -> Any:
     """Put numbers in service for `assign_to`. A number found by a search (`discovery`, from
     the search cache) is bought from its carrier — atomically, see the module doc."""
-    from knm import cache
-
     settings = _Settings.load()
     batch = _Batch(numbers, settings)
     ctx = Context()
@@ -482,7 +479,7 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
         if not states.may_read(pn, ctx.auth):
             batch.fail(num, errors.Forbidden())
         elif repository.is_claimed(pn):
-            batch.fail(num, NumberBusy(num))
+            batch.fail(num, errors.NumberBusy(num))
         else:
             loaded.append(pn)
 

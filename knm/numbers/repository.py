@@ -25,7 +25,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from knm import errors, store
-from knm.numbers.record import PhoneNumber, now_gregorian
+from knm.record import PhoneNumber, now_gregorian
 from knm.store.schema import numbers as t
 from knm.store.schema import port_requests
 
@@ -36,29 +36,6 @@ CLAIM_PREFIX = "claim:"
 CLAIM_TTL_S = 900  # longer than any carrier order wait (order_timeout_s defaults to 120)
 #: port requests in these states no longer hold their numbers
 FINISHED_PORT_STATES = ("completed", "canceled", "cancelled", "rejected")
-
-
-class Conflict(errors.KnmError):
-    """Someone else changed the number between our read and our write."""
-
-    code, error = 409, "conflict"
-
-    def __init__(self, number: str, message: str | None = None) -> None:
-        super().__init__(
-            message or f"number {number} was changed concurrently; reload it and retry",
-            cause=number,
-        )
-
-
-class NumberBusy(errors.KnmError):
-    """Another request is buying or releasing this number at its carrier right now."""
-
-    code, error = 409, "number_exists"
-
-    def __init__(self, number: str) -> None:
-        super().__init__(
-            f"number {number} is being acquired or released by another request", cause=number
-        )
 
 
 # -- row <-> record ----------------------------------------------------------------------------
@@ -336,7 +313,7 @@ def update_one(pn: PhoneNumber, conn: Connection, *, rev: str | None = None) -> 
     result = conn.execute(update(t).where(and_(t.c.number == pn.number, t.c.version == seen))
                           .values(**row))
     if result.rowcount != 1:
-        raise Conflict(pn.number)
+        raise errors.Conflict(pn.number)
     pn.version, pn.rev = seen + 1, row["rev"]
 
 
@@ -345,7 +322,7 @@ def delete_one(pn: PhoneNumber, conn: Connection) -> None:
     result = conn.execute(delete(t).where(and_(t.c.number == pn.number,
                                                t.c.version == pn.version)))
     if result.rowcount != 1:
-        raise Conflict(pn.number)
+        raise errors.Conflict(pn.number)
 
 
 def save_many(pns: list[PhoneNumber]) -> dict[str, errors.KnmError]:
@@ -385,7 +362,7 @@ def claim(pn: PhoneNumber) -> None:
     Raises `NumberExists`, `NumberBusy` or `Conflict` when someone else got there first.
     """
     if pn.version > 0 and is_claimed(pn):
-        raise NumberBusy(pn.number)
+        raise errors.NumberBusy(pn.number)
     token = f"{CLAIM_PREFIX}{int(time.time())}:{uuid.uuid4().hex[:12]}"
     with store.write() as conn:
         if pn.version == 0:
@@ -396,8 +373,8 @@ def claim(pn: PhoneNumber) -> None:
         else:
             try:
                 update_one(pn, conn, rev=token)
-            except Conflict:
-                raise NumberBusy(pn.number) from None
+            except errors.Conflict:
+                raise errors.NumberBusy(pn.number) from None
 
 
 def write_back(pn: PhoneNumber) -> None:
@@ -415,12 +392,5 @@ def drop_claim(number: str, version: int, *, restore: PhoneNumber | None = None)
             restore.version = version
             try:
                 update_one(restore, conn)
-            except Conflict:
+            except errors.Conflict:
                 pass  # somebody took over a stale claim; theirs is the newer state
-
-
-def count() -> int:
-    from sqlalchemy import func
-
-    with store.read() as conn:
-        return int(conn.execute(select(func.count()).select_from(t)).scalar_one())

@@ -15,8 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knm import accounts, errors
-from knm.numbers.record import PhoneNumber
+from knm import accounts, carriers, errors
+from knm.record import PhoneNumber
 
 MDN = "knm_mdn"
 #: targets that an MDN number may never be moved to (its numbers live at the mobile core)
@@ -193,8 +193,6 @@ def transition(pn: PhoneNumber, target: str, ctx: Context) -> bool:
 
 def acquire(pn: PhoneNumber) -> PhoneNumber:
     """Ask the number's carrier to buy it (the facade skips dry runs and unknown carriers)."""
-    from knm import carriers
-
     result = carriers.acquire(pn)
     if not isinstance(result, PhoneNumber):
         raise errors.InternalError(cause="invalid_return_type")
@@ -203,8 +201,6 @@ def acquire(pn: PhoneNumber) -> PhoneNumber:
 
 def disconnect(pn: PhoneNumber) -> PhoneNumber:
     """Release the number at its carrier (unknown carriers are allowed to let go)."""
-    from knm import carriers
-
     result = carriers.disconnect(pn)
     if not isinstance(result, PhoneNumber):
         raise errors.InternalError(cause="invalid_return_type")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from contextvars import ContextVar
 from pathlib import Path
@@ -25,11 +25,23 @@ except ImportError:  # Windows: the threads of a process still queue; processes 
     fcntl = None  # type: ignore[assignment]
 
 from knm import errors
+from knm.secrets import redact_url
+from knm.store import migrations
 
 log = logging.getLogger("knm.store")
 _lock = threading.RLock()
 _engine: Engine | None = None
 _url: str | None = None
+#: called after every switch to another database (`use`): what was kept for the old one is
+#: meaningless now (the search cache's in-process entries, cached settings)
+_switch_listeners: list[Callable[[], None]] = []
+
+
+def on_engine_switch(callback: Callable[[], None]) -> Callable[[], None]:
+    """Have `callback()` run after every database switch (idempotent; usable as decorator)."""
+    if callback not in _switch_listeners:
+        _switch_listeners.append(callback)
+    return callback
 
 
 def default_url() -> str:
@@ -93,8 +105,6 @@ def engine() -> Engine:
 def use(url: str) -> Engine:
     """Switch this process to the database at `url`, creating or migrating its schema."""
     global _engine, _url
-    from knm.store import migrations
-
     with _lock:
         new = _make_engine(url)
         try:
@@ -102,7 +112,7 @@ def use(url: str) -> Engine:
         except Exception as exc:  # an unreachable server or a bad URL
             new.dispose()
             raise errors.DatabaseError(
-                cause=f"cannot open database {_redact(url)}: {type(exc).__name__}: {exc}"
+                cause=redact_url(f"cannot open database {url}: {type(exc).__name__}: {exc}")
             ) from exc
         old, _engine, _url = _engine, new, url
         global _write_gate
@@ -111,9 +121,8 @@ def use(url: str) -> Engine:
         _write_gate = _gate_for(url)
         if old is not None:
             old.dispose()
-        from knm import cache
-
-        cache.reset_local()
+        for listener in list(_switch_listeners):
+            listener()
         return new
 
 
@@ -300,13 +309,3 @@ def _driver_call(dialect: Any, statement: Any, params: dict[str, Any]) -> tuple[
     if compiled.positiontup is not None:  # qmark/format styles: positional
         return compiled.string, tuple(bound[name] for name in compiled.positiontup)
     return compiled.string, bound
-
-
-def _redact(url: str) -> str:
-    """Hide a password in a database URL before it goes into an error message."""
-    if "@" in url and "://" in url:
-        scheme, rest = url.split("://", 1)
-        creds, host = rest.rsplit("@", 1)
-        user = creds.split(":", 1)[0]
-        return f"{scheme}://{user}:***@{host}"
-    return url

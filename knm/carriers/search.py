@@ -17,14 +17,16 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from knm import cache, config, errors, store
 from knm.carriers import registry
-from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery, full_name
+from knm.carriers.base import Carrier
+from knm.carriers.selection import carrier_names
 from knm.carriers.threads import DaemonPool
-from knm.numbers.convert import normalize_prefix
+from knm.phone import normalize_prefix
+from knm.values import SearchOptions, SearchResult, StoreQuery
 
 log = logging.getLogger("knm.search")
 
@@ -96,18 +98,18 @@ def find_with_report(
     normalized = normalize_prefix(prefix, country, dialcode)
     maximum = _config_int("maximum_search_quantity", 500)
     quantity = min(quantity, maximum)
-    store_cache = cache.get_cache()
+    search_cache = cache.get_cache()
     names: list[str] | None = None
     if query_id is None or str(query_id) == "":
-        names = _carrier_names(carriers, account_id, reseller_id)
+        names = carrier_names(carriers, account_id, reseller_id)
         query_id = _generated_query_id(normalized, account_id, reseller_id, names, blocks, extra)
     query_id = str(query_id)
     if offset > 0:
-        cached = _cached_page(store_cache, query_id, offset, quantity)
+        cached = _cached_page(search_cache, query_id, offset, quantity)
         if cached is not None:
             return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True)
     if names is None:
-        names = _carrier_names(carriers, account_id, reseller_id)
+        names = carrier_names(carriers, account_id, reseller_id)
 
     options = SearchOptions(
         quantity=maximum, prefix=normalized, dialcode=dialcode, country=country, offset=0,
@@ -118,7 +120,7 @@ def find_with_report(
     merged, reports = _ask_carriers(names, normalized, maximum, options, started)
     ttl = _config_int("search_cache_ttl_s", 900)
     try:
-        store_cache.put(query_id, merged, ttl)
+        search_cache.put(query_id, merged, ttl)
     except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
         log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
     return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
@@ -259,8 +261,6 @@ def _checked(name: str, found: list[SearchResult] | None) -> list[SearchResult]:
 
 
 def _with_carrier(result: SearchResult, name: str) -> SearchResult:
-    from dataclasses import replace
-
     return replace(result, carrier=name)
 
 
@@ -302,10 +302,10 @@ def _page(results: list[SearchResult], offset: int, quantity: int) -> list[dict[
     return [r.to_public() for r in results[offset:offset + quantity]]
 
 
-def _cached_page(store_cache: cache.SearchCache, query_id: str, offset: int, quantity: int
+def _cached_page(search_cache: cache.SearchCache, query_id: str, offset: int, quantity: int
                  ) -> list[SearchResult] | None:
     try:
-        return store_cache.page(query_id, offset, quantity)
+        return search_cache.page(query_id, offset, quantity)
     except Exception as exc:  # noqa: BLE001 - fall back to asking the carriers
         log.warning("search cache unavailable, asking carriers: %s", type(exc).__name__)
         return None
@@ -317,30 +317,18 @@ def answers_from_store_only(*, account_id: str | None = None, reseller_id: str |
 
     An event-loop server may then run it in place: it cannot hang on a carrier, and a thread
     hop would cost more than the search."""
-    with_cache = cache.get_cache()
-    layered = isinstance(with_cache, cache.LayeredCache)
-    if not (layered or isinstance(with_cache, cache.LocalCache)):
+    current = cache.get_cache()
+    if not current.in_process:
         return False  # a shared cache is a network call
-    names = _carrier_names(carriers, account_id, reseller_id)
+    writes_discoveries = current.shares_discoveries
+    names = carrier_names(carriers, account_id, reseller_id)
     for name in names:
         cls = registry.carrier_class(name)
         if cls is None or not cls.answers_from_store:
             return False
-        if layered and cls.discovers:
+        if writes_discoveries and cls.discovers:
             return False  # its results would be written to the database: a write to wait on
     return True
-
-
-def _carrier_names(carriers: Iterable[str] | None, account_id: str | None,
-                   reseller_id: str | None) -> list[str]:
-    if carriers is not None:
-        if isinstance(carriers, str):
-            carriers = [carriers]
-        wanted = [full_name(str(c)) for c in carriers if c]
-        return list(dict.fromkeys(n for n in wanted if registry.is_reachable(n)))
-    from knm import carriers as facade
-
-    return list(dict.fromkeys(facade.available_carriers(account_id, reseller_id)))
 
 
 def _generated_query_id(prefix: str, account_id: str | None, reseller_id: str | None,

@@ -1,4 +1,5 @@
-"""Normalizing, classifying and naming numbers.
+"""Phone-number values: normalizing, classifying and naming numbers, and the NANP facts every
+carrier needs (one list of toll-free area codes, one way to get a number's national digits).
 
 Kazoo's regex converters decide what a bare string means (so `4156301234` still becomes
 `+14156301234` and `1000` stays unreconcilable, as Kazoo users expect); the `phonenumbers`
@@ -26,8 +27,17 @@ E164_CONVERTERS: list[tuple[re.Pattern[str], str]] = [
 NPAN = re.compile(r"^(\+?1)?([2-9][0-9]{2}[2-9][0-9]{6})$")
 _JUNK = re.compile(r"[\s().\-]")
 
+#: every area code NANPA reserves for toll-free service (Kazoo's `tollfree_us` classifier: 800,
+#: 822–888 by sevens, 880–889); carriers and the classifier read this one list
+US_TOLLFREE_NPAS = ("800", "822", "833", "844", "855", "866", "877",
+                    "880", "881", "882", "883", "884", "885", "886", "887", "888", "889")
+#: the toll-free area codes numbers are sold in today (the others are reserved for later)
+US_TOLLFREE_NPAS_IN_SERVICE = ("800", "833", "844", "855", "866", "877", "888")
+
 #: Kazoo's default classifiers, in order (reference/kazoo-core.md §8.1)
 CLASSIFIERS: dict[str, dict[str, Any]] = {
+    # Kazoo's regex text, kept verbatim (the classifiers API returns it): it matches exactly
+    # the area codes of US_TOLLFREE_NPAS
     "tollfree_us": {"regex": r"^\+1((?:800|88\d|877|866|855|844|833|822)\d{7})$",
                     "friendly_name": "US TollFree", "pretty_print": "SS(###) ### - ####"},
     "toll_us": {"regex": r"^\+1(900\d{7})$", "friendly_name": "US Toll",
@@ -42,9 +52,6 @@ CLASSIFIERS: dict[str, dict[str, Any]] = {
     "international": {"regex": r"^\+([2-9]\d{7,})$", "friendly_name": "International"},
     "unknown": {"regex": r"^(.*)$", "friendly_name": "Unknown"},
 }
-
-US_TOLLFREE_NPAS = ("800", "822", "833", "844", "855", "866", "877",
-                    "880", "881", "882", "883", "884", "885", "886", "887", "888", "889")
 
 
 def _last_group(match: re.Match[str]) -> str:
@@ -73,33 +80,46 @@ def normalize(raw: str, country: str = "US") -> str:
     return text
 
 
-def is_normalized(raw: str) -> bool:
-    return normalize(raw) == raw
-
-
 @lru_cache(maxsize=64)
 def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)
 
 
-def is_reconcilable(raw: str, regex: str | None = None) -> bool:
-    from knm.config import DEFAULT_RECONCILE_REGEX
-
-    return bool(_compiled(regex or DEFAULT_RECONCILE_REGEX).match(normalize(raw)))
-
-
 def to_npan(raw: str) -> str:
+    """`+14158867900` (or `14158867900`, `4158867900`) → `4158867900`; others unchanged."""
     match = NPAN.match(raw)
     return match.group(2) if match else raw
 
 
-def to_1npan(raw: str) -> str:
-    match = NPAN.match(raw)
-    return "1" + match.group(2) if match else raw
+def nanp_digits(prefix: str) -> str | None:
+    """The NANP digits of a prefix or number (`+1415` → `415`, `1415886` → `415886`); None
+    for another country's E.164 prefix. Carriers that sell only US/Canadian numbers search
+    and order in this form."""
+    text = prefix.strip()
+    if text.startswith("+"):
+        return text[2:] if text.startswith("+1") else None
+    return text[1:] if len(text) == 11 and text.startswith("1") else text
 
 
-def to_strip_plus(raw: str) -> str:
-    return normalize(raw).removeprefix("+")
+def national_number(number: str) -> str:
+    """What NANP carriers put on the wire: `+14158867900` → `4158867900`; a number of another
+    country loses only its `+`."""
+    text = normalize(number)
+    return text[2:] if text.startswith("+1") else text.removeprefix("+")
+
+
+def nanp_e164(text: str) -> str:
+    """A carrier's NANP number back in E.164: `4158867900`, `14158867900` → `+14158867900`;
+    E.164 stays; fewer than 10 digits is no number (`""`)."""
+    text = text.strip()
+    if text.startswith("+"):
+        return text
+    return f"+1{text[-10:]}" if len(text) >= 10 else ""
+
+
+def is_us_tollfree(digits: str) -> bool:
+    """NANP digits (`800`, `8885551`) in a toll-free area code."""
+    return len(digits) >= 3 and digits[:3] in US_TOLLFREE_NPAS
 
 
 def to_db(number: str | None) -> str | None:

@@ -17,9 +17,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from knm import accounts, config, store
+from knm import accounts, carriers, config, store
+from knm.api import create_app
 from knm.carriers.base import short_name
-from knm.simulators import registry
+from knm.simulators import phonebook, registry
 from knm.simulators.server import BackgroundServer
 
 DEMO_PREFIX = "415"
@@ -70,8 +71,6 @@ def setup(*, port: int = 8000, host: str = "127.0.0.1", db_url: str | None = Non
             for key, value in settings.items():
                 config.set(category, key, value)
             modules.append(name)
-        from knm.simulators import phonebook
-
         server = _start(phonebook.create_app())
         demo.servers.append(server)
         demo.simulators["knm_other"] = server.url
@@ -84,8 +83,6 @@ def setup(*, port: int = 8000, host: str = "127.0.0.1", db_url: str | None = Non
                                   allow_number_additions=True)
         demo.account_id = account.id
         demo.api_key = accounts.create_api_key(account.id)
-        from knm import carriers
-
         found = carriers.find(DEMO_PREFIX, quantity=1, account_id=account.id,
                               reseller_id=account.id)
         demo.sample_number = found[0]["number"] if found else None
@@ -141,9 +138,7 @@ def json_arg(value: Any) -> str:
 def run(port: int = 8000, host: str = "127.0.0.1", *,
         echo: Callable[[str], None] | None = None) -> None:
     """Start everything, print the instructions, serve until interrupted, stop cleanly."""
-    import uvicorn
-
-    from knm.api import create_app
+    import uvicorn  # the server only when the demo really serves
 
     echo = echo or (lambda text: print(text, flush=True))
     demo = setup(port=port, host=host)
@@ -167,5 +162,5 @@ def run(port: int = 8000, host: str = "127.0.0.1", *,
         echo("knm demo stopped.")
 
 
-if __name__ == "__main__":  # pragma: no cover - `python -m knm.simulators.demo`
+if __name__ == "__main__":  # pragma: no cover - `python -m knm.demo`
     run(int(sys.argv[1]) if len(sys.argv) > 1 else 8000)

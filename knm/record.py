@@ -8,19 +8,20 @@ unchanged number is never saved, so a no-op update costs no write and no revisio
 from __future__ import annotations
 
 import copy
-import time
 from functools import lru_cache
 from typing import Any
 
 from knm import errors
-from knm.accounts import is_account_id
-from knm.numbers.convert import normalize, to_db
+from knm.phone import normalize, to_db
+from knm.values import is_account_id, now_gregorian
+
+__all__ = ["LOCAL_MODULES", "STATES", "PhoneNumber", "now_gregorian", "public_fields"]
 
 STATES = ("aging", "available", "deleted", "discovery", "in_service", "port_in", "port_out",
           "released", "reserved")
-AVAILABLE_STATES = ("discovery", "available")
+#: Kazoo's rule, by name because it is a rule of the *document*: numbers of these modules carry
+#: the `local` feature (set and cleared with the module name, as `knm_phone_number` does)
 LOCAL_MODULES = ("knm_local", "knm_mdn")
-GREGORIAN_OFFSET = 62167219200  # seconds from year 0 to 1970, as Kazoo counts time
 
 
 @lru_cache(maxsize=4096)
@@ -31,10 +32,6 @@ def _prefix_db(prefix: str) -> str | None:
 def _number_db(number: str) -> str | None:
     """`to_db` depends only on the first five characters: cached per prefix (bulk paths)."""
     return _prefix_db(number[:5]) if len(number) >= 5 else None
-
-
-def now_gregorian() -> int:
-    return int(time.time()) + GREGORIAN_OFFSET
 
 
 def is_public_key(key: str) -> bool:
@@ -48,12 +45,6 @@ def public_fields(doc: dict[str, Any] | None) -> dict[str, Any]:
 
 def _is_empty(value: Any) -> bool:
     return value is None or value in ([], "", {}, 0) and not isinstance(value, bool)
-
-
-def default_carrier() -> str:
-    from knm import config
-
-    return config.system("available_module_name") or "knm_local"
 
 
 class PhoneNumber:
@@ -77,11 +68,9 @@ class PhoneNumber:
         self.region: str | None = None
         self.auth_by: str | None = None
         self.dry_run: bool = False
-        self.batch_run: bool = False
         self.mdn_run: bool = False
         self.locality: dict[str, Any] | None = None
         self.doc: dict[str, Any] = {}
-        self.current_doc: dict[str, Any] = {}
         self.modified: int | None = None
         self.created: int | None = None
         self.is_dirty: bool = False
@@ -102,8 +91,11 @@ class PhoneNumber:
         return pn
 
     @classmethod
-    def from_json(cls, doc: dict[str, Any]) -> PhoneNumber:
-        """Read a Kazoo number document (legacy keys and module names migrated)."""
+    def from_json(cls, doc: dict[str, Any], *, default_module: str = "knm_local"
+                  ) -> PhoneNumber:
+        """Read a Kazoo number document (legacy keys and module names migrated). A document
+        without a carrier gets `default_module` (the operations pass the configured
+        `available_module_name`)."""
         raw_id = doc.get("_id") or doc.get("id")
         if not isinstance(raw_id, str) or not raw_id:
             raise errors.Invalid("_id", "a number document needs an `_id`")
@@ -126,7 +118,6 @@ class PhoneNumber:
         else:
             pn.created, pn.is_dirty = stamp, True
         pn.doc = public_fields(doc)
-        pn.current_doc = copy.deepcopy(doc)
         state = doc.get("pvt_state") or doc.get("pvt_number_state")
         pn.state = state if state in STATES else None
         pn.ported_in = bool(doc.get("pvt_ported_in", False))
@@ -145,7 +136,7 @@ class PhoneNumber:
             pn.features = copy.deepcopy(raw_features)
             if pn._migrate_feature_names():
                 pn.is_dirty = True
-        pn.set_module_name(module if module not in (None, "undefined") else default_carrier(),
+        pn.set_module_name(module if module not in (None, "undefined") else default_module,
                            loading=module not in (None, "undefined"))
         pn.carrier_data = copy.deepcopy(doc.get("pvt_carrier_data") or {})
         pn.region = doc.get("pvt_region")
@@ -272,10 +263,6 @@ class PhoneNumber:
         self.used_by = None
         self._touch()
 
-    def set_assign_to(self, account_id: str | None) -> None:
-        if account_id is not None and not is_account_id(account_id):
-            raise errors.AssignFailure(cause=str(account_id))
-        self.assign_to = account_id
 
     def set_used_by(self, app: str | None) -> None:
         if app == self.used_by:
@@ -289,17 +276,11 @@ class PhoneNumber:
         self.ported_in = bool(ported_in)
         self._touch()
 
-    def set_auth_by(self, who: str | None) -> None:
-        self.auth_by = who
 
     def set_dry_run(self, value: bool) -> None:
         self.dry_run = bool(value)
 
-    def set_mdn_run(self, value: bool) -> None:
-        self.mdn_run = bool(value)
 
-    def set_batch_run(self, value: bool) -> None:
-        self.batch_run = bool(value)
 
     def set_carrier_data(self, data: dict[str, Any] | None) -> None:
         data = dict(data or {})
@@ -322,11 +303,6 @@ class PhoneNumber:
         self.features[name] = data
         self._touch()
 
-    def set_features(self, features: dict[str, Any]) -> None:
-        if features == self.features:
-            return
-        self.features = dict(features)
-        self._touch()
 
     def reset_features(self) -> None:
         """Local numbers keep their `local` feature; everything else is cleared."""
@@ -338,10 +314,6 @@ class PhoneNumber:
             if had:
                 self._touch()
 
-    def set_region(self, region: str | None) -> None:
-        if region != self.region:
-            self.region = region
-            self._touch()
 
     def set_locality(self, locality: dict[str, Any] | None) -> None:
         self.locality = locality
@@ -353,13 +325,6 @@ class PhoneNumber:
             self.doc = new
             self._touch()
 
-    def update_doc(self, doc: dict[str, Any]) -> None:
-        """Merge public fields in; the given values win."""
-        new = dict(self.doc)
-        new.update(public_fields(doc))
-        if new != self.doc:
-            self.doc = new
-            self._touch()
 
     def set_reserve_history(self, history: list[str]) -> None:
         if list(history) != self.reserve_history:
