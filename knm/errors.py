@@ -21,6 +21,10 @@ class KnmError(Exception):
     code: int = 500
     error: str = "unspecified_fault"
     default_message: str = "unspecified_fault"
+    #: SPEC §5.1: did a purchase or release at a carrier end with an outcome knm cannot know
+    #: (the carrier may have acted)? False: refused, nothing happened. Only carrier errors are
+    #: ever unsettled; see `CarrierFault`
+    unsettled: bool = False
 
     def __init__(
         self,
@@ -219,7 +223,13 @@ class Unauthenticated(KnmError):
 
 
 class CarrierFault(KnmError):
-    """A carrier refused or failed an operation. Kazoo's `by_carrier`, with what it said."""
+    """A carrier refused or failed an operation. Kazoo's `by_carrier`, with what it said.
+
+    `unsettled` (SPEC §5.1) says whether the carrier may have acted although knm got no clean
+    answer. By default a parsed refusal (a 4xx with the carrier's error body, a 200 whose body
+    says failure) is not, an answer of 5xx is; the timeout, unavailable and malformed
+    subclasses are; the caller may say otherwise (`unsettled=False` for a connection that was
+    refused: the request never reached the carrier)."""
 
     code, error = 500, "unspecified_fault"
     default_message = "fault by carrier"
@@ -234,9 +244,11 @@ class CarrierFault(KnmError):
         message: str | None = None,
         code: int | None = None,
         error: str | None = None,
+        unsettled: bool | None = None,
     ) -> None:
         self.number = number
         self.status = status
+        self.unsettled = self._unsettled_by_default(status) if unsettled is None else unsettled
         super().__init__(
             message,
             cause=number,
@@ -245,6 +257,10 @@ class CarrierFault(KnmError):
             code=code,
             error=error,
         )
+
+    @classmethod
+    def _unsettled_by_default(cls, status: int | None) -> bool:
+        return status is not None and status >= 500
 
 
 class CarrierTimeout(CarrierFault):
@@ -255,12 +271,20 @@ class CarrierTimeout(CarrierFault):
 
     code, error = 504, "carrier_timeout"
     default_message = "carrier did not answer in time"
+
+    @classmethod
+    def _unsettled_by_default(cls, status: int | None) -> bool:
+        return True
     pending: Any = None  # a knm.PhoneNumber
 
 
 class CarrierUnavailable(CarrierFault):
     code, error = 502, "carrier_unavailable"
     default_message = "carrier is unreachable or failing"
+
+    @classmethod
+    def _unsettled_by_default(cls, status: int | None) -> bool:
+        return True
 
 
 class CarrierCredentials(CarrierFault):
@@ -301,6 +325,10 @@ class RateLimited(CarrierFault):
 class MalformedResponse(CarrierFault):
     code, error = 502, "carrier_malformed_response"
     default_message = "carrier answered with a body knm could not read"
+
+    @classmethod
+    def _unsettled_by_default(cls, status: int | None) -> bool:
+        return True
 
 
 class ProvisioningDisabled(CarrierFault):
