@@ -42,6 +42,11 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "reconcile_regex": DEFAULT_RECONCILE_REGEX,
         "bulk_concurrency": 8,
         "auth_token_ttl_s": 3600,
+        # SPEC §5.1: how often `knm serve` settles unsettled orders (0 = never), and whether a
+        # released number of a foreign carrier is disconnected there (and then forgotten)
+        "order_settle_interval_s": 30,
+        "disconnect_on_release": True,
+        "settle_concurrency": 32,
     },
     f"{CATEGORY}.other": {"default_country": "US"},
 }
@@ -182,3 +187,36 @@ def mask(values: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozen
 def system(key: str) -> Any:
     """Shorthand for a `number_manager` key."""
     return get(CATEGORY, key)
+
+
+def positive_int(value: Any, default: int, *, minimum: int = 1) -> int:
+    """`value` as an integer of at least `minimum`, else `default` (a setting someone typed
+    wrong must not break every operation that reads it)."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= minimum else default
+
+
+def number(value: Any, default: float, *, minimum: float = 0.0) -> float:
+    """`value` as a float of at least `minimum`, else `default`."""
+    if isinstance(value, bool):
+        return default
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out if out >= minimum else default
+
+
+def system_int(key: str, *, minimum: int = 1) -> int:
+    """A `number_manager` integer, its built-in default when unset or unusable."""
+    return positive_int(system(key), int(BUILTIN[CATEGORY][key]), minimum=minimum)
+
+
+def system_number(key: str, *, minimum: float = 0.0) -> float:
+    """A `number_manager` number (seconds, …), its built-in default when unset or unusable."""
+    return number(system(key), float(BUILTIN[CATEGORY][key]), minimum=minimum)

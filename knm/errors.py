@@ -25,6 +25,8 @@ class KnmError(Exception):
     #: (the carrier may have acted)? False: refused, nothing happened. Only carrier errors are
     #: ever unsettled; see `CarrierFault`
     unsettled: bool = False
+    #: set by the purchase protocol when it kept the number for settling after this error
+    kept_unsettled: bool = False
 
     def __init__(
         self,
@@ -53,6 +55,8 @@ class KnmError(Exception):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.kept_unsettled:
+            out["unsettled"] = True
         return out
 
     def __str__(self) -> str:

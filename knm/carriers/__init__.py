@@ -22,6 +22,7 @@ from knm.carriers.base import (
     full_name,
     short_name,
 )
+from knm.carriers.orders import OrderStatus
 from knm.carriers.registry import (
     carrier_class,
     declared_names,
@@ -44,7 +45,8 @@ from knm.record import PhoneNumber
 from knm.secrets import scrub
 
 __all__ = [
-    "ALL_MODULES", "Carrier", "SearchOptions", "SearchResult", "Setting", "acquire",
+    "ALL_MODULES", "Carrier", "OrderStatus", "SearchOptions", "SearchResult", "Setting",
+    "acquire", "is_store_backed", "settle",
     "all_modules", "available_carriers", "carrier_class", "check", "declared_names",
     "default_carrier", "default_carriers", "disconnect", "find", "get_carrier", "info",
     "is_local", "is_number_billable", "is_reachable", "keep_only_reachable", "register",
@@ -159,9 +161,26 @@ def disconnect(number: PhoneNumber) -> PhoneNumber:
     return _call(number, "disconnect_number")
 
 
-def _call(number: PhoneNumber, method: str) -> PhoneNumber:
+def settle(number: PhoneNumber) -> OrderStatus:
+    """Ask `number`'s carrier what became of its unsettled purchase or release (SPEC §5.1).
+    A carrier that is not installed, or cannot tell, raises `NotImplementedByCarrier`."""
+    carrier = get_carrier(number.module_name)
+    if carrier is None:
+        raise errors.NotImplementedByCarrier(
+            number.module_name, message=f"carrier {number.module_name} is not installed")
+    return _call(number, "settle", carrier)
+
+
+def is_store_backed(name: str | None) -> bool:
+    """Do this carrier's numbers live in knm's own tables (buying and releasing them is
+    bookkeeping, no network call)? False for an unknown carrier."""
+    cls = carrier_class(name)
+    return bool(cls is not None and cls.answers_from_store)
+
+
+def _call(number: PhoneNumber, method: str, carrier: Carrier | None = None) -> Any:
     name = number.module_name
-    carrier = get_carrier(name)
+    carrier = carrier or get_carrier(name)
     if carrier is None:
         log.info("carrier %s does not exist, skipping %s of %s", name, method, number.number)
         return number
@@ -177,9 +196,10 @@ def _call(number: PhoneNumber, method: str) -> PhoneNumber:
     except errors.KnmError:
         raise
     except Exception as exc:
+        # a carrier's own code crashed: whether it reached the carrier first is unknown
         raise errors.CarrierFault(
             carrier_name, _scrub(f"{type(exc).__name__}: {exc}", carrier),
-            number=number.number,
+            number=number.number, unsettled=True,
         ) from exc
     finally:
         _observe(carrier_name, method.removesuffix("_number"), outcome,

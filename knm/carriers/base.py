@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from knm import errors
+from knm.carriers.orders import OrderStatus
 from knm.record import PhoneNumber
 from knm.secrets import MASK, is_secret_key, masked, scrub
 from knm.values import SearchOptions, SearchResult, StoreQuery
@@ -137,6 +138,13 @@ class Carrier(abc.ABC):
         return self.local
 
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """What became of a purchase or release whose outcome knm does not know (SPEC §5.1):
+        `number.carrier_data` holds its `order_reference` and, when the carrier gave one, its
+        order id. Only reads at the carrier, never orders or releases. A carrier that cannot
+        tell leaves such numbers to an operator."""
         raise errors.NotImplementedByCarrier(self.name)
 
     def info(self) -> dict[str, Any]:

@@ -44,7 +44,6 @@ import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import defusedxml
@@ -53,6 +52,7 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import Carrier, Setting, short_name
+from knm.carriers.orders import OrderStatus
 from knm.record import PhoneNumber
 from knm.secrets import Scrubber, basic_credential, install_log_filter, registry
 
@@ -117,25 +117,6 @@ def parse_xml_text(text: str | bytes) -> ET.Element:
                                  forbid_external=True)
     except (ET.ParseError, defusedxml.DefusedXmlException, ValueError) as exc:
         raise ValueError(f"unreadable XML: {type(exc).__name__}: {exc}") from None
-
-
-@dataclass
-class OrderStatus:
-    """Where an asynchronous order stands, in knm's words plus the carrier's.
-
-    `state` is `pending`, `complete` or `failed`; `status` is the carrier's own word
-    (`RECEIVED`, `COMPLETE`, …); `data` is whatever the carrier returned, for the caller.
-    """
-
-    state: str
-    status: str = ""
-    data: Any = None
-    message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def done(self) -> bool:
-        return self.state != "pending"
 
 
 class HttpCarrier(Carrier):
