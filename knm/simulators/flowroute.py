@@ -76,7 +76,8 @@ def _doc(body: dict[str, Any], status: int = 200) -> JSONResponse:
 
 
 class FlowrouteSimulator(Simulator):
-    """`FlowrouteSimulator(access_key="…", secret_key="…")`; both have working defaults.
+    """`FlowrouteSimulator(access_key="12345678", secret_key="flowroute-simulated-secret")`:
+    the HTTP Basic pair it accepts.
 
     Stock: NANP long codes for any area code (ids `1NPANXXXXXX`) and toll-free numbers in
     800/833/844/855/866/877/888. Owned numbers: `sim.owned["+1…"]` holds `id` (11 digits),

@@ -81,7 +81,9 @@ def signalwire_error(status: int, message: str | None = None) -> JSONResponse:
 
 
 class SignalWireSimulator(Simulator):
-    """`SignalWireSimulator(project_id="…", api_token="PT…", space="example")`.
+    """`SignalWireSimulator(project_id="8a5f1c2e-5e1d-4f0b-9d2c-signalwire01", api_token=
+    "PTsignalwire-simulated-token", space="example")`: the HTTP Basic pair it accepts; `space`
+    only names the host in `links`.
 
     Stock: NANP local numbers for any area code and toll-free numbers in 800/833/844/855/866/
     877/888 (SignalWire sells US/CA numbers only here). Owned numbers:

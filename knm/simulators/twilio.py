@@ -82,7 +82,8 @@ def twilio_error(status: int, message: str, code: int | None = None) -> JSONResp
 
 
 class TwilioSimulator(Simulator):
-    """`TwilioSimulator(account_sid="AC…", auth_token="…")`; both have working defaults.
+    """`TwilioSimulator(account_sid="AC555…5" (AC + 32 × 5), auth_token=
+    "twilio-simulated-auth-token")`: the HTTP Basic pair it accepts, and the account path.
 
     Stock: NANP local numbers for any area code (deterministic per prefix), toll-free in
     800/833/844/855/866/877/888, GB local (`+4420…`, `+44161…`, any `+441`/`+442`/`+443`),

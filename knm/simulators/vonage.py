@@ -68,7 +68,8 @@ def vonage_status(code: str, label: str, http_status: int = 200) -> JSONResponse
 
 
 class VonageSimulator(Simulator):
-    """`VonageSimulator(api_key="…", api_secret="…")`; both have working defaults.
+    """`VonageSimulator(api_key="a1b2c3d4", api_secret="vonage-simulated-secret")`: the
+    pair it accepts as HTTP Basic (or as `api_key`/`api_secret` parameters).
 
     Stock: GB landline (`4420…`, `44161…`, any `441`/`442`/`443`), GB mobile (`447…`,
     default `447700`), GB toll-free (`44800…`), US/CA long codes (`mobile-lvn`, any area
@@ -79,12 +80,16 @@ class VonageSimulator(Simulator):
 
     name = "knm_vonage"
     content_type = "application/json"
-    #: HTTP status sent with `error-code` 420 (see the module docstring)
-    method_failed_status = 200
 
     def __init__(self, *, api_key: str = "a1b2c3d4",
                  api_secret: str = "vonage-simulated-secret") -> None:
+        #: HTTP status sent with `error-code` 420 (see the module docstring); reset: 200
+        self.method_failed_status = 200
         super().__init__(api_key=api_key, api_secret=api_secret)
+
+    def reset(self) -> None:
+        super().reset()
+        self.method_failed_status = 200
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         wanted = (self.credentials["api_key"], self.credentials["api_secret"])

@@ -53,7 +53,6 @@ def sim(served: tuple[VonageSimulator, BackgroundServer], tls: dict[str, str],
         monkeypatch: pytest.MonkeyPatch) -> Iterator[VonageSimulator]:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", tls["ca"])
     served[0].reset()
-    served[0].method_failed_status = 200
     yield served[0]
 
 

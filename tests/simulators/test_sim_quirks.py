@@ -182,6 +182,8 @@ def test_vonage_failure_is_http_200_with_an_error_code(
     sim.method_failed_status = 420
     refused = client.post("/number/buy", data=form)
     assert refused.status_code == 420 and refused.json()["error-code"] == "420"
+    sim.reset()
+    assert sim.method_failed_status == 200
 
 
 def test_vonage_takes_legacy_query_credentials(
