@@ -291,10 +291,9 @@ class TwilioSimulator(Simulator):
         if number in self.owned:
             return False
         if number.startswith("+1"):
-            return e164(self.stock(national(number), 1)[0]) == number \
-                if self.stock(national(number), 1) else False
+            return len(number) == 12 and bool(self.stock(national(number), 1))
         if number.startswith("+44"):
-            return bool(numbering.international(self, "44", number[3:], 1))
+            return numbering.international(self, "44", number[3:], 1) == [number]
         return False
 
     def _by_sid(self, pn: str) -> dict[str, Any] | None:

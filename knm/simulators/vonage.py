@@ -209,7 +209,7 @@ class VonageSimulator(Simulator):
             return False
         if dial == "1":
             return len(number) == 12 and bool(self.stock(national(number), 1))
-        return bool(numbering.international(self, dial, number[1 + len(dial):], 1))
+        return numbering.international(self, dial, number[1 + len(dial):], 1) == [number]
 
     def _cancel(self, form: dict[str, str]) -> Response:
         number = "+" + form.get("msisdn", "")
