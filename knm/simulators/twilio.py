@@ -30,7 +30,9 @@ Wire facts verified against the `twilio` SDK 9.x sources (`rest/api/v2010/accoun
 
 Unverified (chosen, not confirmed by the material): error code 21422 for "number not
 available" (Twilio's test-credentials magic number page, from memory) and its message; 21452
-("no numbers in area code") is from Twilio's test-inputs page; 20001 for other 400s; a third-
+("no numbers in area code") is from Twilio's test-inputs page; 21421 (invalid number), 21450
+(neither `PhoneNumber` nor `AreaCode`), 21606 (`InRateCenter` without `InLata`) and 20001 (other
+400s) are placeholders; a 404 for another account's path even with good credentials; a third-
 party report says re-buying a number you already own answers 201 like an update — this
 simulator answers 21422 instead (the number is not in the stock). Available-number
 `capabilities` use the SDK fixture's lower-case keys. GB numbers require an address (`any`).
