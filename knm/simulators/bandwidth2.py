@@ -85,7 +85,9 @@ def xml_response(body: str, status: int = 200, headers: dict[str, str] | None = 
 class Bandwidth2Simulator(Simulator):
     """`Bandwidth2Simulator(account_id="9900001", api_username="u", api_password="p",
     client_id="cid", client_secret="cs")`: Basic auth with either pair, or a Bearer token
-    from `POST /oauth2/token`."""
+    from `POST /oauth2/token` (also `/api/v1/oauth2/token`). Defaults: account `9900001`,
+    `knm`/`bw-password`, `knm-client`/`bw-client-secret`. Stock: any NANP prefix (973 and 855
+    replay Kazoo's fixtures); on v2 also GBR (see the module docstring)."""
 
     name = "knm_bandwidth2"
     content_type = XML

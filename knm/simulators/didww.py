@@ -665,6 +665,8 @@ class DidwwSimulator(Simulator):
                                pointer="/data/attributes/items/0/available_did_id")
         with self.lock:
             for n in numbers:
+                if n not in self.owned:  # the order failed at once (switch order_result)
+                    continue
                 group = next(g for g in GROUPS if n.lstrip("+") in self.group_numbers(g))
                 self.owned[n].update({
                     "id": _uid("did", n, order["id"]), "did_number": n.lstrip("+"),
