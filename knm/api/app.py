@@ -28,7 +28,7 @@ from knm.api import auth, metrics
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.auth import Caller, authenticate, authorize
-from knm.api.envelope import JSONBody, collection, success
+from knm.api.envelope import JSONBody, collection, search_success, success
 from knm.api.middleware import RequestMiddleware
 from knm.numbers import convert
 from knm.numbers.record import PhoneNumber
@@ -164,7 +164,10 @@ def _search(prefix: str, quantity: int, offset: int, country: str, dialcode: str
     )
     metrics.SEARCHES.labels("account" if account else "system",
                             "cache" if outcome.from_cache else "carriers").inc()
-    return success(outcome.results)
+    failed = outcome.failure()
+    if failed is not None:
+        raise failed
+    return search_success(outcome.results, outcome.carriers_json())
 
 
 # -- the routes ------------------------------------------------------------------------------
