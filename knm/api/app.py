@@ -19,12 +19,11 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 from knm import accounts, config, errors, numbers, search, store
 from knm import carriers as facade
-from knm.api import auth, metrics
+from knm.api import auth, console, docs, metrics
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.auth import Caller, authenticate, authorize
@@ -447,13 +446,8 @@ def create_app(db_url: str | None = None) -> FastAPI:
     )
     api_errors.install(app)
     app.include_router(router)
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        from fastapi.openapi.docs import get_swagger_ui_html
-
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="knm API")
-
+    app.include_router(docs.router)
+    app.include_router(console.router)
     app.add_middleware(RequestMiddleware)
     return app
 
