@@ -157,9 +157,11 @@ def test_log_in_search_page_buy_see_listed_and_release(console_any_db: Console) 
         expect(console.carrier(name)).to_have_attribute("data-outcome", "answered")
 
     page.get_by_role("button", name="Next page").click()
-    expect(page.get_by_test_id("search-summary")).to_have_text("20 numbers (21–40)")
+    expect(page.get_by_test_id("search-summary")).to_have_text(
+        "20 numbers (21–40) from the search cache")
     second = console.row_numbers("search-row")
     assert len(second) == 20 and second[0] > first[-1]
+    expect(console.carrier("telnyx")).to_have_attribute("data-outcome", "answered")
     page.get_by_role("button", name="Previous page").click()
     expect(page.get_by_test_id("search-summary")).to_have_text("20 numbers (1–20)")
 

@@ -13,7 +13,8 @@
   const E164 = /^\+[1-9][0-9]{1,17}$/;
 
   let session = null; // {token, accountId, accountName}
-  const search = {params: null, offset: 0, results: [], selected: new Set(), generation: 0};
+  const search = {params: null, offset: 0, results: [], selected: new Set(), generation: 0,
+                  request: 0, fromCache: false};
   const owned = {all: [], page: 0};
 
   const byId = (id) => document.getElementById(id);
@@ -225,24 +226,31 @@
 
   async function runSearch(offset) {
     const params = search.params;
+    const asked = (search.request += 1);
     const box = byId("search-error");
     clearError(box);
-    byId("search-submit").disabled = true;
+    for (const id of ["search-submit", "search-prev", "search-next"]) byId(id).disabled = true;
     byId("search-summary").textContent = "Searching…";
+    let report = null;
     try {
       const body = await api("GET", accountPath(), {
         query: {prefix: params.prefix, quantity: params.quantity, offset, country: params.country},
       });
+      if (asked !== search.request) return; // a newer search is on its way
       search.offset = offset;
       search.results = Array.isArray(body.data) ? body.data : [];
-      renderCarriers(body.carriers);
+      report = body.carriers;
     } catch (err) {
+      if (asked !== search.request) return;
       search.results = [];
       showError(box, err);
-      renderCarriers(err instanceof ApiError ? (err.body.carriers || err.data.carriers) : null);
+      report = err instanceof ApiError ? (err.body.carriers || err.data.carriers) : null;
     } finally {
       byId("search-submit").disabled = false;
     }
+    // a later page comes from the search cache and asked nobody: keep the first page's report
+    search.fromCache = offset > 0 && !!report && Object.keys(report).length === 0;
+    if (!search.fromCache) renderCarriers(report);
     search.selected.clear();
     renderResults();
   }
@@ -300,7 +308,8 @@
     const first = search.offset + 1;
     const last = search.offset + rows.length;
     byId("search-summary").textContent = rows.length
-      ? `${rows.length} number${rows.length === 1 ? "" : "s"} (${first}–${last})`
+      ? `${rows.length} number${rows.length === 1 ? "" : "s"} (${first}–${last})` +
+        (search.fromCache ? " from the search cache" : "")
       : (byId("search-error").hidden ? "No numbers found." : "");
     byId("search-page").textContent = rows.length ? `Page ${pageOf(search.offset)}` : "";
     byId("search-prev").disabled = search.offset === 0;
