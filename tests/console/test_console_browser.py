@@ -79,6 +79,12 @@ class Console:
         url = self.demo.simulators[carrier] + "/_sim/switches"
         httpx.post(url, json=switches, timeout=5).raise_for_status()
 
+    def stock(self, carrier: str, prefix: str) -> set[str]:
+        """The numbers a simulator stocks under a NANP prefix, in E.164."""
+        url = self.demo.simulators[carrier]
+        server = next(s for s in self.demo.servers if s.url == url)
+        return {"+1" + n for n in server.app.state.sim.stock(prefix, 250)}
+
     def fail_everywhere(self) -> None:
         """Every network carrier answers 500 (the phonebook behind `knm_other` has its own
         control endpoint)."""
@@ -214,6 +220,33 @@ def test_a_failing_carrier_is_shown_beside_the_others_results(console: Console) 
     expect(page.get_by_test_id("search-results")).to_be_hidden()
     expect(console.carrier("vitelity")).to_have_attribute("data-outcome", "failed")
     expect(console.carrier("local")).to_have_attribute("data-outcome", "answered")
+
+
+def test_buying_several_shows_each_numbers_own_result(console: Console) -> None:
+    page = console.page
+    console.open()
+    console.log_in()
+    console.search("415")
+    found = console.row_numbers("search-row")
+    stock = {name: console.stock(name, "415") for name in ("knm_telnyx", "knm_bandwidth2")}
+    from_telnyx = [n for n in found if n in stock["knm_telnyx"] - stock["knm_bandwidth2"]]
+    from_bandwidth = [n for n in found if n in stock["knm_bandwidth2"] - stock["knm_telnyx"]]
+    wanted = sorted([from_telnyx[0], *from_bandwidth[:2]])
+    for number in wanted:
+        page.get_by_label(f"Select {number}").check()
+    # Telnyx now refuses orders (its searches still work): one of the three cannot be had
+    console.switch("knm_telnyx", fail_with={"status": 422, "message": "number reserved"},
+                   match="POST")
+    page.get_by_role("button", name="Buy 3 selected").click()
+    expect(page.get_by_test_id("buy-failed")).to_have_count(1)
+    assert console.row_numbers("buy-failed") == [from_telnyx[0]]
+    refused = page.get_by_test_id("buy-failed")
+    expect(refused.get_by_test_id("error-carrier")).to_contain_text("number reserved")
+    expect(refused.get_by_test_id("error-carrier")).to_contain_text("knm_telnyx")
+    assert sorted(console.row_numbers("buy-ok")) == from_bandwidth[:2]
+    assert set(console.listed()) == set(from_bandwidth[:2])
+    expect(page.get_by_label(f"Select {from_telnyx[0]}")).to_be_checked()  # there to retry
+    expect(page.get_by_role("button", name="Buy 1 selected")).to_be_enabled()
 
 
 def test_a_wrong_api_key_shows_the_apis_error(console: Console) -> None:

@@ -401,9 +401,10 @@
           search.selected.delete(number);
           markBought(number);
         } else if (failed) {
+          const said = failed.cause === number ? {...failed, cause: undefined} : failed;
           list.append(el("li", {class: "failed", "data-testid": "buy-failed",
                                 "data-number": number},
-            el("span", {class: "number", text: `${number}: `}), ...errorNodes(failed)));
+            el("span", {class: "number", text: `${number}:`}), " ", ...errorNodes(said)));
         }
       }
       loadNumbers();
