@@ -2,8 +2,8 @@
 
 Clients written for Kazoo point at `http://HOST:PORT/v2` and work unchanged: same paths, same
 envelope, same field names, same status codes. Everything here translates HTTP into calls of
-`knm.numbers`, `knm.carriers` and `knm.search`, and their results (or `KnmError`s) back into
-Crossbar's JSON; no business rule lives in this module.
+`knm.numbers` and `knm.carriers` (search included), and their results (or `KnmError`s) back
+into Crossbar's JSON.
 """
 
 from __future__ import annotations
@@ -19,17 +19,16 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 import knm
 from knm import accounts, config, errors, numbers, phone, store
 from knm import carriers as facade
-from knm.api import auth, metrics
+from knm.api import auth, console, docs, metrics
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.auth import Caller, authenticate, authorize
-from knm.api.envelope import JSONBody, collection, failure, success
+from knm.api.envelope import JSONBody, collection, failure, search_success, success
 from knm.api.middleware import RequestMiddleware
 from knm.carriers import search
 from knm.record import PhoneNumber
@@ -165,7 +164,10 @@ def _search(prefix: str, quantity: int, offset: int, country: str, dialcode: str
     )
     metrics.SEARCHES.labels("account" if account else "system",
                             "cache" if outcome.from_cache else "carriers").inc()
-    return success(outcome.results)
+    failed = outcome.failure()
+    if failed is not None:
+        raise failed
+    return search_success(outcome.results, outcome.carriers_json())
 
 
 # -- the routes ------------------------------------------------------------------------------
@@ -443,13 +445,8 @@ def create_app(db_url: str | None = None) -> FastAPI:
     )
     api_errors.install(app)
     app.include_router(router)
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        from fastapi.openapi.docs import get_swagger_ui_html
-
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="knm API")
-
+    app.include_router(docs.router)
+    app.include_router(console.router)
     app.add_middleware(RequestMiddleware)
     return app
 

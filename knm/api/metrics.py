@@ -50,7 +50,7 @@ def _observe_search(carrier: str, outcome: str, seconds: float) -> None:
 
 
 def install_carrier_observers() -> None:
-    """Hook the carrier metrics into `knm.search` and the purchase/release calls of
+    """Hook the carrier metrics into `knm.carriers.search` and the purchase/release calls of
     `knm.carriers` (once per process)."""
     if _observe_search not in search.observers:
         search.observers.append(_observe_search)

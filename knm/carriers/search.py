@@ -22,7 +22,7 @@ from typing import Any
 
 from knm import cache, config, errors, store
 from knm.carriers import registry
-from knm.carriers.base import Carrier
+from knm.carriers.base import Carrier, short_name
 from knm.carriers.selection import carrier_names
 from knm.carriers.threads import DaemonPool
 from knm.phone import normalize_prefix
@@ -69,6 +69,21 @@ class SearchOutcome:
     query_id: str
     carriers: dict[str, CarrierReport] = field(default_factory=dict)
     from_cache: bool = False
+
+    def carriers_json(self) -> dict[str, dict[str, Any]]:
+        """The per-carrier report as the HTTP API answers it: short name → `to_json()`."""
+        return {short_name(name): report.to_json() for name, report in self.carriers.items()}
+
+    def failure(self) -> errors.SearchFailed | None:
+        """The error to answer instead of this outcome, if any: no carrier found a number
+        and at least one asked carrier failed or timed out. A store-backed carrier that
+        answered with nothing counts as "found nothing", so it cannot hide the failure of a
+        network carrier behind an empty success. None for a page from the cache."""
+        if self.from_cache or any(r.count for r in self.carriers.values()):
+            return None
+        if all(r.outcome == ANSWERED for r in self.carriers.values()):
+            return None
+        return errors.SearchFailed(self.carriers_json())
 
 
 def find(prefix: str, quantity: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
