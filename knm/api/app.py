@@ -31,6 +31,7 @@ from knm.api.auth import Caller, authenticate, authorize
 from knm.api.envelope import JSONBody, collection, failure, search_success, success
 from knm.api.middleware import RequestMiddleware
 from knm.carriers import search
+from knm.numbers import settler
 from knm.record import PhoneNumber
 
 V2 = "/v2"
@@ -434,7 +435,13 @@ def create_app(db_url: str | None = None) -> FastAPI:
         # only fight over the GIL; a few keep the CPU busy while one waits on the database.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = _api_threads()
-        yield
+        # SPEC §5.1: every worker runs a settler; a lock lets one of them work at a time
+        background = settler.BackgroundSettler()
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
 
     app = FastAPI(
         lifespan=lifespan,
