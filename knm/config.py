@@ -47,6 +47,8 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "order_settle_interval_s": 30,
         "disconnect_on_release": True,
         "settle_concurrency": 32,
+        # an anonymous search repeated within this many seconds is answered as before (0: off)
+        "public_search_reuse_s": 10,
         # a claim's lease: its holder renews it every third of this while a carrier call runs
         "claim_lease_s": 30,
     },
