@@ -391,6 +391,18 @@ def settle_with(pn: PhoneNumber, status: OrderStatus) -> Settled:
     return apply(claim_row, version, status, operation)
 
 
+def unsettled_counts() -> dict[str, int]:
+    """How many numbers have a purchase (`acquire`) or release (`disconnect`) under way or
+    unsettled — one indexed query, for monitoring."""
+    with store.read() as conn:
+        rows = conn.execute(select(numbers_t.c.pending_operation, func.count())
+                            .where(numbers_t.c.pending_operation.isnot(None))
+                            .group_by(numbers_t.c.pending_operation)).all()
+    counts = {ACQUIRE: 0, DISCONNECT: 0}
+    counts.update({str(operation): int(count) for operation, count in rows})
+    return counts
+
+
 def settle_one(pn: PhoneNumber) -> Settled:
     """Settle one stored record (see the module doc). Never orders or releases anything."""
     if pn.pending_operation is None and not repository.is_claimed(pn):

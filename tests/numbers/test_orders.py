@@ -323,3 +323,15 @@ def test_a_carrier_that_cannot_settle_leaves_the_order_for_an_operator(
     result = numbers.settle()
     assert result.failed[NUM].code == 504 and result.failed[NUM].to_json()["unsettled"]
     assert [pn.number for pn in numbers.unsettled()] == [NUM]
+
+
+def test_unsettled_orders_are_a_metric(shop: type[Shop]) -> None:
+    from knm.api import metrics
+
+    shop.buy = "lose"
+    offered(NUM)
+    with pytest.raises(errors.CarrierTimeout):
+        numbers.move(NUM, CHILD)
+    text = metrics.render()[0].decode()
+    assert 'knm_orders_unsettled{operation="acquire"} 1' in text
+    assert 'knm_orders_unsettled{operation="disconnect"} 0' in text
