@@ -10,18 +10,20 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from knm import accounts, errors
 from knm.carriers.base import (
     Carrier,
+    ScrubbedCause,
     SearchOptions,
     SearchResult,
     Setting,
     full_name,
     short_name,
 )
+from knm.carriers.orders import OrderStatus, WebhookEvent
 from knm.carriers.registry import (
     carrier_class,
     declared_names,
@@ -44,11 +46,11 @@ from knm.record import PhoneNumber
 from knm.secrets import scrub
 
 __all__ = [
-    "ALL_MODULES", "Carrier", "SearchOptions", "SearchResult", "Setting", "acquire",
-    "all_modules", "available_carriers", "carrier_class", "check", "declared_names",
-    "default_carrier", "default_carriers", "disconnect", "find", "get_carrier", "info",
-    "is_local", "is_number_billable", "is_reachable", "keep_only_reachable", "register",
-    "unregister",
+    "ALL_MODULES", "Carrier", "OrderStatus", "SearchOptions", "SearchResult", "Setting",
+    "WebhookEvent", "acquire", "all_modules", "available_carriers", "carrier_class", "check",
+    "declared_names", "default_carrier", "default_carriers", "disconnect", "find",
+    "get_carrier", "info", "is_local", "is_number_billable", "is_reachable",
+    "keep_only_reachable", "parse_webhook", "register", "settle", "unregister",
 ]
 
 log = logging.getLogger("knm.carriers")
@@ -145,21 +147,58 @@ def acquire(number: PhoneNumber) -> PhoneNumber:
 
     No carrier named: `CarrierNotSpecified`. A dry run, or a carrier that is not installed,
     returns the number unchanged (Kazoo's rule). A carrier's `KnmError` reaches the caller
-    as it is; anything else the carrier raises becomes a `CarrierFault` naming it.
+    as it is (a carrier error naming the operation); anything else the carrier raises
+    becomes a `CarrierFault` naming it, unsettled (SPEC §5.1: the carrier code crashed, maybe
+    after the carrier acted).
     """
     if number.module_name is None:
         raise errors.CarrierNotSpecified(cause=number.number)
     if number.dry_run:
         return number
-    return _call(number, "acquire_number")
+    return _call(number, "acquire_number", "acquire")
 
 
 def disconnect(number: PhoneNumber) -> PhoneNumber:
     """Release `number` at its carrier; a carrier that is not installed allows it."""
-    return _call(number, "disconnect_number")
+    return _call(number, "disconnect_number", "disconnect")
 
 
-def _call(number: PhoneNumber, method: str) -> PhoneNumber:
+def settle(number: PhoneNumber) -> OrderStatus:
+    """What became of the unsettled purchase or release of `number` at its carrier
+    (`Carrier.settle`; SPEC §5.1). A carrier that is not installed, or that cannot tell,
+    raises (`NotImplementedByCarrier`): its unknown outcomes stay for an operator."""
+    carrier = get_carrier(number.module_name)
+    if carrier is None:
+        raise errors.NotImplementedByCarrier(full_name(str(number.module_name)),
+                                             message="carrier is not installed")
+    crash: errors.CarrierFault | None = None
+    try:
+        status = carrier.settle(number)
+    except errors.KnmError as exc:
+        _name_operation(exc, "settle")
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, "settle")
+    if crash is not None:
+        raise crash from crash.__cause__
+    if not isinstance(status, OrderStatus):
+        raise errors.MalformedResponse(carrier.name, f"settle returned {type(status).__name__}",
+                                       number=number.number, operation="settle")
+    return status
+
+
+def parse_webhook(name: str, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+    """The order events of a webhook request carrier `name` sent (`Carrier.parse_webhook`).
+    Unverifiable: `errors.Unauthenticated`; unreadable: `errors.Invalid`; a carrier without
+    webhooks (or not installed): `NotImplementedByCarrier`."""
+    carrier = get_carrier(name)
+    if carrier is None:
+        raise errors.NotImplementedByCarrier(full_name(name),
+                                             message="carrier is not installed")
+    return carrier.parse_webhook(headers, body)
+
+
+def _call(number: PhoneNumber, method: str, operation: str) -> PhoneNumber:
     name = number.module_name
     carrier = get_carrier(name)
     if carrier is None:
@@ -168,23 +207,42 @@ def _call(number: PhoneNumber, method: str) -> PhoneNumber:
     carrier_name = carrier.name or full_name(str(name))
     started = time.monotonic()
     outcome = "failed"
+    crash: errors.CarrierFault | None = None
     try:
         result = getattr(carrier, method)(number)
         outcome = "answered"
-    except errors.CarrierTimeout:
+    except errors.CarrierTimeout as exc:
         outcome = "timed_out"
+        _name_operation(exc, operation)
         raise
-    except errors.KnmError:
+    except errors.KnmError as exc:
+        _name_operation(exc, operation)
         raise
-    except Exception as exc:
-        raise errors.CarrierFault(
-            carrier_name, _scrub(f"{type(exc).__name__}: {exc}", carrier),
-            number=number.number,
-        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, operation)
     finally:
-        _observe(carrier_name, method.removesuffix("_number"), outcome,
-                 time.monotonic() - started)
+        _observe(carrier_name, operation, outcome, time.monotonic() - started)
+    if crash is not None:
+        # raised outside the handler: the raw exception (which may quote a credential) is
+        # not chained; its scrubbed stand-in is the cause
+        raise crash from crash.__cause__
     return result if result is not None else number
+
+
+def _name_operation(error: errors.KnmError, operation: str) -> None:
+    if isinstance(error, errors.CarrierFault) and error.operation is None:
+        error.operation = operation
+
+
+def _crash(carrier: Carrier, exc: Exception, number: PhoneNumber, operation: str
+           ) -> errors.CarrierFault:
+    """A crash of carrier code as the carrier's fault: unsettled, since it may have come after
+    the carrier acted (SPEC §5.1), with a scrubbed stand-in of the exception as its cause."""
+    text = _scrub(f"{type(exc).__name__}: {exc}", carrier)
+    fault = errors.CarrierFault(carrier.name or full_name(str(number.module_name)), text,
+                                number=number.number, unsettled=True, operation=operation)
+    fault.__cause__ = ScrubbedCause(type(exc).__name__, text)
+    return fault
 
 
 def _observe(carrier: str, operation: str, outcome: str, seconds: float) -> None:

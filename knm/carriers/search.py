@@ -271,11 +271,14 @@ def _collect(name: str, future: Future[tuple[list[SearchResult], float]], starte
     except errors.NotAvailable:
         return CarrierReport(name, ANSWERED, time.monotonic() - started), []
     except errors.KnmError as exc:
+        if isinstance(exc, errors.CarrierFault) and exc.operation is None:
+            exc.operation = "search"
         report = CarrierReport(name, FAILED, time.monotonic() - started, error=exc.to_json())
         log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
         return report, []
     except Exception as exc:  # noqa: BLE001 - a crashing carrier loses only its results
-        fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}")
+        fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}",
+                                    operation="search")
         log.warning("carrier %s crashed in a search: %s", name, type(exc).__name__)
         return CarrierReport(name, FAILED, time.monotonic() - started,
                              error=fault.to_json()), []
