@@ -3,11 +3,11 @@ bookkeeping only. The state rules for mobile numbers live in the operations laye
 
 from __future__ import annotations
 
-from knm.carriers.base import Carrier, SearchOptions, SearchResult
-from knm.record import PhoneNumber
+from knm.carriers.base import SearchOptions, SearchResult
+from knm.carriers.pools import BookkeepingCarrier
 
 
-class Mdn(Carrier):
+class Mdn(BookkeepingCarrier):
     name = "knm_mdn"
     answers_from_store = True
     discovers = False
@@ -19,9 +19,3 @@ class Mdn(Carrier):
     def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
                      ) -> list[SearchResult]:
         return []
-
-    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number
-
-    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number

@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, insert, select, update
 
 from knm import errors, store
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, StoreQuery
+from knm.carriers.orders import OrderStatus, settling
 from knm.phone import normalize
 from knm.record import PhoneNumber
 from knm.store.schema import numbers as numbers_t
@@ -51,6 +52,21 @@ _STORE_QUERY = (
 )
 
 
+class BookkeepingCarrier(Carrier):
+    """A carrier whose buying and releasing touch nothing outside knm's own records
+    (`knm_local`, `knm_inventory`, `knm_mdn`, the reserved carriers): both are no-ops, so
+    neither can end unsettled — settling answers `complete` at once."""
+
+    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number
+
+    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
+        return number
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        return OrderStatus("complete", "bookkeeping", message="nothing to ask: no carrier call")
+
+
 class StoreQuerySearch(Carrier):
     """Base of carriers whose search is one query of knm's database (`store_query`): a
     search batches that query with the other carriers'; alone, it is run here."""
@@ -65,7 +81,7 @@ class StoreQuerySearch(Carrier):
         return query.to_results(store.fetch_rows(query.statement, query.params))
 
 
-class LocalStoreCarrier(StoreQuerySearch):
+class LocalStoreCarrier(BookkeepingCarrier, StoreQuerySearch):
     """A carrier whose numbers are rows of `knm_numbers` in state `available` under its name
     (`knm_local`, `knm_inventory`). Buying and releasing need no network call."""
 
@@ -90,12 +106,6 @@ class LocalStoreCarrier(StoreQuerySearch):
             "state": "available", "module": name, "low": low, "high": high,
             "limit": int(quantity), "skip": max(int(options.offset or 0), 0),
         }, to_results)
-
-    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number
-
-    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number
 
 
 class PoolCarrier(Carrier):
@@ -146,6 +156,18 @@ class PoolCarrier(Carrier):
     def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
         self._upsert(number.number, state=self.released_state, assigned_to=None)
         return number
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """The pool row says what happened: taken (not `available`) after a purchase,
+        back in `released_state` after a release. Only read."""
+        where = and_(pool_t.c.carrier == self.name, pool_t.c.number == number.number)
+        with store.read() as conn:
+            state = conn.execute(select(pool_t.c.state).where(where)).scalar()
+        if settling(number) == "disconnect":
+            done = state in (None, self.released_state)
+        else:
+            done = state is not None and state != "available"
+        return OrderStatus("complete" if done else "failed", str(state or "absent"))
 
     def _upsert(self, num: str, *, state: str, assigned_to: str | None) -> None:
         stamp = now_gregorian()

@@ -11,8 +11,7 @@ from typing import Any
 from sqlalchemy import and_, bindparam, select
 
 from knm.carriers.base import SearchOptions, SearchResult, StoreQuery
-from knm.carriers.pools import StoreQuerySearch, prefix_bounds
-from knm.record import PhoneNumber
+from knm.carriers.pools import BookkeepingCarrier, StoreQuerySearch, prefix_bounds
 from knm.store.schema import numbers as numbers_t
 
 _QUERY = (
@@ -32,7 +31,7 @@ def _reserved_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
     return [SearchResult(number, module, "reserved") for number, module in rows]
 
 
-class Reserved(StoreQuerySearch):
+class Reserved(BookkeepingCarrier, StoreQuerySearch):
     name = "knm_reserved"
     discovers = False
     local = True
@@ -55,9 +54,3 @@ class Reserved(StoreQuerySearch):
         return StoreQuery(_QUERY, {"owner": owner, "low": low, "high": high,
                                    "limit": int(quantity),
                                    "skip": max(int(options.offset or 0), 0)}, _reserved_results)
-
-    def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number
-
-    def disconnect_number(self, number: PhoneNumber) -> PhoneNumber:
-        return number
