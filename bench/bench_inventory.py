@@ -47,7 +47,7 @@ def run_one(kind: str, count: int) -> dict:
 
     from knm import carriers, store
     from knm.carriers import SearchOptions
-    from knm.carriers.inventory import import_inventory
+    from knm.numbers.stock import import_inventory
 
     cleanup = None
     if kind == "sqlite":

@@ -27,7 +27,7 @@ def main() -> None:
 
     from knm import accounts, config, store
     from knm.carriers import search
-    from knm.carriers.inventory import import_inventory
+    from knm.numbers.stock import import_inventory
 
     url = args.db or f"sqlite:///{Path(tempfile.mkdtemp(prefix='knm-bench-')) / 'k.sqlite'}"
     store.use(url)

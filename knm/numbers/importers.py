@@ -128,20 +128,28 @@ def csv_entries(path: Path) -> Iterator[Entry]:
     is reported rather than silently dropped."""
     with path.open(newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle)
-        column = 0
-        for row in reader:
-            line = reader.line_num
-            cells = [c.strip() for c in row]
-            if not cells or not any(cells) or cells[0].startswith("#"):
+        try:
+            yield from _number_cells(reader)
+        except (UnicodeDecodeError, csv.Error) as exc:
+            raise errors.Invalid("csv", f"{path}: after line {reader.line_num}: not a CSV "
+                                        f"file of UTF-8 text ({exc})") from None
+
+
+def _number_cells(reader: Any) -> Iterator[Entry]:
+    column = 0
+    for row in reader:
+        line = reader.line_num
+        cells = [c.strip() for c in row]
+        if not cells or not any(cells) or cells[0].startswith("#"):
+            continue
+        if line == 1 and not _NUMBER.match(_JUNK.sub("", cells[0])):
+            lowered = [c.lower() for c in cells]
+            if "number" in lowered:
+                column = lowered.index("number")
                 continue
-            if line == 1 and not _NUMBER.match(_JUNK.sub("", cells[0])):
-                lowered = [c.lower() for c in cells]
-                if "number" in lowered:
-                    column = lowered.index("number")
-                    continue
-                if not any(_NUMBER.match(_JUNK.sub("", c)) for c in cells):
-                    continue  # some other header
-            yield line, cells[column] if column < len(cells) else ""
+            if not any(_NUMBER.match(_JUNK.sub("", c)) for c in cells):
+                continue  # some other header
+        yield line, cells[column] if column < len(cells) else ""
 
 
 # -- Kazoo documents ---------------------------------------------------------------------------

@@ -37,11 +37,11 @@ from sqlalchemy import (
     Text,
     bindparam,
     func,
-    insert,
     literal,
     select,
+    true,
 )
-from sqlalchemy.dialects import postgresql
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from knm import errors, store
@@ -120,12 +120,14 @@ def _copy_sql(conn: Connection, table: Table, columns: Sequence[str]) -> str:
 
 
 def insert_new(table: Table, column: str, keys: Iterable[str], fixed: Mapping[str, Any], *,
-               progress: Callable[[int], None] | None = None) -> Inserted:
+               progress: Callable[[int], None] | None = None, chunk_size: int = CHUNK
+               ) -> Inserted:
     """Store a row `{column: key, **fixed}` for every key whose row does not exist yet (by
     primary key, which `column` and `fixed` must cover); rows already stored are left as they
-    are. `progress(n)` is called after each chunk with the number of keys handled so far.
+    are. `progress(n)` is called after each chunk (of `chunk_size` keys, one transaction)
+    with the number of keys handled so far.
 
-    Keys must be plain text (numbers): no tab, newline or backslash.
+    Keys must be plain text (numbers): no tab, newline or backslash (`ValueError`).
     """
     missing = {c.name for c in table.primary_key.columns} - {column, *fixed}
     if missing:
@@ -136,27 +138,36 @@ def insert_new(table: Table, column: str, keys: Iterable[str], fixed: Mapping[st
     pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="knm-bulk")
     pending: Future[int] | None = None
     try:
-        for chunk in _sorted_chunks(keys, SORT_RUN, CHUNK):
+        # reading `keys` may fail (a file that is not text): that error is the caller's own
+        for chunk in _sorted_chunks(keys, max(SORT_RUN, chunk_size), chunk_size):
+            _check_plain(chunk)
             if pending is not None:
-                added += pending.result()
+                added += _written(table, pending)
                 if progress is not None:
                     progress(seen)
             seen += len(chunk)
             pending = pool.submit(writer.write, chunk)
         if pending is not None:
-            added += pending.result()
+            added += _written(table, pending)
+            pending = None
             if progress is not None:
                 progress(seen)
         if added:
-            writer.finish()
+            _written(table, pool.submit(writer.finish))
+    finally:
+        pool.shutdown(wait=True)
+    return Inserted(added, seen)
+
+
+def _written(table: Table, done: Future[Any]) -> Any:
+    """The writer's outcome; a database failure is `DatabaseError` naming the table."""
+    try:
+        return done.result()
     except errors.KnmError:
         raise
     except Exception as exc:
         raise errors.DatabaseError(cause=f"bulk insert into {table.name} failed: "
                                          f"{type(exc).__name__}: {exc}") from exc
-    finally:
-        pool.shutdown(wait=True)
-    return Inserted(added, seen)
 
 
 def _chunks(keys: Iterable[str], size: int) -> Iterator[list[str]]:
@@ -183,16 +194,17 @@ def _constants(table: Table, fixed: Mapping[str, Any]) -> list[Any]:
 
 
 class _SqliteChunks:
-    """One `INSERT OR IGNORE … SELECT … FROM json_each(?)` per chunk: the chunk's keys go to
-    SQLite as one JSON array, so no Python runs per row and the GIL is free while SQLite
-    works — twice as fast as `executemany`, which binds and steps once per row."""
+    """One `INSERT … SELECT … FROM json_each(?) ON CONFLICT DO NOTHING` per chunk: the
+    chunk's keys go to SQLite as one JSON array, so no Python runs per row and the GIL is free
+    while SQLite works — twice as fast as `executemany`, which binds and steps once per row."""
 
     def __init__(self, table: Table, column: str, fixed: Mapping[str, Any]) -> None:
         keys = func.json_each(bindparam("keys", type_=Text)).table_valued("value")
-        self._statement = (
-            insert(table).prefix_with("OR IGNORE")
-            .from_select([column, *fixed], select(keys.c.value, *_constants(table, fixed)))
-        )
+        rows = select(keys.c.value, *_constants(table, fixed))
+        # only a taken key is skipped (OR IGNORE would skip a NOT NULL violation too); the
+        # WHERE is SQLite's rule for an upsert from a SELECT (else ON reads as a join's)
+        self._statement = sqlite.insert(table).from_select(
+            [column, *fixed], rows.where(true())).on_conflict_do_nothing()
 
     def write(self, chunk: list[str]) -> int:
         with store.write() as conn:
@@ -200,8 +212,8 @@ class _SqliteChunks:
                                   execution_options=_COUNTED)
             return max(result.rowcount, 0)
 
-    def finish(self) -> None:
-        return None
+    def finish(self) -> int:
+        return 0
 
 
 class _PostgresChunks:
@@ -213,16 +225,16 @@ class _PostgresChunks:
     `synchronous_commit = off`: an interrupted import is simply run again, so no commit needs
     to wait for the disk."""
 
-    #: with anti-joins, planner statistics are refreshed every this many rows, so the plan
+    #: with anti-joins, planner statistics are refreshed every this many chunks, so the plan
     #: keeps using the primary key as the table grows instead of scanning it
-    ANALYZE_EVERY = CHUNK * 4
+    ANALYZE_EVERY = 4  # chunks
 
     def __init__(self, table: Table, column: str, fixed: Mapping[str, Any]) -> None:
         self._table = table
         self._column = column
         self._fixed = dict(fixed)
         self._anti_joined = False
-        self._written = 0
+        self._chunks = 0
 
     def write(self, chunk: list[str]) -> int:
         import psycopg
@@ -238,8 +250,8 @@ class _PostgresChunks:
                 added = self._anti_join(chunk, on_conflict=False)
             except psycopg.errors.UniqueViolation:
                 added = self._anti_join(chunk, on_conflict=True)
-        self._written += len(chunk)
-        if self._anti_joined and self._written % self.ANALYZE_EVERY == 0:
+        self._chunks += 1
+        if self._anti_joined and self._chunks % self.ANALYZE_EVERY == 0:
             self.finish()
         return added
 
@@ -249,7 +261,6 @@ class _PostgresChunks:
             columns = [self._column, *self._fixed]
             tail = "".join("\t" + _copy_text(self._table, name, value)
                            for name, value in self._fixed.items()) + "\n"
-            _check_plain(chunk)
             body = tail.join(chunk) + tail
             try:
                 cursor.execute("SET LOCAL synchronous_commit = off")
@@ -285,11 +296,12 @@ class _PostgresChunks:
                 cursor.close()
             return max(conn.execute(statement, execution_options=_COUNTED).rowcount, 0)
 
-    def finish(self) -> None:
+    def finish(self) -> int:
         """Fresh planner statistics, so searches right after the import get index plans."""
         with store.write() as conn:
             name = conn.dialect.identifier_preparer.format_table(self._table)
             conn.exec_driver_sql(f"ANALYZE {name}")
+        return 0
 
 
 def _check_plain(chunk: list[str]) -> None:
