@@ -13,6 +13,7 @@ region's patterns for one length are joined into one compiled regex: about 2 µs
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cache, lru_cache
 
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata
@@ -25,17 +26,23 @@ _TYPES = ("fixed_line", "mobile", "toll_free", "premium_rate", "shared_cost", "v
 MAX_DIGITS = 15
 
 
+#: "1", "44", "883": the calling code its digits name (calling codes are prefix-free, so at
+#: most one of a number's first three digits' prefixes is one)
+_CODE_OF = {str(code): code for code in COUNTRY_CODE_TO_REGION_CODE}
+#: (calling code, length of the national number) → the check of that shape of number
+_checks: dict[tuple[int, int], Callable[[str], object]] = {}
+
+
 def split(number: str) -> tuple[int, str] | None:
     """`+14155550100` → `(1, "4155550100")`: the calling code and the national significant
-    number. None when the text is not `+` and digits, or starts with no calling code (calling
-    codes are prefix-free, so at most one of the first three digits' prefixes is one)."""
-    if len(number) < 2 or number[0] != "+" or not number[1:].isdigit() or not number.isascii():
+    number. None when the text is not `+` and digits, or starts with no calling code."""
+    if number[:1] != "+" or not number[1:].isdigit() or not number.isascii():
         return None
-    for length in (1, 2, 3):
-        code = int(number[1:1 + length])
-        if code in COUNTRY_CODE_TO_REGION_CODE:
-            return code, number[1 + length:]
-    return None
+    head = number[1:4]
+    code = _CODE_OF.get(head[:1]) or _CODE_OF.get(head[:2]) or _CODE_OF.get(head)
+    if code is None:
+        return None
+    return code, number[1 + len(str(code)):]
 
 
 def country_code(number: str) -> int | None:
@@ -47,23 +54,44 @@ def is_valid(number: str) -> bool:
     """True for a number in E.164 form (`+` and at most 15 digits) that phonenumbers takes as
     a valid number of its calling code: a real country's (or a non-geographic service's, such
     as iNum's +883) numbering plan has numbers of that shape."""
+    if len(number) - 1 > MAX_DIGITS:
+        return False
     parts = split(number)
-    if parts is None or len(number) - 1 > MAX_DIGITS:
+    if parts is None:
         return False
     code, national = parts
+    key = (code, len(national))
+    check = _checks.get(key)
+    if check is None:
+        check = _checks.setdefault(key, _check_for(code, len(national)))
+    return bool(check(national))
+
+
+def _check_for(code: int, length: int) -> Callable[[str], object]:
+    """How to check a national number of `length` digits after `code`: the one region's
+    pattern, or — when several regions share the code (NANP) — phonenumbers' walk through
+    them: the region whose leading digits match decides; one without leading digits accepts
+    what its patterns match."""
     plans = _plans(code)
-    length = len(national)
-    if len(plans) == 1:  # the calling code's only region: no leading digits to read
-        pattern = _pattern(code, plans[0][0], length)
-        return pattern is not None and pattern.fullmatch(national) is not None
-    for region, leading in plans:
-        pattern = _pattern(code, region, length)
-        matches = pattern is not None and pattern.fullmatch(national) is not None
-        if leading is not None:
-            if leading.match(national):  # the number is this region's: its verdict stands
-                return matches
-        elif matches:
-            return True
+    if len(plans) == 1:
+        only = _pattern(code, plans[0][0], length)
+        return only.fullmatch if only is not None else _never
+    steps = [(leading, _pattern(code, region, length)) for region, leading in plans]
+
+    def check(national: str) -> bool:
+        for leading, pattern in steps:
+            matches = pattern is not None and pattern.fullmatch(national) is not None
+            if leading is not None:
+                if leading.match(national):  # the number is this region's: its verdict
+                    return matches
+            elif matches:
+                return True
+        return False
+
+    return check
+
+
+def _never(national: str) -> bool:
     return False
 
 

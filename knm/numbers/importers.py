@@ -106,16 +106,20 @@ def checked(entries: Iterable[Entry], report: ImportReport) -> Iterator[str]:
     """The numbers of `entries` that may be stored, in E.164 and in order; every entry is
     counted in `report`, and the others are rejected there with their line number."""
     is_valid = numbering.is_valid
-    for line, raw in entries:
-        report.read += 1
-        # the common case, a clean E.164 line, costs one validity check
-        if is_valid(raw):
-            yield raw
-            continue
-        try:
-            yield check_number(raw)
-        except errors.Invalid as exc:
-            report.reject(line, raw, exc.message)
+    read = 0
+    try:
+        for line, raw in entries:
+            read += 1
+            # the common case, a clean E.164 line, costs one validity check
+            if is_valid(raw):
+                yield raw
+                continue
+            try:
+                yield check_number(raw)
+            except errors.Invalid as exc:
+                report.reject(line, raw, exc.message)
+    finally:  # counted once, not per entry: this loop runs a million times per import
+        report.read += read
 
 
 # -- CSV ---------------------------------------------------------------------------------------
