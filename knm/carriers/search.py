@@ -20,7 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from knm import cache, config, errors, store
+from knm import accounts, cache, config, errors, store
 from knm.carriers import registry
 from knm.carriers.base import Carrier, short_name
 from knm.carriers.selection import carrier_names
@@ -69,6 +69,8 @@ class SearchOutcome:
     query_id: str
     carriers: dict[str, CarrierReport] = field(default_factory=dict)
     from_cache: bool = False
+    #: the normalized prefix searched (`+1415`)
+    prefix: str = ""
 
     def carriers_json(self) -> dict[str, dict[str, Any]]:
         """The per-carrier report as the HTTP API answers it: short name → `to_json()`."""
@@ -84,6 +86,19 @@ class SearchOutcome:
         if all(r.outcome == ANSWERED for r in self.carriers.values()):
             return None
         return errors.SearchFailed(self.carriers_json())
+
+    def why_empty(self) -> str | None:
+        """Why this search found no number, in a sentence; None when it found some or when
+        it failed (`failure()` says that)."""
+        if self.results or self.failure() is not None:
+            return None
+        if self.from_cache:
+            return "no more numbers in this search (the page is past its last result)"
+        if not self.carriers:
+            return "no carrier was asked: none is configured for this search"
+        names = ", ".join(sorted(self.carriers))
+        return f"no carrier holds numbers under {self.prefix or 'this prefix'}: {names} " \
+               "answered with none"
 
 
 def find(prefix: str, quantity: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
@@ -103,16 +118,28 @@ def find_with_report(
     query_id: str | None = None,
     carriers: Iterable[str] | None = None,
     blocks: Any = None,
+    cap_quantity: bool = True,
     **extra: Any,
 ) -> SearchOutcome:
-    """Search, and say per carrier whether it answered, failed or timed out."""
+    """Search, and say per carrier whether it answered, failed or timed out.
+
+    A `quantity` above `maximum_search_quantity` is capped (SPEC §4, as Kazoo does), or with
+    `cap_quantity=False` refused as `400 invalid` naming the maximum — for a person, who
+    could take the capped page for everything there is. An `account_id` without its
+    `reseller_id` searches as that account: its reseller is looked up."""
     started = time.monotonic()
     quantity = _positive_int("quantity", quantity, minimum=1)
     offset = _positive_int("offset", offset, minimum=0)
     country = (country or "US").upper()
     normalized = normalize_prefix(prefix, country, dialcode)
     maximum = _config_int("maximum_search_quantity", 500)
+    if quantity > maximum and not cap_quantity:
+        raise errors.Invalid("quantity", f"quantity {quantity} is above "
+                             f"maximum_search_quantity ({maximum}); ask for at most "
+                             f"{maximum} and page with offset")
     quantity = min(quantity, maximum)
+    if account_id and not reseller_id:
+        reseller_id = accounts.reseller_id(account_id)
     search_cache = cache.get_cache()
     names: list[str] | None = None
     if query_id is None or str(query_id) == "":
@@ -122,7 +149,8 @@ def find_with_report(
     if offset > 0:
         cached = _cached_page(search_cache, query_id, offset, quantity)
         if cached is not None:
-            return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True)
+            return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True,
+                                 prefix=normalized)
     if names is None:
         names = carrier_names(carriers, account_id, reseller_id)
 
@@ -138,7 +166,8 @@ def find_with_report(
         search_cache.put(query_id, merged, ttl)
     except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
         log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
-    return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
+    return SearchOutcome(_page(merged, offset, quantity), query_id, reports,
+                         prefix=normalized)
 
 
 # -- the fan-out ---------------------------------------------------------------------------
