@@ -17,6 +17,9 @@ import sqlalchemy
 
 from knm import runtime, store
 
+# helpers with assertions that test modules import (and load as plugins): rewrite them too
+pytest.register_assert_rewrite("cli_support")
+
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"
 assert (FIXTURES / "number_docs").is_dir(), f"test fixtures missing at {FIXTURES}"

@@ -39,7 +39,8 @@ class CarrierHealth:
 
     def describe(self) -> str:
         if self.state == MISSING:
-            return "missing settings: " + ", ".join(self.missing)
+            text = "missing settings: " + ", ".join(self.missing)
+            return f"{text}; {self.problem}" if self.problem else text
         if self.state == MISCONFIGURED:
             return f"misconfigured: {self.problem}"
         if self.state == UNREACHABLE:
@@ -54,21 +55,29 @@ def check(name: str) -> CarrierHealth:
         return CarrierHealth(name, UNREACHABLE)
     settings = config.carrier_config(name)
     missing: list[str] = []
+    problems: list[str] = []
+    looked_past: set[str] = set()
     for _ in range(len(cls.settings) + 8):  # carriers' own rules may add keys; bounded
         try:
             cls.validate_config(dict(settings))
         except errors.CarrierMisconfigured as exc:
             key = exc.cause or ""
-            if key and settings.get(key) in (None, "") and key not in missing:
+            if not key or key in looked_past:
+                problems.append(exc.message)
+                break
+            looked_past.add(key)
+            if settings.get(key) in (None, ""):
                 missing.append(key)
-                settings[key] = _placeholder(cls, key)
-                continue
-            if missing:
-                break  # the rest may be the stand-ins' fault: report what is missing
-            return CarrierHealth(name, MISCONFIGURED, problem=exc.message)
+            else:
+                problems.append(exc.message)
+            settings[key] = _placeholder(cls, key)  # and look for the next problem
+            continue
         break
+    problem = "; ".join(problems) or None
     if missing:
-        return CarrierHealth(name, MISSING, tuple(missing))
+        return CarrierHealth(name, MISSING, tuple(missing), problem)
+    if problem:
+        return CarrierHealth(name, MISCONFIGURED, problem=problem)
     return CarrierHealth(name, READY)
 
 

@@ -55,18 +55,27 @@ def say(text: str) -> None:
 
 
 def table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
-    from rich.measure import Measurement
+    """A rich table that never cuts an id, a number or a word.
+
+    rich fits a table to the console by wrapping cells and, when a column ends up narrower
+    than a word, cutting the word. So a column of single words (ids, numbers, states) never
+    wraps, and the console is made as wide as the table needs with every other column at
+    its longest word — wider than the terminal if need be (the terminal then wraps lines,
+    but an id stays whole, and so does one copied from piped output)."""
     from rich.table import Table
 
+    cells = [["" if v is None else str(v) for v in row] for row in rows]
+    single = [all(len(row[i].split()) <= 1 for row in cells) for i in range(len(columns))]
     grid = Table(title=title, show_lines=False)
-    for column in columns:
-        grid.add_column(column, overflow="fold")
-    for row in rows:
-        grid.add_row(*("" if v is None else str(v) for v in row))
+    for i, column in enumerate(columns):
+        grid.add_column(column, no_wrap=single[i])
+    for row in cells:
+        grid.add_row(*row)
+    widths = [max([len(word) for row in cells for word in
+                   ([row[i]] if single[i] else row[i].split())] + [len(columns[i])])
+              for i in range(len(columns))]
+    needed = sum(widths) + 3 * len(columns) + 1  # padding of 1 on each side, and borders
     out = console()
-    # rich shrinks a table to the console by folding its cells; no cell is ever split in a
-    # word (an id, a number) if the console is at least as wide as the table's minimum
-    needed = Measurement.get(out, out.options, grid).minimum
     if needed > out.width:
         out = console(width=needed)
     out.print(grid)

@@ -17,7 +17,7 @@ from knm import carriers as facade
 from knm.carriers import health, registry, selection
 from knm.carriers.base import full_name
 from knm.cli.options import account, common
-from knm.cli.output import console, dump, emit, table
+from knm.cli.output import emit, say, table
 
 
 @click.command("carriers")
@@ -49,6 +49,7 @@ def carriers_cmd(account_id: str | None, show_all: bool) -> None:
                          settings=config.mask(config.carrier_config(name), cls.secret_keys()))
         entry["describe"] = state.describe()
         listing.append(entry)
+    shown = {c["name"] for c in listing}
     info = facade.info(account_id or "system", account_id, reseller)
     data = {"carriers": listing, "info": info}
 
@@ -59,6 +60,11 @@ def carriers_cmd(account_id: str | None, show_all: bool) -> None:
                 ", ".join(f"{k}={v}" for k, v in (c.get("settings") or {}).items()
                           if v not in (None, "", [], {})))
                for c in listing])
-        console().print_json(dump(info))
+        say(f"maximal prefix length {info['maximal_prefix_length']}; numbers may be created "
+            f"in: {', '.join(info['usable_creation_states']) or '(none)'}")
+        hidden = [n for n in facade.all_modules() if n not in shown]
+        if hidden:
+            say(f"({len(hidden)} of Kazoo's carrier names that knm does not have are hidden; "
+                "--all lists them)")
 
     emit(data, human)

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from knm import accounts
+from knm import accounts, errors
 from knm.carriers import registry
 from knm.carriers import search as knm_search
 from knm.cli.options import account, common
@@ -40,11 +40,10 @@ def search(prefix: str, quantity: int, offset: int, country: str, dialcode: str 
         query_id=query_id, carriers=list(carriers) or None, cap_quantity=False,
     )
     report = {name: r.to_json() for name, r in sorted(outcome.carriers.items())}
-    failed = outcome.failure()
-    if failed is not None:
+    if outcome.failure() is not None:  # the library's rule, as the HTTP API's 502/504
         if not state.json:
             _carrier_table(report)
-        raise failed
+        raise errors.SearchFailed(report)  # the CLI names carriers in full, as everywhere
     data: dict[str, Any] = {"numbers": outcome.results, "query_id": outcome.query_id,
                             "from_cache": outcome.from_cache, "carriers": report}
     why = outcome.why_empty()
