@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from cli_support import knm, ok, refused
 from conftest import CHILD
 
@@ -99,3 +100,23 @@ def test_carrier_names_are_taken_short_or_full_and_stored_full(db: str) -> None:
     assert config.get("number_manager.vitelity", "login") == "operator"
     assert ok(db, "config", "get", "number_manager.knm_vitelity", "login")["value"] == \
         "operator"
+
+
+def test_rotate_key_seals_the_stored_secrets_with_keys_from_the_environment(
+        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from knm import sealing
+    from knm.cli.commands.config import OLD_KEY_ENV
+
+    monkeypatch.delenv(sealing.ENV, raising=False)
+    monkeypatch.delenv(OLD_KEY_ENV, raising=False)
+    ok(db, "config", "set", "number_manager.telnyx", "api_key", "KEY-plain")
+    refused(db, "config", "rotate-key", cause=sealing.ENV)  # no key: nothing to seal with
+    monkeypatch.setenv(sealing.ENV, "first key")
+    assert ok(db, "config", "rotate-key") == {"rewritten": 1, "sealed": 1, "plaintext": 0}
+    monkeypatch.setenv(OLD_KEY_ENV, "first key")
+    monkeypatch.setenv(sealing.ENV, "second key")
+    assert ok(db, "config", "rotate-key")["sealed"] == 1
+    monkeypatch.delenv(OLD_KEY_ENV)
+    config.invalidate()
+    assert config.carrier_config("knm_telnyx")["api_key"] == "KEY-plain"
+    assert ok(db, "config", "rotate-key", "--to-plaintext")["plaintext"] == 1

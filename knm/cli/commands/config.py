@@ -10,11 +10,12 @@ category may be given by its short or full name (`number_manager.telnyx`,
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import click
 
-from knm import config, errors, secrets
+from knm import config, errors, sealing, secrets
 from knm.carriers.selection import check_setting
 from knm.cli.options import account, common
 from knm.cli.output import emit, table
@@ -86,3 +87,30 @@ def config_set(category: str, key: str, value: str, account_id: str | None,
     emit({"category": category, "key": key, "value": shown, "account_id": account_id,
           "node": node},
          lambda: click.echo(f"{category} {key} = {json.dumps(shown)}"))
+
+
+#: the key secrets are sealed with now, when `KNM_SECRET_KEY` holds the new one
+OLD_KEY_ENV = "KNM_OLD_SECRET_KEY"
+
+
+@config_group.command("rotate-key")
+@click.option("--to-plaintext", is_flag=True,
+              help="Store the secrets unsealed again (leaving encryption at rest).")
+@common
+def config_rotate_key(to_plaintext: bool) -> None:
+    """Seal every stored carrier secret with KNM_SECRET_KEY (and re-seal those sealed with
+    KNM_OLD_SECRET_KEY). Keys are read from the environment only, never from the command
+    line, where other users could see them."""
+    new_key = os.environ.get(sealing.ENV) or None
+    old_key = os.environ.get(OLD_KEY_ENV) or None
+    if to_plaintext:
+        old_key, new_key = old_key or new_key, None
+    elif new_key is None:
+        raise errors.Invalid(sealing.ENV, f"set {sealing.ENV} to the key to seal with (and "
+                             f"{OLD_KEY_ENV} to the one the secrets are sealed with now)")
+    rewritten = config.rotate_key(new_key, old_key=old_key)
+    stored = config.secrets_at_rest()
+    data = {"rewritten": rewritten, **stored}
+    emit(data, lambda: click.echo(
+        f"rewrote {rewritten} secret setting(s): {stored['sealed']} sealed, "
+        f"{stored['plaintext']} in plaintext"))
