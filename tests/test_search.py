@@ -355,15 +355,16 @@ def test_an_unknown_carrier_asked_by_name_is_refused(test_carriers: None) -> Non
 
 
 def test_an_account_searches_as_itself_without_naming_its_reseller(db: str) -> None:
-    from knm import accounts
+    from knm import accounts, numbers
 
     reseller = accounts.create("reseller", is_reseller=True)
     child = accounts.create("child", parent_id=reseller.id)
-    config.set("number_manager", "carrier_modules", ["knm_local", "knm_managed"])
-    carriers.get_carrier("knm_managed").generate_numbers(reseller.id, "4155550300", 3)
-    # the child's pool is empty: the reseller's is searched, as with reseller_id given
+    held = ["+14155550300", "+14155550301"]
+    assert numbers.create(held, assign_to=reseller.id, state="reserved").ok
+    # the reseller's reserved numbers are offered to its child (knm_reserved_reseller), as
+    # when reseller_id is given: without its reseller, the search would be the system's
     found = carriers.find("415", quantity=5, account_id=child.id)
-    assert [r["number"] for r in found] == ["+14155550300", "+14155550301", "+14155550302"]
+    assert [r["number"] for r in found] == held
 
 
 def test_an_empty_search_says_why(test_carriers: None) -> None:
