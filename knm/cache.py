@@ -46,7 +46,7 @@ def _decode(text: str | bytes) -> SearchResult:
     return SearchResult.from_dict(json.loads(text))
 
 
-Packed = tuple[str, str, str, Any, Any, Any]
+Packed = tuple[str, str, str, Any, Any, Any, Any]
 
 
 def _pack(result: SearchResult) -> Packed:
@@ -54,12 +54,13 @@ def _pack(result: SearchResult) -> Packed:
     Python's garbage collector, so a cache of millions of results costs a full collection
     nothing; SearchResult objects (each with a dict) made every collection walk them all."""
     return (result.number, result.carrier, result.state, result.carrier_data or None,
-            result.block, result.locality or None)
+            result.block, result.locality or None, result.price or None)
 
 
 def _unpack(packed: Packed) -> SearchResult:
-    number, carrier, state, data, block, locality = packed
-    return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality)
+    number, carrier, state, data, block, locality, price = packed
+    return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality,
+                        price)
 
 
 Clock = Callable[[], float]
