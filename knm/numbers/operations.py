@@ -512,6 +512,7 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
     ctx = Context()
     loaded = repository.fetch_many(batch.todo)
     todo: list[PhoneNumber] = []
+    pn_by_number: dict[str, PhoneNumber] = {}
     for num in batch.todo:
         pn = loaded.get(num)
         if pn is None:
@@ -523,21 +524,22 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
             batch.fail(num, errors.NotFound(num))
             continue
         todo.append(pn)
-    concurrency = config.system_int("settle_concurrency")
-    outcomes = run_all(todo, _settle_one, lambda pn: pn.number, concurrency)
+        pn_by_number[num] = pn
+    outcomes = purchase.settle_many(todo, config.system_int("settle_concurrency"))
     for num, outcome in outcomes.items():
         if isinstance(outcome, errors.KnmError):
             batch.fail(num, outcome)
-        else:
-            batch.succeeded.append(outcome)
+            continue
+        try:
+            batch.succeeded.append(_settled_record(pn_by_number[num], outcome))
+        except errors.KnmError as exc:
+            batch.fail(num, exc)
     return batch.finish()
 
 
-def _settle_one(pn: PhoneNumber) -> PhoneNumber:
-    """One number settled: its record afterwards (`deleted` when knm no longer holds it)."""
-    if not _needs_settling(pn):
-        return pn
-    settled = purchase.settle_one(pn)
+def _settled_record(pn: PhoneNumber, settled: purchase.Settled) -> PhoneNumber:
+    """One number settled: its record afterwards (`deleted` when knm no longer holds it);
+    still pending or unknown at the carrier is an error, the record left as it was."""
     if settled.outcome in ("pending", "unknown"):
         raise _still_unsettled(pn, settled)
     if settled.record is not None:

@@ -430,9 +430,9 @@ def _released_claim(pn: PhoneNumber) -> PhoneNumber:
     return out
 
 
-def apply(row: PhoneNumber, version: int, status: OrderStatus, operation: str) -> Settled:
-    """Finish (or undo, or leave) `row`'s operation as `status` says; `row` is claimed by
-    this process at `version`."""
+def _decide(row: PhoneNumber, status: OrderStatus, operation: str) -> Settled:
+    """What `status` makes of `row`'s operation: the record to write, or None to delete it
+    (`Settled.record`), and the outcome. Writes nothing."""
     data = {**(row.carrier_data or {}), **(status.data or {})}
     if status.order_id:
         data[DISCONNECT_ORDER_ID if operation == DISCONNECT else ORDER_ID] = status.order_id
@@ -446,22 +446,133 @@ def apply(row: PhoneNumber, version: int, status: OrderStatus, operation: str) -
         done.carrier_data = _bookkeeping_removed(data)
         done.pending_operation = None
         done.modified = now_gregorian()
-        _finish(done, row.number, version)
         return Settled(row.number, operation, "done", done)
     if status.state == COMPLETE:  # released at the carrier: knm no longer holds it
-        _finish(None, row.number, version, delete_row=True)
         return Settled(row.number, operation, "done", None)
     if status.state == FAILED and operation == ACQUIRE and row.state == "discovery":
-        _finish(None, row.number, version, delete_row=True)
         return Settled(row.number, operation, "undone", None)
     if status.state == FAILED:
         undone = row.copy()
         undone.carrier_data = _bookkeeping_removed(data)
         undone.pending_operation = None
-        _finish(undone, row.number, version)
         return Settled(row.number, operation, "undone", undone)
     left = row.copy()
     left.carrier_data = {**data, (ORDER_STATUS if operation == ACQUIRE
                                   else DISCONNECT_STATUS): PENDING}
-    _finish(left, row.number, version)
     return Settled(row.number, operation, "pending", left)
+
+
+def apply(row: PhoneNumber, version: int, status: OrderStatus, operation: str) -> Settled:
+    """Finish (or undo, or leave) `row`'s operation as `status` says; `row` is claimed by
+    this process at `version`."""
+    settled = _decide(row, status, operation)
+    _finish(settled.record, row.number, version, delete_row=settled.record is None)
+    return settled
+
+
+def settle_many(pns: list[PhoneNumber], concurrency: int
+                ) -> dict[str, Settled | errors.KnmError]:
+    """Settle many stored records at once: one transaction claims them all, the carriers are
+    asked `concurrency` at a time, one transaction records every outcome. A record a live
+    holder is working on fails `NumberBusy`; one whose carrier could not tell stays as it
+    was (`unknown`, with the carrier's error)."""
+    out: dict[str, Settled | errors.KnmError] = {}
+    todo = [pn for pn in pns if pn.pending_operation is not None or repository.is_claimed(pn)]
+    for pn in pns:
+        if pn not in todo:
+            out[pn.number] = Settled(pn.number, None, "done", pn)
+    live = _live_claims([pn.number for pn in todo if repository.is_claimed(pn)])
+    rows: dict[str, tuple[PhoneNumber, PhoneNumber, str]] = {}
+    for pn in todo:
+        if pn.number in live:
+            out[pn.number] = errors.NumberBusy(pn.number)
+            continue
+        operation = pn.pending_operation or ACQUIRE
+        row = pn.copy()
+        row.pending_operation = operation
+        rows[pn.number] = (pn, row, operation)
+    claimed = _claim_all(rows, out)
+    answers = _ask_all(claimed, concurrency)
+    writes: list[PhoneNumber] = []
+    deletes: list[tuple[str, int]] = []
+    outcomes: dict[str, Settled] = {}
+    for (pn, row, version, operation), answer in zip(claimed, answers, strict=True):
+        if isinstance(answer, OrderStatus):
+            settled = _decide(row, answer, operation)
+        else:
+            log.info("settling %s at %s: %s", pn.number, pn.module_name, answer.error)
+            settled = Settled(pn.number, operation, "unknown", _released_claim(pn), answer)
+        outcomes[pn.number] = settled
+        if settled.record is None:
+            deletes.append((pn.number, version))
+        else:
+            settled.record.version = version
+            writes.append(settled.record)
+    try:
+        with store.write() as conn:
+            lost = repository.update_many(writes, conn)
+            repository.delete_many(deletes, conn)
+            conn.execute(delete(claims).where(claims.c.number.in_(list(outcomes))))
+    finally:
+        for number in outcomes:
+            leases.drop(number)
+    for number, settled in outcomes.items():
+        out[number] = errors.Conflict(number) if number in lost else settled
+    return out
+
+
+def _claim_all(rows: dict[str, tuple[PhoneNumber, PhoneNumber, str]],
+               out: dict[str, Settled | errors.KnmError]
+               ) -> list[tuple[PhoneNumber, PhoneNumber, int, str]]:
+    """Claim every row for settling in one transaction (one statement for the rows, one for
+    the leases); a row changed meanwhile fails `NumberBusy`."""
+    if not rows:
+        return []
+    tokens = {number: f"{repository.CLAIM_PREFIX}{uuid.uuid4().hex}" for number in rows}
+    with store.write() as conn:
+        lost = repository.update_many([row for _, row, _ in rows.values()], conn, revs=tokens)
+        mine = [number for number in rows if number not in lost]
+        now = db_now(conn)
+        conn.execute(delete(claims).where(claims.c.number.in_(mine)))
+        if mine:
+            conn.execute(claims.insert().values(holder=leases.holder, lease_until=now +
+                                                lease_s(), started=now), [
+                {"number": number, "operation": rows[number][2]} for number in mine])
+    claimed = []
+    for number, (pn, row, operation) in rows.items():
+        if number in lost:
+            out[number] = errors.NumberBusy(number)
+            continue
+        leases.hold(number)
+        claimed.append((pn, row, row.version, operation))
+    return claimed
+
+
+def _live_claims(numbers: list[str]) -> set[str]:
+    if not numbers:
+        return set()
+    with store.read() as conn:
+        return set(conn.execute(select(claims.c.number).where(and_(
+            claims.c.number.in_(numbers), claims.c.lease_until > db_now(conn)))).scalars())
+
+
+def _ask_all(claimed: list[tuple[PhoneNumber, PhoneNumber, int, str]], concurrency: int
+             ) -> list[OrderStatus | errors.KnmError]:
+    """Every claimed record's carrier asked what happened, side by side."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def ask(item: tuple[PhoneNumber, PhoneNumber, int, str]) -> OrderStatus | errors.KnmError:
+        pn, row = item[0], item[1]
+        try:
+            return carriers.settle(row)
+        except errors.KnmError as exc:
+            return exc
+        except Exception as exc:  # noqa: BLE001 - a broken carrier must not keep the claim
+            return errors.CarrierFault(pn.module_name or "unknown", type(exc).__name__,
+                                       number=pn.number, unsettled=True)
+
+    if len(claimed) <= 1 or concurrency <= 1:
+        return [ask(item) for item in claimed]
+    with ThreadPoolExecutor(max_workers=min(concurrency, len(claimed)),
+                            thread_name_prefix="knm-settle") as pool:
+        return list(pool.map(ask, claimed))

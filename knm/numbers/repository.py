@@ -278,6 +278,61 @@ def update_one(pn: PhoneNumber, conn: Connection, *, rev: str | None = None) -> 
     pn.version, pn.rev = seen + 1, row["rev"]
 
 
+#: every column a save writes, bound by name for many rows at once (`v_` names: a bind may not
+#: share a column's name in SET)
+_WRITTEN = [c.name for c in t.columns if c.name != "number"]
+_UPDATE_MANY = (update(t)
+                .where(and_(t.c.number == bindparam("k_number"),
+                            t.c.version == bindparam("k_seen")))
+                .values({name: bindparam(f"v_{name}") for name in _WRITTEN}))
+_DELETE_MANY = delete(t).where(and_(t.c.number == bindparam("k_number"),
+                                    t.c.version == bindparam("k_seen")))
+
+
+def update_many(pns: list[PhoneNumber], conn: Connection, *,
+                revs: dict[str, str] | None = None) -> set[str]:
+    """`update_one` for many records in one statement sent once (executemany): each row is
+    written only if nobody changed it since it was read. Returns the numbers that were not
+    (their records are left as they were); the written ones get their new version and rev."""
+    if not pns:
+        return set()
+    params = []
+    written: dict[str, tuple[int, str]] = {}
+    for pn in pns:
+        row = to_row(pn)
+        seen = row.pop("version")
+        number = row.pop("number")
+        row["rev"] = (revs or {}).get(number) or next_rev(pn.rev)
+        row["version"] = seen + 1
+        written[number] = (seen + 1, row["rev"])
+        params.append({"k_number": number, "k_seen": seen,
+                       **{f"v_{name}": row[name] for name in _WRITTEN}})
+    conn.execute(_UPDATE_MANY, params)
+    landed = _with_rev(conn, {number: rev for number, (_, rev) in written.items()})
+    for pn in pns:
+        if pn.number in landed:
+            pn.version, pn.rev = written[pn.number]
+    return set(written) - landed
+
+
+def delete_many(rows: list[tuple[str, int]], conn: Connection) -> None:
+    """Delete each `(number, version)` row if it still has that version."""
+    if rows:
+        conn.execute(_DELETE_MANY, [{"k_number": n, "k_seen": v} for n, v in rows])
+
+
+def _with_rev(conn: Connection, revs: dict[str, str]) -> set[str]:
+    """Which of the numbers now carry the rev given for them."""
+    found: set[str] = set()
+    numbers = list(revs)
+    for chunk in _chunks(numbers, _chunk_size(conn)):
+        for number, rev in conn.execute(select(t.c.number, t.c.rev)
+                                        .where(_member_of(t.c.number, chunk, conn))):
+            if revs.get(number) == rev:
+                found.add(number)
+    return found
+
+
 def delete_one(pn: PhoneNumber, conn: Connection) -> None:
     """Delete the row if nobody changed it since it was read (else `Conflict`)."""
     result = conn.execute(delete(t).where(and_(t.c.number == pn.number,
