@@ -158,7 +158,7 @@ def test_inum_generate_and_search(kazoo_accounts: dict[str, str]) -> None:
 
 # -- inventory import ------------------------------------------------------------------------
 
-def test_inventory_import_and_search(db: str) -> None:
+def test_inventory_import_and_search(kazoo_accounts: dict[str, str]) -> None:
     add_numbers({"number": "+14155550003", "state": "in_service"})
     seen: list[int] = []
     numbers = (f"+1415555{i:04d}" for i in range(120))

@@ -44,7 +44,8 @@ class Bandwidth2(HttpCarrier):
         Setting("api_password", secret=True, description="legacy API user's password"),
         Setting("client_id", description="OAuth2 client id (client credentials)"),
         Setting("client_secret", secret=True, description="OAuth2 client secret"),
-        Setting("site_id", required=True, description="site (sub-account) numbers go to"),
+        Setting("site_id", description="site (sub-account) numbers go to: needed to order, "
+                "not to search"),
         Setting("sip_peer", description="SIP peer (location) numbers route to"),
         Setting("order_name_prefix", default="knm", description="order Name prefix"),
         Setting("max_search_quantity", int, default=500, description="cap on `quantity`"),
@@ -172,6 +173,8 @@ class Bandwidth2(HttpCarrier):
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
+        if not self.config.get("site_id"):
+            raise errors.CarrierMisconfigured(self.name, "site_id", "is required to order")
         reference = f"knm-{uuid.uuid4().hex[:32]}"
         name = f"{self.config['order_name_prefix']}-{int(time.time())}"
         order = ET.Element("Order")

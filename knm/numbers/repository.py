@@ -185,6 +185,45 @@ def list_account(account_id: str) -> list[PhoneNumber]:
     return [from_row(r) for r in rows]
 
 
+def list_page(account_id: str, *, limit: int | None, start_key: str | None = None,
+              after_key: str | None = None, descending: bool = False,
+              states: Iterable[str] | None = None, not_states: Iterable[str] | None = None,
+              created: tuple[int | None, int | None] = (None, None),
+              modified: tuple[int | None, int | None] = (None, None)) -> list[PhoneNumber]:
+    """Up to `limit` of the account's numbers in number order (reversed when `descending`),
+    from `start_key` (included) or after `after_key` (excluded): keyset paging on the
+    `(assigned_to, number)` index, so a page costs the same at the end of a 100,000-number
+    account as at its start. `states` / `not_states` and the inclusive `created` and
+    `modified` bounds (Gregorian seconds) narrow the rows in the same query."""
+    query = select(t).where(t.c.assigned_to == account_id)
+    if descending:
+        if start_key is not None:
+            query = query.where(t.c.number <= start_key)
+        if after_key is not None:
+            query = query.where(t.c.number < after_key)
+        query = query.order_by(t.c.number.desc())
+    else:
+        if start_key is not None:
+            query = query.where(t.c.number >= start_key)
+        if after_key is not None:
+            query = query.where(t.c.number > after_key)
+        query = query.order_by(t.c.number)
+    if states is not None:
+        query = query.where(t.c.state.in_(list(states)))
+    if not_states:
+        query = query.where(t.c.state.not_in(list(not_states)))
+    for column, (low, high) in ((t.c.created, created), (t.c.modified, modified)):
+        if low is not None:
+            query = query.where(column >= low)
+        if high is not None:
+            query = query.where(column <= high)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [from_row(r) for r in rows]
+
+
 # -- writes ------------------------------------------------------------------------------------
 
 

@@ -2,8 +2,11 @@
 
 The default stock is Kazoo's test data: ten numbers `+14158867900`..`+14158867909` with carrier
 data `{"extension": d}`, and one block `+14158867900`..`+14158897909`. Ordered numbers leave
-the stock. `POST /_sim/control` with `{"latency_ms": n, "fail_status": code}` makes every
-later request slow or failing (`{}` resets), so tests can exercise timeouts and errors.
+the stock. It also answers Kazoo's locality lookups (`knm_locality`): `GET /<C>/city?pattern=`
+(cities whose name starts with the pattern, with their state and area codes, from
+`DEFAULT_CITIES`) and `POST /locality/metadata` (a number's city and state by area code).
+`POST /_sim/control` with `{"latency_ms": n, "fail_status": code}` makes every later request
+slow or failing (`{}` resets), so tests can exercise timeouts and errors.
 
     with BackgroundServer(create_app()) as server:
         knm.config.set("number_manager.other", "phonebook_url", server.url)
@@ -24,6 +27,16 @@ DEFAULT_NUMBERS: dict[str, dict[str, Any]] = {
 DEFAULT_BLOCKS: list[dict[str, Any]] = [
     {"start_number": "+14158867900", "end_number": "+14158897909"},
 ]
+#: what `GET /<C>/city?pattern=` answers from: city → state and area codes (US only)
+DEFAULT_CITIES: dict[str, dict[str, Any]] = {
+    "San Francisco": {"state": "CA", "prefixes": ["415", "628"]},
+    "San Jose": {"state": "CA", "prefixes": ["408", "669"]},
+    "San Diego": {"state": "CA", "prefixes": ["619", "858"]},
+    "Santa Rosa": {"state": "CA", "prefixes": ["707"]},
+    "New York": {"state": "NY", "prefixes": ["212", "332", "646", "917"]},
+    "Newark": {"state": "NJ", "prefixes": ["862", "973"]},
+    "Chicago": {"state": "IL", "prefixes": ["312", "773", "872"]},
+}
 
 
 def _e164(raw: str) -> str:
@@ -45,6 +58,8 @@ def create_app(numbers: dict[str, dict[str, Any]] | None = None,
     control: dict[str, Any] = {}
     order_ids = itertools.count(1)
     app.state.stock, app.state.orders, app.state.control = stock, orders, control
+    cities = {city: dict(info) for city, info in DEFAULT_CITIES.items()}
+    app.state.cities = cities
     app.state.requests = []
 
     async def _gate(request: Request) -> JSONResponse | None:
@@ -61,6 +76,36 @@ def create_app(numbers: dict[str, dict[str, Any]] | None = None,
         control.clear()
         control.update(await request.json() or {})
         return {"status": "success", "data": control}
+
+    @app.get("/{country}/city")
+    async def city_prefixes(request: Request, country: str, pattern: str = "") -> Any:
+        if (failed := await _gate(request)) is not None:
+            return failed
+        wanted = pattern.strip().lower()
+        found = {city: dict(info) for city, info in cities.items()
+                 if country.upper() == "US" and wanted and city.lower().startswith(wanted)}
+        return {"status": "success", "data": found}
+
+    @app.post("/locality/metadata")
+    async def locality(request: Request) -> Any:
+        if (failed := await _gate(request)) is not None:
+            return failed
+        body = await request.json()
+        data: dict[str, Any] = {}
+        for raw in (body or {}).get("data") or []:
+            number = _e164(str(raw))
+            npa = number[2:5] if number.startswith("+1") else ""
+            city = next((c for c, info in cities.items() if npa in info["prefixes"]), None)
+            if city is None:
+                data[str(raw)] = {"status": "error", "message": "unknown number"}
+                continue
+            data[str(raw)] = {
+                "status": "success", "number": number, "e164_number": number, "country": "US",
+                "geocode": {"locality": cities[city]["state"]},
+                "locality": {"locality": city, "province": cities[city]["state"],
+                             "type": "LANDLINE"},
+            }
+        return {"status": "success", "data": data}
 
     @app.get("/numbers/{country}/search")
     async def search_numbers(request: Request, country: str, prefix: str = "",
