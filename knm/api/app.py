@@ -22,6 +22,7 @@ from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.middleware import RequestMiddleware
 from knm.api.routes import collection, numbers, ports, search, service, session
+from knm.numbers import settler
 
 #: the routers, in matching order. `numbers.router` takes any word as a number
 #: (`…/phone_numbers/{number}`), so it is last; a router with a more specific
@@ -54,7 +55,13 @@ def create_app(db_url: str | None = None, *, routers: Sequence[APIRouter] = ()) 
         # only fight over the GIL; a few keep the CPU busy while one waits on the database.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = _api_threads()
-        yield
+        # SPEC §5.1: every worker runs a settler; a lock lets one of them work at a time
+        background = settler.BackgroundSettler()
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
 
     app = FastAPI(
         lifespan=lifespan,

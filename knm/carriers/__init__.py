@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from knm import accounts, errors
@@ -22,7 +22,7 @@ from knm.carriers.base import (
     full_name,
     short_name,
 )
-from knm.carriers.orders import OrderStatus
+from knm.carriers.orders import OrderStatus, WebhookEvent
 from knm.carriers.registry import (
     carrier_class,
     declared_names,
@@ -46,7 +46,7 @@ from knm.secrets import scrub
 
 __all__ = [
     "ALL_MODULES", "Carrier", "OrderStatus", "SearchOptions", "SearchResult", "Setting",
-    "acquire", "is_store_backed", "settle",
+    "WebhookEvent", "acquire", "is_store_backed", "parse_webhook", "settle",
     "all_modules", "available_carriers", "carrier_class", "check", "declared_names",
     "default_carrier", "default_carriers", "disconnect", "find", "get_carrier", "info",
     "is_local", "is_number_billable", "is_reachable", "keep_only_reachable", "register",
@@ -169,6 +169,15 @@ def settle(number: PhoneNumber) -> OrderStatus:
         raise errors.NotImplementedByCarrier(
             number.module_name, message=f"carrier {number.module_name} is not installed")
     return _call(number, "settle", carrier)
+
+
+def parse_webhook(name: str, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+    """The verified order notifications of one webhook request from carrier `name`."""
+    carrier = get_carrier(name)
+    if carrier is None:
+        raise errors.KnmError(f"no carrier {full_name(name)} is installed", code=404,
+                              error="not_found", cause=full_name(name))
+    return carrier.parse_webhook(headers, body)
 
 
 def is_store_backed(name: str | None) -> bool:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from knm import errors
-from knm.carriers.orders import OrderStatus
+from knm.carriers.orders import OrderStatus, WebhookEvent
 from knm.record import PhoneNumber
 from knm.secrets import MASK, is_secret_key, masked, scrub
 from knm.values import SearchOptions, SearchResult, StoreQuery
@@ -145,6 +145,13 @@ class Carrier(abc.ABC):
         `number.carrier_data` holds its `order_reference` and, when the carrier gave one, its
         order id. Only reads at the carrier, never orders or releases. A carrier that cannot
         tell leaves such numbers to an operator."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """The order notifications in one webhook request this carrier sent, after verifying
+        it came from the carrier (`errors.Unauthenticated` when it does not verify,
+        `errors.Invalid` when it cannot be read). Only carriers that push notifications
+        implement it."""
         raise errors.NotImplementedByCarrier(self.name)
 
     def info(self) -> dict[str, Any]:

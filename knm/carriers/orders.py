@@ -29,3 +29,16 @@ class OrderStatus:
     @property
     def done(self) -> bool:
         return self.state != PENDING
+
+
+@dataclass
+class WebhookEvent:
+    """One order notification a carrier pushed (SPEC §5.1 webhooks), as the carrier's
+    `parse_webhook` read it: which number (or which order, by knm's reference or the carrier's
+    id), whether a purchase (`acquire`) or a release (`disconnect`), and where it stands."""
+
+    operation: str
+    status: OrderStatus
+    number: str | None = None
+    order_reference: str | None = None
+    order_id: str | None = None

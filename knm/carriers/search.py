@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
@@ -103,9 +105,22 @@ def find_with_report(
     query_id: str | None = None,
     carriers: Iterable[str] | None = None,
     blocks: Any = None,
+    reuse_s: float = 0.0,
     **extra: Any,
 ) -> SearchOutcome:
-    """Search, and say per carrier whether it answered, failed or timed out."""
+    """Search, and say per carrier whether it answered, failed or timed out.
+
+    `reuse_s`: the same search (same parameters and page) made in this process within that
+    many seconds gets the same answer, carrier reports included, without asking the carriers
+    again — for anonymous searches, so that repeating one does not spend their quota."""
+    if reuse_s > 0 and not query_id:
+        key = json.dumps([prefix, quantity, offset, country, dialcode, account_id, reseller_id,
+                          sorted(carriers) if carriers else None, blocks, extra],
+                         sort_keys=True, default=str)
+        return _recent.get_or_run(key, reuse_s, lambda: find_with_report(
+            prefix, quantity, offset=offset, country=country, dialcode=dialcode,
+            account_id=account_id, reseller_id=reseller_id, carriers=carriers, blocks=blocks,
+            **extra))
     started = time.monotonic()
     quantity = _positive_int("quantity", quantity, minimum=1)
     offset = _positive_int("offset", offset, minimum=0)
@@ -143,6 +158,52 @@ def find_with_report(
     except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
         log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
     return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
+
+
+class _RecentAnswers:
+    """Answers of the last searches, for `reuse_s`: bounded, thread-safe, one search asked at a
+    time per key (callers of the same search wait for it rather than asking too)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._answers: OrderedDict[str, tuple[float, SearchOutcome]] = OrderedDict()
+        self._running: dict[str, threading.Lock] = {}
+
+    def get_or_run(self, key: str, ttl_s: float, run: Callable[[], SearchOutcome]
+                   ) -> SearchOutcome:
+        found = self._fresh(key)
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._running.setdefault(key, threading.Lock())
+        with gate:
+            found = self._fresh(key)
+            if found is not None:
+                return found
+            outcome = run()
+            with self._lock:
+                self._answers[key] = (time.monotonic() + ttl_s, outcome)
+                self._answers.move_to_end(key)
+                while len(self._answers) > self._size:
+                    self._answers.popitem(last=False)
+                self._running.pop(key, None)
+            return outcome
+
+    def _fresh(self, key: str) -> SearchOutcome | None:
+        with self._lock:
+            hit = self._answers.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                return None
+            return hit[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_recent = _RecentAnswers()
+store.on_engine_switch(_recent.clear)
 
 
 # -- the fan-out ---------------------------------------------------------------------------

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from knm.numbers.batch import BulkResult
 from knm.numbers.operations import (
+    apply_webhook,
     assign_to_app,
     create,
     delete,
@@ -17,6 +18,7 @@ from knm.numbers.operations import (
     import_kazoo,
     list_account,
     move,
+    order_summary,
     release,
     reserve,
     settle,
@@ -27,7 +29,7 @@ from knm.numbers.policy import allowed_creation_states
 from knm.record import PhoneNumber
 
 __all__ = [
-    "BulkResult", "PhoneNumber", "allowed_creation_states", "assign_to_app", "create",
-    "delete", "get", "import_kazoo", "list_account", "move", "release", "reserve", "settle",
-    "unsettled", "update",
+    "BulkResult", "PhoneNumber", "allowed_creation_states", "apply_webhook", "assign_to_app",
+    "create", "delete", "get", "import_kazoo", "list_account", "move", "order_summary",
+    "release", "reserve", "settle", "unsettled", "update",
 ]

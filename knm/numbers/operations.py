@@ -13,7 +13,7 @@ is bought twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, overload
 
 from knm import cache, carriers, config, errors, store
@@ -585,8 +585,68 @@ def _settle_one(pn: PhoneNumber) -> PhoneNumber:
     return gone
 
 
+def apply_webhook(carrier: str, headers: Mapping[str, str], body: bytes
+                  ) -> list[purchase.Settled]:
+    """Settle what a carrier's webhook reports (SPEC §5.1). The carrier verifies the request
+    (`errors.Unauthenticated` otherwise) and reads its events; each event finishes the
+    unsettled purchase or release it names — by number, knm's reference or the carrier's
+    order id. An event about a number knm is not waiting on, or one whose buyer is still at
+    work on it (it learns the outcome itself), changes nothing."""
+    events = carriers.parse_webhook(carrier, headers, body)
+    if not events:
+        return []
+    waiting = purchase.unsettled_rows()
+    out: list[purchase.Settled] = []
+    for event in events:
+        pn = _waiting_for(event, waiting, carriers.full_name(carrier))
+        if pn is None or (pn.pending_operation or purchase.ACQUIRE) != event.operation:
+            continue
+        try:
+            out.append(purchase.settle_with(pn, event.status))
+        except errors.NumberBusy:
+            log.info("webhook for %s while its buyer is at work: left to it", pn.number)
+    return out
+
+
+def _waiting_for(event: carriers.WebhookEvent, waiting: list[PhoneNumber], carrier: str
+                 ) -> PhoneNumber | None:
+    for pn in waiting:
+        if pn.module_name != carrier:
+            continue
+        data = pn.carrier_data or {}
+        if event.number and pn.number == normalize(event.number):
+            return pn
+        if event.order_reference and data.get(purchase.REFERENCE) == event.order_reference:
+            return pn
+        if event.order_id and event.order_id in (data.get(purchase.ORDER_ID),
+                                                 data.get(purchase.DISCONNECT_ORDER_ID)):
+            return pn
+    return None
+
+
+def order_summary(pn: PhoneNumber) -> dict[str, Any]:
+    """One unsettled order as `knm orders` and the HTTP API show it."""
+    data = pn.carrier_data or {}
+    operation = pn.pending_operation or purchase.ACQUIRE
+    purchase_ = operation == purchase.ACQUIRE
+    status = data.get(purchase.ORDER_STATUS if purchase_ else purchase.DISCONNECT_STATUS)
+    if purchase.claim_state(pn) == purchase.BUSY:
+        status = "in_progress"
+    return {
+        "number": pn.number,
+        "carrier": pn.module_name,
+        "operation": operation,
+        "status": status or purchase.UNKNOWN,
+        "order_id": data.get(purchase.ORDER_ID if purchase_ else purchase.DISCONNECT_ORDER_ID),
+        "order_reference": data.get(purchase.REFERENCE),
+        "account_id": _buyer(pn),
+        "state": pn.state,
+        "since": pn.modified,
+    }
+
+
 __all__ = [
-    "BulkResult", "MDN", "PhoneNumber", "assign_to_app", "create", "delete", "get",
-    "import_kazoo", "list_account", "move", "release", "reserve", "settle", "unsettled",
-    "update",
+    "BulkResult", "MDN", "PhoneNumber", "apply_webhook", "assign_to_app", "create", "delete",
+    "get", "import_kazoo", "list_account", "move", "order_summary", "release", "reserve",
+    "settle", "unsettled", "update",
 ]

@@ -65,7 +65,7 @@ def new_reference() -> str:
 
 def lease_s() -> float:
     """How long a claim lives without renewal (`claim_lease_s`, default 30 s)."""
-    return config.number(config.system("claim_lease_s"), 30.0, minimum=1.0)
+    return config.system_number("claim_lease_s", minimum=0.5)
 
 
 def db_now(conn: Connection) -> Any:
@@ -85,6 +85,7 @@ class LeaseKeeper:
         self._lock = threading.Lock()
         self._held: dict[str, int] = {}
         self._thread: threading.Thread | None = None
+        self._wake = threading.Event()
         self._pid = 0
         self._holder = ""
 
@@ -104,6 +105,7 @@ class LeaseKeeper:
                 self._thread = threading.Thread(target=self._run, name="knm-leases",
                                                 daemon=True)
                 self._thread.start()
+        self._wake.set()  # the renewal period follows the lease in force now
 
     def drop(self, number: str) -> None:
         with self._lock:
@@ -129,7 +131,8 @@ class LeaseKeeper:
 
     def _run(self) -> None:
         while True:
-            time.sleep(lease_s() / 3)
+            self._wake.wait(lease_s() / 3)
+            self._wake.clear()
             try:
                 self.renew()
             except Exception:  # noqa: BLE001 - a missed renewal is retried; the lease has slack
@@ -367,21 +370,44 @@ def unsettled_rows(account_ids: Iterable[str] | None = None) -> list[PhoneNumber
             or pn.assigned_to in wanted]
 
 
-def settle_one(pn: PhoneNumber) -> Settled:
-    """Settle one stored record (see the module doc). Never orders or releases anything."""
-    operation = pn.pending_operation
-    if operation is None and not repository.is_claimed(pn):
-        return Settled(pn.number, None, "done", pn)
-    state = claim_state(pn)
-    if state == BUSY:
+def _claim_for_settling(pn: PhoneNumber) -> tuple[PhoneNumber, int, str]:
+    """Claim an unsettled (or orphaned) record to settle it: the settler's own claim, so two
+    settlers never finish one operation twice. Raises `NumberBusy` while a live holder works
+    on it."""
+    if claim_state(pn) == BUSY:
         raise errors.NumberBusy(pn.number)
-    operation = operation or ACQUIRE  # a claim left by knm before leases: a purchase
+    operation = pn.pending_operation or ACQUIRE  # a claim left by knm before leases: a purchase
     claim_row = pn.copy()
     claim_row.pending_operation = operation
     with store.write() as conn:
         _take(claim_row, operation, conn)
     leases.hold(pn.number)
-    version = claim_row.version
+    return claim_row, claim_row.version, operation
+
+
+def settle_with(pn: PhoneNumber, status: OrderStatus) -> Settled:
+    """Finish `pn`'s operation as the carrier told knm unasked (a webhook)."""
+    claim_row, version, operation = _claim_for_settling(pn)
+    return apply(claim_row, version, status, operation)
+
+
+def unsettled_counts() -> dict[str, int]:
+    """How many numbers have a purchase (`acquire`) or release (`disconnect`) under way or
+    unsettled — one indexed query, for monitoring."""
+    with store.read() as conn:
+        rows = conn.execute(select(numbers_t.c.pending_operation, func.count())
+                            .where(numbers_t.c.pending_operation.isnot(None))
+                            .group_by(numbers_t.c.pending_operation)).all()
+    counts = {ACQUIRE: 0, DISCONNECT: 0}
+    counts.update({str(operation): int(count) for operation, count in rows})
+    return counts
+
+
+def settle_one(pn: PhoneNumber) -> Settled:
+    """Settle one stored record (see the module doc). Never orders or releases anything."""
+    if pn.pending_operation is None and not repository.is_claimed(pn):
+        return Settled(pn.number, None, "done", pn)
+    claim_row, version, operation = _claim_for_settling(pn)
     try:
         status = carriers.settle(claim_row)
     except errors.KnmError as exc:

@@ -21,7 +21,7 @@ from starlette.responses import Response
 
 from knm import accounts, config, errors, phone
 from knm import carriers as facade
-from knm.api import auth, listing, metrics
+from knm.api import auth, listing, metrics, ratelimit
 from knm.api.auth import Caller, authenticate, authorize
 from knm.api.envelope import JSONBody, search_success, success
 from knm.api.requests import NUMBERS_BODY, json_data, number_list, raw_query_value
@@ -75,7 +75,10 @@ def run_search(prefix: str, extra: dict[str, Any], quantity: int, offset: int, c
                scope: str) -> JSONBody:
     outcome = search.find_with_report(
         prefix, quantity, offset=offset, country=country or "US", dialcode=dialcode,
-        account_id=account_id, reseller_id=reseller_id, **extra)
+        account_id=account_id, reseller_id=reseller_id,
+        # anonymous: the same search within a few seconds spends no carrier quota again
+        reuse_s=config.system_number("public_search_reuse_s") if scope == "system" else 0.0,
+        **extra)
     metrics.SEARCHES.labels(scope, "cache" if outcome.from_cache else "carriers").inc()
     failed = outcome.failure()
     if failed is not None:
@@ -88,6 +91,7 @@ def run_search(prefix: str, extra: dict[str, Any], quantity: int, offset: int, c
 def system_search(request: Request, prefix: str | None = None, quantity: int = 1,
                   offset: int = 0, country: str = "US", dialcode: str | None = None,
                   reseller_id: str | None = None) -> Response:
+    ratelimit.check_public_search(request)
     wanted, extra = search_input(_prefix(request, prefix), country)
     account = reseller = None
     if reseller_id is not None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import hmac
+import os
+
+from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from knm import errors, store
@@ -25,6 +28,11 @@ def healthz() -> Response:
 
 
 @router.get("/metrics", tags=["service"], response_class=Response)
-def prometheus() -> Response:
+def prometheus(request: Request) -> Response:
+    expected = os.environ.get("KNM_METRICS_TOKEN")
+    if expected and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {expected}".encode()):
+        raise errors.Unauthenticated(cause="/metrics needs `Authorization: Bearer` with "
+                                     "KNM_METRICS_TOKEN")
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
