@@ -138,12 +138,14 @@ def _knm() -> list[str]:
 
 
 @contextmanager
-def knm_serve_process(db: str, folder: Path, workers: int = 2) -> Iterator[str]:
+def knm_serve_process(db: str, folder: Path, workers: int = 2,
+                      env: dict[str, str] | None = None) -> Iterator[str]:
     """`knm serve` on database `db` in its own process, as operators run it; yields the
-    API's `/v2` URL and checks that the server stopped cleanly."""
+    API's `/v2` URL and checks that the server stopped cleanly. `env` adds variables."""
     port = free_port()
     folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("KNM_DATABASE_URL", "KNM_CACHE_URL")}
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("KNM_DATABASE_URL", "KNM_CACHE_URL")}, **(env or {})}
     env["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
     (folder / "metrics").mkdir()
     log_path = folder / "serve.log"

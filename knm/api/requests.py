@@ -77,18 +77,28 @@ def _depth(value: Any) -> int:
     return deepest
 
 
+def dialled(text: str) -> str:
+    """A number as given, with vanity letters dialled (`+1415FLOWERS` → `+14153569377`):
+    Monster UI buys a vanity number by the letters its user typed. Only text that starts
+    like a number is read so (`+` or a digit); words stay words."""
+    if text[:1] in ("+", *"0123456789"):
+        return phone.vanity_digits(text) or text
+    return text
+
+
 def number_list(data: dict[str, Any]) -> list[str]:
     found = data.get("numbers")
     if not isinstance(found, list) or not found:
         raise errors.Invalid("numbers", "`data.numbers` must be a non-empty list of numbers")
     if not all(isinstance(n, str) for n in found):
         raise errors.Invalid("numbers", "every entry of `data.numbers` must be a string")
-    return list(dict.fromkeys(found))
+    return list(dict.fromkeys(dialled(n.strip()) for n in found))
 
 
 def path_number(raw: str) -> str:
-    """A number from the URL: raw `+…`, `%2B…` (decoded already) or a national form."""
-    text = raw.strip()
+    """A number from the URL: raw `+…`, `%2B…` (decoded already), a national form, or a
+    vanity form (`+1415FLOWERS`)."""
+    text = dialled(raw.strip())
     normalized = phone.normalize(text) if len(text) <= 64 else text
     if not _E164.match(normalized):
         raise errors.NotReconcilable(text[:64])
