@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from knm.api import auth
 from knm.api.auth import Caller
 from knm.api.envelope import JSONBody, success
 from knm.numbers import features, listing
@@ -44,7 +45,8 @@ def answer(account_id: str, caller: Caller, params: Mapping[str, str]) -> JSONBo
     """The listing page `params` (the request's query string) asks for."""
     query = listing.parse(params)
     found = listing.page(account_id, query)
-    rules = features.rules(account_id, is_admin=caller.is_admin)
+    rules = features.rules(account_id, is_admin=caller.is_admin,
+                           reseller_id=auth.reseller_of(account_id))
     data = {"numbers": {pn.number: entry(pn, rules) for pn in found.numbers},
             "cascade_quantity": 0}
     paging: dict[str, Any] = {"page_size": len(found.numbers)}

@@ -69,6 +69,14 @@ class Rules:
     local_feature_override: bool
     is_admin: bool
 
+    @property
+    def allowed_cleansed(self) -> list[str]:
+        cached = self.__dict__.get("_allowed_cleansed")
+        if cached is None:
+            cached = cleansed(self.allowed)
+            object.__setattr__(self, "_allowed_cleansed", cached)
+        return cached
+
 
 def _names(value: Any) -> tuple[str, ...] | None:
     """A configured list of feature names, or None when it is not one."""
@@ -106,12 +114,14 @@ def _from_reseller(reseller_id: str | None, key: str) -> tuple[str, ...] | None:
     return _features_key(config.get(CATEGORY, "features"), key)
 
 
-def rules(account_id: str | None, *, is_admin: bool) -> Rules:
-    """The rules for numbers assigned to `account_id` (None: unassigned numbers)."""
+def rules(account_id: str | None, *, is_admin: bool, reseller_id: str | None = None
+          ) -> Rules:
+    """The rules for numbers assigned to `account_id` (None: unassigned numbers);
+    `reseller_id` saves looking up the account's reseller when the caller knows it."""
     override = config.get(CATEGORY, "local_feature_override") is True
     if account_id is None:
         return Rules(None, _system_allowed(), None, override, is_admin)
-    reseller = accounts.reseller_id(account_id) or account_id
+    reseller = reseller_id or accounts.reseller_id(account_id) or account_id
     allowed = _from_reseller(reseller, "allow") or _system_allowed()
     return Rules(account_id, allowed, _from_reseller(reseller, "deny"), override, is_admin)
 
@@ -128,6 +138,19 @@ def cleansed(features: Iterable[str]) -> list[str]:
 
 def is_local(module_name: str | None, features: Iterable[str]) -> bool:
     return module_name in LOCAL_MODULES or "local" in features
+
+
+def _denied_cleansed(number_denied: list[str], assigned_to: str | None,
+                     used_by: str | None, local: bool, r: Rules) -> frozenset[str]:
+    """`cleansed(_denied(...))`, remembered per kind of number: a listing's numbers share
+    a handful of denial lists."""
+    memo = r.__dict__.setdefault("_denied_memo", {})
+    key = (tuple(number_denied), assigned_to is None, used_by == TRUNKSTORE, local)
+    found = memo.get(key)
+    if found is None:
+        found = memo[key] = frozenset(
+            cleansed(_denied(number_denied, assigned_to, used_by, local, r)))
+    return found
 
 
 def _denied(number_denied: list[str], assigned_to: str | None, used_by: str | None,
@@ -161,12 +184,11 @@ def available_for(*, assigned_to: str | None, used_by: str | None, module_name: 
                   features_denied: list[str] | None, rules: Rules) -> list[str]:
     """`features_available` from a number's fields (listings call this per row)."""
     features = list(features)
-    allowed = list(features_allowed or []) or list(rules.allowed)
-    denied = _denied(list(features_denied or []), assigned_to, used_by,
-                     is_local(module_name, features), rules)
+    allowed = cleansed(features_allowed) if features_allowed else rules.allowed_cleansed
+    gone = _denied_cleansed(list(features_denied or []), assigned_to, used_by,
+                            is_local(module_name, features), rules)
     out = []
-    gone = set(cleansed(denied))
-    for feature in cleansed(allowed):
+    for feature in allowed:
         if feature in gone:
             continue
         if feature in PROVIDERS_WITH_AVAILABLE and not _provider_says_available(feature):

@@ -196,7 +196,8 @@ def parse(params: Mapping[str, str]) -> Query:
 
 
 def page(account_id: str, query: Query) -> Page:
-    """One page of the account's numbers (every number when `query.page_size` is None)."""
+    """One page of the account's numbers (every number when `query.page_size` is None),
+    as records for showing (without public fields unless a filter needed them)."""
     wanted = None if query.page_size is None else query.page_size + 1
     found: list[PhoneNumber] = []
     chunk = wanted if not query.predicates else max(wanted or 0, SCAN_CHUNK)
@@ -208,7 +209,8 @@ def page(account_id: str, query: Query) -> Page:
         rows = repository.list_page(
             account_id, limit=chunk, start_key=query.start_key if first else None,
             after_key=after, descending=query.descending, states=query.states,
-            not_states=query.not_states, created=query.created, modified=query.modified)
+            not_states=query.not_states, created=query.created, modified=query.modified,
+            full=bool(query.predicates))
         first = False
         for pn in rows:
             if all(test(pn.to_json()) for test in query.predicates):
