@@ -46,11 +46,34 @@ def _timed(call: Callable[[], object], runs: int) -> tuple[float, float]:
     return statistics.median(timings), timings[int(len(timings) * 0.95)]
 
 
+def _page_timings(client: TestClient, token: str, caller: Caller, account_id: str,
+                  keys: list[str] | None, rng: random.Random, runs: int
+                  ) -> tuple[tuple[float, float], tuple[float, float]]:
+    """(handler p50, p95), (HTTP p50, p95) for pages of 50 from the first number, or from
+    random `keys`."""
+    path = f"/v2/accounts/{account_id}/phone_numbers"
+
+    def params() -> dict[str, str]:
+        if keys is None:
+            return {"page_size": "50"}
+        return {"page_size": "50", "start_key": rng.choice(keys)}
+
+    def handler() -> None:
+        assert api_listing.answer(account_id, caller, params()).status_code == 200
+
+    def http() -> None:
+        answer = client.get(path, params=params(), headers={"X-Auth-Token": token})
+        assert answer.status_code == 200 and answer.json()["page_size"] >= 1
+
+    return _timed(handler, runs), _timed(http, runs)
+
+
 def run(label: str, url: str, big: int, runs: int) -> None:
     app = create_app(url)
     master = accounts.create("bench master", superduper_admin=True, is_reseller=True,
                              allow_number_additions=True)
-    sizes = {"1k": 1_000, "100k": big}
+    sizes = {"1k": 1_000, f"{big // 1000}k": big}
+    biggest = f"{big // 1000}k"
     held: dict[str, tuple[str, list[str]]] = {}
     for offset, (name, count) in enumerate(sizes.items()):
         account = accounts.create(f"bench {name}", parent_id=master.id)
@@ -70,29 +93,15 @@ def run(label: str, url: str, big: int, runs: int) -> None:
     rng = random.Random(7)
     with TestClient(app) as client:
         for name, (account_id, batch) in held.items():
-            path = f"/v2/accounts/{account_id}/phone_numbers"
-            keys = batch[:-1]
             for where in ("first page", "random pages"):
-                def params() -> dict[str, str]:
-                    if where == "first page":
-                        return {"page_size": "50"}
-                    return {"page_size": "50", "start_key": rng.choice(keys)}
-
-                def handler() -> None:
-                    body = api_listing.answer(account_id, caller, params())
-                    assert body.status_code == 200
-
-                def http() -> None:
-                    answer = client.get(path, params=params(), headers={"X-Auth-Token": token})
-                    assert answer.status_code == 200 and answer.json()["page_size"] >= 1
-
-                h50, h95 = _timed(handler, runs)
-                w50, w95 = _timed(http, runs)
+                (h50, h95), (w50, w95) = _page_timings(
+                    client, token, caller, account_id, batch[:-1] if where != "first page"
+                    else None, rng, runs)
                 print(f"{label:<10} {name:>5} {where:<13} handler p50 {h50:5.2f} ms "
                       f"p95 {h95:5.2f} ms | http in process p50 {w50:5.2f} ms "
                       f"p95 {w95:5.2f} ms")
         # what OFFSET paging would cost for the last page (why knm pages by key)
-        account_id, batch = held["100k"]
+        account_id, batch = held[biggest]
         for name, statement, params in (
                 ("keyset", "SELECT * FROM knm_numbers WHERE assigned_to = :a AND number >= :k "
                  "ORDER BY number LIMIT 51", {"a": account_id, "k": batch[-50]}),
@@ -102,10 +111,9 @@ def run(label: str, url: str, big: int, runs: int) -> None:
                 with store.read() as conn:
                     assert len(conn.execute(sqlalchemy.text(statement), params).all()) == 50
             q50, q95 = _timed(query, max(20, runs // 10))
-            print(f"{label:<10}  100k last page, SQL alone, {name:<6}: p50 {q50:6.2f} ms "
+            print(f"{label:<10} {biggest:>5} last page, SQL alone, {name:<6}: p50 {q50:6.2f} ms "
                   f"p95 {q95:6.2f} ms")
         # the whole account, page by page: every number once
-        account_id, batch = held["100k"]
         seen, start, begun = 0, None, time.perf_counter()
         while True:
             query = {"page_size": "50", **({"start_key": start} if start else {})}
@@ -117,7 +125,7 @@ def run(label: str, url: str, big: int, runs: int) -> None:
                 break
         elapsed = time.perf_counter() - begun
         assert seen == len(batch)
-        print(f"{label:<10}  100k walked in pages of 50: {seen} numbers, {seen // 50} pages "
+        print(f"{label:<10} {biggest:>5} walked in pages of 50: {seen} numbers, {seen // 50} pages "
               f"in {elapsed:.1f} s ({elapsed / (seen / 50) * 1000:.2f} ms a page)")
 
 
