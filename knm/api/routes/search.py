@@ -100,12 +100,26 @@ def system_search(request: Request, prefix: str | None = None, quantity: int = 1
                       "system")
 
 
+LISTING_HELP = (
+    "Without `prefix`: the account's numbers, `page_size` at a time (default 50) from "
+    "`start_key` (the previous page's `next_start_key`), or all with `paginate=false`; "
+    "Crossbar's filters apply: `filter_{KEY}`, `filter_not_{KEY}` (a value or a JSON list; "
+    "`filter_state=[\"in_service\",\"port_in\"]`), `has_key`, `key_missing`, `has_value`, "
+    "`value_missing`, `created_from`/`created_to`, `modified_from`/`modified_to`.")
+
+
 @router.get(ACCOUNT, tags=["search"],
-            summary="Search as the account (with `prefix`), else list its numbers")
+            summary="Search as the account (with `prefix`), else list its numbers",
+            description=LISTING_HELP)
 async def account_numbers(request: Request, account_id: str, prefix: str | None = None,
                           quantity: int = 1, offset: int = 0, country: str = "US",
                           dialcode: str | None = None, reseller_id: str | None = None,
+                          page_size: int | None = None, start_key: str | None = None,
+                          paginate: str | None = None, descending: str | None = None,
                           caller: Caller = Depends(authenticate)) -> Response:
+    # the listing reads its parameters (and Crossbar's open-ended filters) from the query
+    # string itself; they are declared above for the OpenAPI document
+    del page_size, start_key, paginate, descending
     # the account lookups are cached per process (a miss is one indexed read): done in place
     account = authorize(caller, account_id)
     if prefix is None:
