@@ -9,11 +9,11 @@ from typing import Any
 __all__ = ["create_app", "serve"]
 
 
-def create_app(db_url: str | None = None) -> Any:
-    """The FastAPI app (see `knm.api.app.create_app`)."""
+def create_app(db_url: str | None = None, **kw: Any) -> Any:
+    """The FastAPI app (see `knm.api.app.create_app`; `routers=` adds routers)."""
     from knm.api.app import create_app as _create
 
-    return _create(db_url)
+    return _create(db_url, **kw)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,

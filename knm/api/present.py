@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from knm import errors, numbers
+from knm.api import auth
 from knm.api.auth import Caller
 from knm.api.envelope import JSONBody, collection, success
 from knm.numbers import features
@@ -18,7 +19,7 @@ from knm.record import PhoneNumber
 
 
 def rules_for(caller: Caller) -> features.RulesCache:
-    return features.RulesCache(is_admin=caller.is_admin)
+    return features.RulesCache(is_admin=caller.is_admin, reseller_of=auth.reseller_of)
 
 
 def number_json(pn: PhoneNumber, rules: features.RulesCache) -> dict[str, Any]:

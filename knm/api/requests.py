@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote_plus
 
 from fastapi import Request
 
@@ -127,6 +127,8 @@ def raw_query_value(request: Request, name: str) -> str | None:
     found: str | None = None
     for part in raw.split("&"):
         key, _, value = part.partition("=")
-        if unquote(key.replace("+", " ")) == name:
-            found = unquote(value)  # `+` stays `+`; `%2B` becomes `+`
+        if unquote_plus(key) == name:
+            # a leading `+` is the number's; any later one is form encoding's space
+            found = "+" + unquote_plus(value[1:]) if value.startswith("+") \
+                else unquote_plus(value)
     return found

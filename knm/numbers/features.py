@@ -31,7 +31,7 @@ back to the system's, one key at a time (`features.allow` and `features.deny` se
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -210,15 +210,21 @@ def available(pn: PhoneNumber, rules_: Rules | None = None, *, is_admin: bool = 
 
 
 class RulesCache:
-    """`rules()` per account for one request or operation."""
+    """`rules()` per account for one request or operation; `reseller_of` (an account's
+    reseller, e.g. a cached lookup) saves reading the account tree."""
 
-    def __init__(self, *, is_admin: bool) -> None:
+    def __init__(self, *, is_admin: bool,
+                 reseller_of: Callable[[str], str | None] | None = None) -> None:
         self.is_admin = is_admin
+        self._reseller_of = reseller_of
         self._memo: dict[str | None, Rules] = {}
 
     def for_account(self, account_id: str | None) -> Rules:
         if account_id not in self._memo:
-            self._memo[account_id] = rules(account_id, is_admin=self.is_admin)
+            reseller = (self._reseller_of(account_id)
+                        if self._reseller_of is not None and account_id else None)
+            self._memo[account_id] = rules(account_id, is_admin=self.is_admin,
+                                           reseller_id=reseller)
         return self._memo[account_id]
 
     def available(self, pn: PhoneNumber) -> list[str]:
