@@ -13,7 +13,6 @@ setting — secrets are still shown only as `***`.
 
 from __future__ import annotations
 
-import csv
 import functools
 import json
 import logging
@@ -560,36 +559,6 @@ def numbers_list(account_id: str) -> None:
                                  d.get("pvt_used_by")) for d in docs]))
 
 
-def _existing_file(path: str, field: str) -> Path:
-    p = Path(path).expanduser()
-    if not p.exists():
-        raise errors.Invalid(field, f"{path}: no such file")
-    if not os.access(p, os.R_OK):
-        raise errors.Invalid(field, f"{path}: not readable")
-    return p
-
-
-def _csv_numbers(path: Path) -> Iterator[str]:
-    """Numbers from a CSV: the `number` column if there is a header, else the first column."""
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        reader = csv.reader(handle)
-        column = 0
-        for line_no, row in enumerate(reader, 1):
-            cells = [c.strip() for c in row]
-            if not cells or not any(cells) or cells[0].startswith("#"):
-                continue
-            if line_no == 1 and not _NUMBER.match(_JUNK.sub("", cells[0])):
-                lowered = [c.lower() for c in cells]
-                if "number" in lowered:
-                    column = lowered.index("number")
-                    continue
-                if not any(_NUMBER.match(_JUNK.sub("", c)) for c in cells):
-                    continue  # some other header
-            if column >= len(cells) or not cells[column]:
-                continue
-            yield cells[column]
-
-
 def _count_lines(path: Path) -> int:
     with path.open("rb") as handle:
         return sum(1 for _ in handle)
@@ -600,57 +569,41 @@ def _count_lines(path: Path) -> int:
 @common
 def numbers_import(csv_path: str) -> None:
     """Load knm_inventory numbers (available for sale) from a CSV file."""
-    path = _existing_file(csv_path, "csv")
-    from knm.carriers.inventory import import_inventory as importer
+    from knm.numbers import importers, stock
 
+    path = importers.existing_file(csv_path, "csv")
     total = _count_lines(path) if _show_progress() else None
-    seen = {"n": 0}
     with _progress("importing", total) as advance:
-
-        def progress(done: int, *_: Any) -> None:
-            # the importer reports a running total; the bar wants increments
-            step = max(0, int(done) - seen["n"])
-            seen["n"] = max(seen["n"], int(done))
-            advance(step)
-
-        added = importer(_csv_numbers(path), progress=progress)
-    # entries that are not phone numbers are skipped (and logged), not failures
-    data = {"imported": added, "failed": 0, "errors": {}, "read": seen["n"]}
+        report = stock.import_inventory_file(path, progress=_by_increments(advance))
+    data = report.to_json()
     _emit(data, lambda: _console().print(_summary_line(data)))
-    if data.get("failed"):
+    if report.failed:  # bad lines: reported above, and the run did not fully succeed
         raise _Exit(EXIT_ERROR)
 
 
+def _by_increments(advance: Callable[[int], None]) -> Callable[[int], None]:
+    """The library reports running totals; a progress bar wants increments."""
+    seen = [0]
+
+    def progress(done: int) -> None:
+        advance(max(0, int(done) - seen[0]))
+        seen[0] = max(seen[0], int(done))
+
+    return progress
+
+
 def _summary_line(data: dict[str, Any]) -> str:
-    line = f"imported {data.get('imported', 0)}, failed {data.get('failed', 0)}"
-    for number, err in list((data.get("errors") or {}).items())[:20]:
+    line = f"imported {data.get('imported', 0)}"
+    if data.get("already_present"):
+        line += f", already present {data['already_present']}"
+    line += f", failed {data.get('failed', 0)}"
+    for key, err in list((data.get("errors") or {}).items())[:20]:
         message = err.get("message", err) if isinstance(err, dict) else err
-        line += f"\n  {number}: {message}"
+        where = f"line {key}" if isinstance(err, dict) and "line" in err else key
+        line += f"\n  {where}: {message}"
+    for number in list(data.get("present") or [])[:20]:
+        line += f"\n  {number}: already present"
     return line
-
-
-def _kazoo_docs(paths: Sequence[str]) -> list[dict[str, Any]]:
-    """Number documents from files: one document, a list of them, or a folder of `*.json`."""
-    files: list[Path] = []
-    for raw in paths:
-        path = _existing_file(raw, "path")
-        files.extend(sorted(path.glob("*.json")) if path.is_dir() else [path])
-    docs: list[dict[str, Any]] = []
-    for file in files:
-        try:
-            loaded = json.loads(file.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise errors.Invalid("path", f"{file}: not JSON ({exc})") from None
-        if isinstance(loaded, dict) and isinstance(loaded.get("docs"), list):
-            loaded = loaded["docs"]  # a CouchDB _all_docs style dump
-        items = loaded if isinstance(loaded, list) else [loaded]
-        for item in items:
-            if isinstance(item, dict) and isinstance(item.get("doc"), dict):
-                item = item["doc"]
-            if not isinstance(item, dict):
-                raise errors.Invalid("path", f"{file}: expected number documents (objects)")
-            docs.append(item)
-    return docs
 
 
 @numbers.command("import-kazoo")
@@ -658,27 +611,19 @@ def _kazoo_docs(paths: Sequence[str]) -> list[dict[str, Any]]:
 @common
 def numbers_import_kazoo(paths: tuple[str, ...]) -> None:
     """Load Kazoo number documents (JSON files or folders of them), for moving off Kazoo."""
-    from knm import numbers as ops
+    from knm.numbers import importers
 
-    docs = _kazoo_docs(paths)
-    imported: list[str] = []
-    failed: dict[str, Any] = {}
+    docs = importers.kazoo_documents(paths)
+    outcome = importers.KazooImport()
     with _progress("importing", len(docs)) as advance:
         for start in range(0, len(docs), IMPORT_CHUNK):
             chunk = docs[start:start + IMPORT_CHUNK]
-            result = ops.import_kazoo(chunk)
-            imported.extend(pn.number for pn in result.succeeded)
-            failed.update({k: e.to_json() if isinstance(e, errors.KnmError) else str(e)
-                           for k, e in result.failed.items()})
+            outcome.add(importers.import_kazoo(chunk))
             advance(len(chunk))
-    data = {"imported": len(imported), "failed": len(failed), "numbers": imported,
-            "errors": failed}
+    data = outcome.to_json()
     _emit(data, lambda: _console().print(_summary_line(data)))
-    if failed:
+    if outcome.failed:
         raise _Exit(EXIT_ERROR)
-
-
-GENERATORS = ("knm_managed", "knm_inum")
 
 
 @numbers.command("generate")
@@ -689,35 +634,16 @@ GENERATORS = ("knm_managed", "knm_inum")
 @common
 def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> None:
     """Add COUNT numbers START, START+1, … to ACCOUNT's knm_managed or knm_inum pool."""
-    from knm.carriers import registry
-    from knm.carriers.base import full_name
+    from knm.numbers import stock
 
-    name = full_name(carrier.strip())
-    if name not in GENERATORS:
-        raise errors.Invalid("carrier", f"{carrier!r} cannot generate numbers; use managed "
-                             "or inum")
     account_id = _account(account_id) or account_id
-    from knm.phone import normalize
-
-    first = normalize(start.strip())  # 4155550100 → +14155550100, as the carrier reads it
-    digits = first.removeprefix("+")
-    if not first.startswith("+") or not digits.isdigit():
-        raise errors.Invalid("start", f"start {start!r} is not a phone number")
-    if count < 0:
-        raise errors.Invalid("count", "count must be 0 or more")
-    pool = registry.get_carrier(name)
-    if pool is None:  # unregistered at run time (entry points missing from the install)
-        raise errors.Invalid("carrier", f"carrier {name!r} is not installed")
-    with _progress("generating", count) as advance:
-        added = pool.generate_numbers(account_id, first, count)
-        advance(count)
-    data: dict[str, Any] = {"carrier": name, "account_id": account_id, "requested": count,
-                            "added": added if isinstance(added, int) else count}
-    if count:
-        data.update(first=f"+{int(digits)}", last=f"+{int(digits) + count - 1}")
+    with _progress("generating", max(count, 0)) as advance:
+        made = stock.generate(carrier, account_id, start, count,
+                              progress=_by_increments(advance))
+    data = made.to_json()
     _emit(data, lambda: _console().print(
-        f"{name}: added {data['added']} of {count} number(s) to {account_id}"
-        + (f" ({data['first']} … {data['last']})" if count else "")))
+        f"{made.carrier}: added {made.added} of {count} number(s) to {account_id}"
+        + (f" ({made.first} … {made.last})" if made.first else "")))
 
 
 # -- knm accounts -----------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from typing import Any
 from knm import accounts, carriers, config, store
 from knm.api import create_app
 from knm.carriers.base import short_name
-from knm.simulators import phonebook, registry
+from knm.simulators import registry
 from knm.simulators.server import BackgroundServer
 
 DEMO_PREFIX = "415"
@@ -71,11 +71,6 @@ def setup(*, port: int = 8000, host: str = "127.0.0.1", db_url: str | None = Non
             for key, value in settings.items():
                 config.set(category, key, value)
             modules.append(name)
-        server = _start(phonebook.create_app())
-        demo.servers.append(server)
-        demo.simulators["knm_other"] = server.url
-        config.set("number_manager.other", "phonebook_url", server.url)
-        modules.append("knm_other")
         config.set("number_manager", "carrier_modules", modules)
         config.set("number_manager", "number_search_timeout_ms", 3000)
 

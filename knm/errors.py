@@ -233,10 +233,16 @@ class CarrierFault(KnmError):
     answer. By default a parsed refusal (a 4xx with the carrier's error body, a 200 whose body
     says failure) is not, an answer of 5xx is; the timeout, unavailable and malformed
     subclasses are; the caller may say otherwise (`unsettled=False` for a connection that was
-    refused: the request never reached the carrier)."""
+    refused: the request never reached the carrier).
+
+    `operation` names what knm was asking the carrier to do (`search`, `acquire`,
+    `disconnect`, `check`, `settle`); the facade sets it where the call enters the carrier
+    layer, so one failure reads the same whichever caller saw it."""
 
     code, error = 500, "unspecified_fault"
     default_message = "fault by carrier"
+    #: the carrier operation that failed (None: not known, e.g. a carrier called directly)
+    operation: str | None = None
 
     def __init__(
         self,
@@ -249,9 +255,12 @@ class CarrierFault(KnmError):
         code: int | None = None,
         error: str | None = None,
         unsettled: bool | None = None,
+        operation: str | None = None,
     ) -> None:
         self.number = number
         self.status = status
+        if operation is not None:
+            self.operation = operation
         self.unsettled = self._unsettled_by_default(status) if unsettled is None else unsettled
         super().__init__(
             message,
@@ -265,6 +274,12 @@ class CarrierFault(KnmError):
     @classmethod
     def _unsettled_by_default(cls, status: int | None) -> bool:
         return status is not None and status >= 500
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        if self.operation is not None:
+            out["operation"] = self.operation
+        return out
 
 
 class CarrierTimeout(CarrierFault):

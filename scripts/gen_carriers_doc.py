@@ -27,6 +27,7 @@ from typing import Any
 from knm.carriers import registry
 from knm.carriers.base import Carrier, Setting
 from knm.carriers.http import COMMON_SETTINGS, ORDER_SETTINGS, HttpCarrier
+from knm.carriers.orders import AsyncOrderCarrier
 
 DOC = Path(__file__).resolve().parent.parent / "docs" / "carriers.md"
 START = "<!-- carriers-table:start -->"
@@ -84,6 +85,8 @@ def capability_row(cls: type[Carrier]) -> list[str]:
 
 def flags_row(cls: type[Carrier]) -> list[str]:
     base = "HttpCarrier" if issubclass(cls, HttpCarrier) else "Carrier"
+    if issubclass(cls, AsyncOrderCarrier):
+        base = f"AsyncOrderCarrier, {base}"
     return [f"`{cls.name}`", base, _yes(cls.local), _yes(cls.billable), _yes(cls.lookup_cnam),
             str(cls.maximal_prefix_length)]
 
@@ -141,8 +144,11 @@ def _settings_table(settings: Iterable[Setting]) -> list[str]:
     out = [_row(["setting", "type", "required", "secret", "default", "what"]),
            _row(["---"] * 6)]
     for s in settings:
+        what = s.description
+        if s.aliases:
+            what += " (also read as " + ", ".join(f"`{a}`" for a in s.aliases) + ")"
         out.append(_row([f"`{s.name}`", s.type.__name__, _yes(s.required), _yes(s.secret),
-                         _default(s.default), s.description]))
+                         _default(s.default), what]))
     return out
 
 

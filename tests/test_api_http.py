@@ -412,7 +412,7 @@ def test_healthz_openapi_docs(api: Api) -> None:
 
 def test_metrics_count_requests_searches_and_carriers(api: Api) -> None:
     assert_ok(api.call("GET", "/v2/phone_numbers", None, params={"prefix": "415886"}))
-    api.phonebook.app.state.control.update({"fail_status": 500})
+    api.phonebook.app.state.sim.set(fail_with={"status": 500})
     # its only carrier failed: an error answer (SPEC §10), counted like any other request
     assert_error(api.call("GET", "/v2/phone_numbers", None, params={"prefix": "415887"}),
                  502, "carrier_unavailable")
@@ -439,7 +439,7 @@ def test_metrics_count_purchases_and_their_failures(api: Api) -> None:
                        params={"prefix": "415886", "quantity": 5}))
     assert_ok(api.call("PUT", api.numbers_path("reseller", f"{PB}3/activate"), "reseller",
                        data={}), 201)
-    api.phonebook.app.state.control.update({"fail_status": 500})
+    api.phonebook.app.state.sim.set(fail_with={"status": 500})
     refused = api.call("PUT", api.numbers_path("reseller", f"{PB}4/activate"), "reseller",
                        data={})
     assert refused.status_code >= 500 and refused.json()["data"]["carrier"] == "knm_other"

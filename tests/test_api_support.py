@@ -74,11 +74,7 @@ def start_api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]
     from knm.api import auth
 
     auth.clear_caches()
-    state = servers.phonebook.app.state
-    state.stock.clear()
-    state.stock.update(phonebook.DEFAULT_NUMBERS)
-    state.orders.clear()
-    state.control.clear()
+    servers.phonebook.app.state.sim.reset()  # the default stock, no orders, no switches
     accounts.create("unrelated", account_id=UNRELATED)
     ids = {**kazoo_accounts, "unrelated": UNRELATED}
     config.set("number_manager.other", "phonebook_url", servers.phonebook.url)

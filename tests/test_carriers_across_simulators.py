@@ -153,6 +153,8 @@ def test_buy_and_release_reach_the_right_simulator(wired: dict[str, Running],
     # no other carrier was asked to buy anything
     assert all(len(s.requests) == before[id(s)] for s in others)
     assert numbers.get(number).state == "in_service"
+    if "release" not in registry.get(name).make_carrier_class().capabilities:
+        return  # a carrier without a release (knm_other's phonebook): nothing to check there
 
     released = numbers.release(number)
 

@@ -45,7 +45,8 @@ def test_numbers_search(phonebook: BackgroundServer) -> None:
     hit = cache.get_cache().discovered("+14158867903")
     assert (hit.carrier, hit.carrier_data) == ("knm_other", {"extension": 3})
     # the prefix travelled URL-encoded, so the phonebook saw `+1415`, not ` 1415`
-    method, path, query = phonebook.app.state.requests[-1]
+    sent = phonebook.app.state.sim.requests[-1]
+    method, path, query = sent.method, sent.path, sent.query
     assert (method, path) == ("GET", "/numbers/US/search") and "prefix=%2B1415" in query
 
 

@@ -295,7 +295,7 @@ def test_installed_script_pages_from_redis_cache(tmp_path: Path, redis_url: str,
                                                  inventory_csv: Path) -> None:
     """Each `knm` run is a new process: paging reuses the first run's results via Redis."""
     from knm import store
-    from knm.carriers.inventory import import_inventory
+    from knm.numbers.stock import import_inventory
 
     url = f"sqlite:///{tmp_path / 'paging.sqlite'}"
     store.use(url)
@@ -401,10 +401,13 @@ def test_import_kazoo_documents(db: str, kazoo_accounts: dict[str, str]) -> None
     got = ok(db, "numbers", "get", stated[0]["_id"])
     assert got["pvt_state"] == stated[0]["pvt_state"]
 
-    again = knm(db, "numbers", "import-kazoo", str(docs[0]))
-    assert again.exit_code == 1
+    # a second run changes nothing and is no failure (it was exit 1 with a 409 per number)
+    again = knm(db, "numbers", "import-kazoo", str(folder))
+    assert again.exit_code == 0, again.stderr
     report = json.loads(again.stdout)
-    assert report["imported"] == 0 and report["failed"] == 1
+    assert report["imported"] == 0 and report["failed"] == 0
+    assert report["already_present"] == len(docs)
+    assert sorted(report["present"]) == sorted(p.stem for p in docs)
 
 
 def test_generate_pool_numbers(db: str, master: str) -> None:
@@ -421,6 +424,51 @@ def test_generate_pool_numbers(db: str, master: str) -> None:
             cause="account_id")
     refused(db, "numbers", "generate", "inum", MASTER, "88x", "5", cause="start")
     refused(db, "numbers", "generate", "inum", MASTER, "883510000000001", "many", cause="count")
+
+
+def test_import_reports_bad_lines_and_fails(db: str, master: str, tmp_path: Path) -> None:
+    csv_file = tmp_path / "mixed.csv"
+    csv_file.write_text("number\n+14158867900\n+1999\n4158867901\nnot a number\n")
+    result = knm(db, "numbers", "import", str(csv_file))
+    assert result.exit_code == 1  # bad lines make the run fail; the good ones are stored
+    report = json.loads(result.stdout)
+    assert (report["imported"], report["failed"], report["read"]) == (2, 2, 4)
+    assert {line: e["value"] for line, e in report["errors"].items()} == {
+        "3": "+1999", "5": "not a number"}
+    assert ok(db, "numbers", "get", "+14158867901")["pvt_module_name"] == "knm_inventory"
+    refused(db, "numbers", "get", "+1999", slug="not_reconcilable")
+
+    human = knm(db, "numbers", "import", str(csv_file), as_json=False)
+    assert human.exit_code == 1
+    assert "imported 0, already present 2, failed 2" in human.stdout
+    assert "line 3: +1999 is not a valid number of country code +1" in human.stdout
+
+    clean = tmp_path / "clean.csv"
+    clean.write_text("+14158867902\n")
+    assert ok(db, "numbers", "import", str(clean))["imported"] == 1
+
+
+def test_import_kazoo_again_says_already_present(db: str, kazoo_accounts: dict[str, str]
+                                                 ) -> None:
+    folder = FIXTURES / "number_docs"
+    number = sorted(folder.glob("*.json"))[0].stem
+    ok(db, "numbers", "import-kazoo", str(folder))
+    human = knm(db, "numbers", "import-kazoo", str(folder / f"{number}.json"), as_json=False)
+    assert human.exit_code == 0, human.stderr
+    assert "imported 0, already present 1, failed 0" in human.stdout
+    assert f"{number}: already present" in human.stdout
+
+
+def test_generate_refuses_numbers_that_are_not_real(db: str, master: str) -> None:
+    for start in ("1999", "+1999", "2223334000", "1"):
+        refused(db, "numbers", "generate", "managed", MASTER, start, "5", cause="start")
+    err = refused(db, "numbers", "generate", "managed", MASTER, "14159999998", "5",
+                  cause="count")
+    assert "+14160000000" in err["message"]
+    refused(db, "numbers", "generate", "inventory", MASTER, "14158880000", "5", cause="carrier")
+    found = ok(db, "search", "+1", "--quantity", "10", "--account", MASTER, "--carrier",
+               "knm_managed")
+    assert found["numbers"] == []
 
 
 # -- check and carriers -----------------------------------------------------------------------

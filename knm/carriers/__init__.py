@@ -16,6 +16,7 @@ from typing import Any
 from knm import accounts, errors
 from knm.carriers.base import (
     Carrier,
+    ScrubbedCause,
     SearchOptions,
     SearchResult,
     Setting,
@@ -46,10 +47,10 @@ from knm.secrets import scrub
 
 __all__ = [
     "ALL_MODULES", "Carrier", "OrderStatus", "SearchOptions", "SearchResult", "Setting",
-    "WebhookEvent", "acquire", "is_store_backed", "parse_webhook", "settle",
-    "all_modules", "available_carriers", "carrier_class", "check", "declared_names",
-    "default_carrier", "default_carriers", "disconnect", "find", "get_carrier", "info",
-    "is_local", "is_number_billable", "is_reachable", "keep_only_reachable", "register",
+    "WebhookEvent", "acquire", "all_modules", "available_carriers", "carrier_class", "check",
+    "declared_names", "default_carrier", "default_carriers", "disconnect", "find",
+    "get_carrier", "info", "is_local", "is_number_billable", "is_reachable",
+    "is_store_backed", "keep_only_reachable", "parse_webhook", "register", "settle",
     "unregister",
 ]
 
@@ -147,36 +148,54 @@ def acquire(number: PhoneNumber) -> PhoneNumber:
 
     No carrier named: `CarrierNotSpecified`. A dry run, or a carrier that is not installed,
     returns the number unchanged (Kazoo's rule). A carrier's `KnmError` reaches the caller
-    as it is; anything else the carrier raises becomes a `CarrierFault` naming it.
+    as it is (a carrier error naming the operation); anything else the carrier raises
+    becomes a `CarrierFault` naming it, unsettled (SPEC §5.1: the carrier code crashed, maybe
+    after the carrier acted).
     """
     if number.module_name is None:
         raise errors.CarrierNotSpecified(cause=number.number)
     if number.dry_run:
         return number
-    return _call(number, "acquire_number")
+    return _call(number, "acquire_number", "acquire")
 
 
 def disconnect(number: PhoneNumber) -> PhoneNumber:
     """Release `number` at its carrier; a carrier that is not installed allows it."""
-    return _call(number, "disconnect_number")
+    return _call(number, "disconnect_number", "disconnect")
 
 
 def settle(number: PhoneNumber) -> OrderStatus:
-    """Ask `number`'s carrier what became of its unsettled purchase or release (SPEC §5.1).
-    A carrier that is not installed, or cannot tell, raises `NotImplementedByCarrier`."""
+    """What became of the unsettled purchase or release of `number` at its carrier
+    (`Carrier.settle`; SPEC §5.1). A carrier that is not installed, or that cannot tell,
+    raises (`NotImplementedByCarrier`): its unknown outcomes stay for an operator."""
     carrier = get_carrier(number.module_name)
     if carrier is None:
-        raise errors.NotImplementedByCarrier(
-            number.module_name, message=f"carrier {number.module_name} is not installed")
-    return _call(number, "settle", carrier)
+        raise errors.NotImplementedByCarrier(full_name(str(number.module_name)),
+                                             message="carrier is not installed")
+    crash: errors.CarrierFault | None = None
+    try:
+        status = carrier.settle(number)
+    except errors.KnmError as exc:
+        _name_operation(exc, "settle")
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, "settle")
+    if crash is not None:
+        raise crash from crash.__cause__
+    if not isinstance(status, OrderStatus):
+        raise errors.MalformedResponse(carrier.name, f"settle returned {type(status).__name__}",
+                                       number=number.number, operation="settle")
+    return status
 
 
 def parse_webhook(name: str, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-    """The verified order notifications of one webhook request from carrier `name`."""
+    """The order events of a webhook request carrier `name` sent (`Carrier.parse_webhook`).
+    Unverifiable: `errors.Unauthenticated`; unreadable: `errors.Invalid`; a carrier without
+    webhooks (or not installed): `NotImplementedByCarrier`."""
     carrier = get_carrier(name)
     if carrier is None:
-        raise errors.KnmError(f"no carrier {full_name(name)} is installed", code=404,
-                              error="not_found", cause=full_name(name))
+        raise errors.NotImplementedByCarrier(full_name(name),
+                                             message="carrier is not installed")
     return carrier.parse_webhook(headers, body)
 
 
@@ -187,33 +206,51 @@ def is_store_backed(name: str | None) -> bool:
     return bool(cls is not None and cls.answers_from_store)
 
 
-def _call(number: PhoneNumber, method: str, carrier: Carrier | None = None) -> Any:
+def _call(number: PhoneNumber, method: str, operation: str) -> PhoneNumber:
     name = number.module_name
-    carrier = carrier or get_carrier(name)
+    carrier = get_carrier(name)
     if carrier is None:
         log.info("carrier %s does not exist, skipping %s of %s", name, method, number.number)
         return number
     carrier_name = carrier.name or full_name(str(name))
     started = time.monotonic()
     outcome = "failed"
+    crash: errors.CarrierFault | None = None
     try:
         result = getattr(carrier, method)(number)
         outcome = "answered"
-    except errors.CarrierTimeout:
+    except errors.CarrierTimeout as exc:
         outcome = "timed_out"
+        _name_operation(exc, operation)
         raise
-    except errors.KnmError:
+    except errors.KnmError as exc:
+        _name_operation(exc, operation)
         raise
-    except Exception as exc:
-        # a carrier's own code crashed: whether it reached the carrier first is unknown
-        raise errors.CarrierFault(
-            carrier_name, _scrub(f"{type(exc).__name__}: {exc}", carrier),
-            number=number.number, unsettled=True,
-        ) from exc
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, operation)
     finally:
-        _observe(carrier_name, method.removesuffix("_number"), outcome,
-                 time.monotonic() - started)
+        _observe(carrier_name, operation, outcome, time.monotonic() - started)
+    if crash is not None:
+        # raised outside the handler: the raw exception (which may quote a credential) is
+        # not chained; its scrubbed stand-in is the cause
+        raise crash from crash.__cause__
     return result if result is not None else number
+
+
+def _name_operation(error: errors.KnmError, operation: str) -> None:
+    if isinstance(error, errors.CarrierFault) and error.operation is None:
+        error.operation = operation
+
+
+def _crash(carrier: Carrier, exc: Exception, number: PhoneNumber, operation: str
+           ) -> errors.CarrierFault:
+    """A crash of carrier code as the carrier's fault: unsettled, since it may have come after
+    the carrier acted (SPEC §5.1), with a scrubbed stand-in of the exception as its cause."""
+    text = _scrub(f"{type(exc).__name__}: {exc}", carrier)
+    fault = errors.CarrierFault(carrier.name or full_name(str(number.module_name)), text,
+                                number=number.number, unsettled=True, operation=operation)
+    fault.__cause__ = ScrubbedCause(type(exc).__name__, text)
+    return fault
 
 
 def _observe(carrier: str, operation: str, outcome: str, seconds: float) -> None:

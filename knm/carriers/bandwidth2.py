@@ -1,58 +1,299 @@
-"""knm_bandwidth2: Bandwidth's Numbers API (v1, XML) — search, order, disconnect, TN lookup.
+"""knm_bandwidth2: Bandwidth's Numbers API (XML) — search, orders, disconnects, TN lookup,
+settling.
 
 Kazoo's module with its quirks fixed deliberately (reference/kazoo-http-carriers.md §15):
 the toll-free pattern keeps its first digit, the order id stored is Bandwidth's (the client
 reference is kept as `customer_order_id`), polling is bounded (`order_timeout_s`), an empty
 search is an empty list rather than an error, and a disconnect really releases the number
 (a disconnect order). Auth is Basic (`api_username`/`api_password`, retired by Bandwidth on
-2026-12-02) or OAuth2 client credentials (`client_id`/`client_secret`), preferred when set.
+2026-12-02) or OAuth2 client credentials (`client_id`/`client_secret`), preferred when set;
+the token comes from `token_url`, the same for every API version (audit B3).
+
+`api_version`: `v1` (legacy US/CA accounts: 10-digit numbers) or `v2` (the Universal
+Platform at `/api/v2`: E.164 numbers, `countryCodeA3`, international stock). The audit's
+fixes: 5004 is "Invalid Vendor", a plain fault (unavailable is 5005/5018); an order answer
+with an id but no `<OrderStatus>` is pending; `BACKORDERED` is final (failed); `/tns/{tn}`
+counts only when its `AccountId` is ours and its status one of a held number.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-import uuid
 import xml.etree.ElementTree as ET
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
+import phonenumbers
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
-from knm.carriers.http import HttpCarrier, OrderStatus, parse_xml_text
+from knm.carriers.http import HttpCarrier
+from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
+from knm.carriers.payloads import local_name
+from knm.phone import is_us_tollfree, nanp_e164, national_number
 from knm.record import PhoneNumber
 
-TOLLFREE_NPAS = frozenset({"800", "822", "833", "844", "855", "866", "877", "880", "881",
-                           "882", "883", "884", "885", "886", "887", "888", "889"})
-#: Bandwidth error codes meaning "someone else has this number now"
-UNAVAILABLE_CODES = frozenset({"5005", "5004"})
-ORDER_DONE = {"COMPLETE": "complete", "FAILED": "failed", "PARTIAL": "failed"}
+NAME = "knm_bandwidth2"
+HOST = "https://api.bandwidth.com"
+DEFAULT_BASE_URLS = {"v1": f"{HOST}/api/v1", "v2": f"{HOST}/api/v2"}
+TOKEN_URL = f"{HOST}/api/v1/oauth2/token"
+#: Bandwidth error codes meaning "the number can no longer be had" (5004 is Invalid Vendor)
+UNAVAILABLE_CODES = frozenset({"5005", "5018"})
+#: final order states (orderWebhook.md); anything else is still pending
+ORDER_DONE = {"COMPLETE": "complete", "FAILED": "failed", "PARTIAL": "failed",
+              "BACKORDERED": "failed"}
+#: `/tns/{tn}` statuses of a number the account holds (Aging, Available: it does not)
+HELD_STATUSES = frozenset({"Inservice", "InAccount", "PortInPendingFoc"})
+#: ISO 3166 alpha-2 → alpha-3 for the Universal Platform's `countryCodeA3`
+ALPHA3 = {"US": "USA", "CA": "CAN", "GB": "GBR", "IE": "IRL", "DE": "DEU", "FR": "FRA",
+          "ES": "ESP", "IT": "ITA", "NL": "NLD", "BE": "BEL", "AT": "AUT", "CH": "CHE",
+          "SE": "SWE", "NO": "NOR", "DK": "DNK", "FI": "FIN", "PT": "PRT", "PL": "POL",
+          "AU": "AUS", "NZ": "NZL", "MX": "MEX", "BR": "BRA", "JP": "JPN"}
 
 
-class Bandwidth2(HttpCarrier):
-    """Bandwidth (Numbers API v1). US and Canada numbers, 10 digits on the wire."""
+# -- pure request building ---------------------------------------------------------------------
 
-    name = "knm_bandwidth2"
-    default_base_url = "https://api.bandwidth.com/api/v1"
-    async_orders = True
-    capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree", "buy",
-                              "release", "check", "async_orders", "locality"})
+
+def wire_number(number: str, version: str) -> str:
+    """A number as Bandwidth takes it: E.164 on v2, 10 digits on v1."""
+    return number if version == "v2" else national_number(number)
+
+
+def search_params(prefix: str, quantity: int, options: SearchOptions, version: str,
+                  max_quantity: int) -> tuple[dict[str, Any], bool] | None:
+    """`availableNumbers` parameters for E.164 `prefix` and whether it is a toll-free
+    search; None when Bandwidth cannot search it (less than an area code; another country
+    on v1)."""
+    quantity = max(1, min(quantity, max_quantity))
+    params: dict[str, Any] = {"quantity": quantity, "enableTNDetail": "true"}
+    if not prefix.startswith("+1"):
+        region = region_of(prefix) if version == "v2" else None
+        if region not in ALPHA3:
+            return None
+        national = prefix[1 + len(str(phonenumbers.country_code_for_region(region))):]
+        if not national:
+            return None
+        params.update(areaCode=national, countryCodeA3=ALPHA3[region])
+        return params, False
+    digits = prefix[2:]
+    tollfree = is_us_tollfree(digits) or bool(
+        options.extra.get("tollfree") and digits[:1] == "8")
+    if tollfree:
+        params["tollFreeWildCardPattern"] = (digits[:3] + "**")[:3]
+    elif len(digits) < 3:
+        return None
+    elif len(digits) < 6:
+        params["areaCode"] = digits[:3]
+    elif len(digits) == 6:
+        params.update(npaNxx=digits, LCA="false")
+    else:
+        params.update(npaNxxx=digits[:7], LCA="false")
+    if version == "v2" and not tollfree:
+        params["countryCodeA3"] = "USA,CAN"
+    if len(digits) not in (3, 6, 7):  # filtered here: ask for as many as allowed
+        params["quantity"] = max_quantity
+    return params, tollfree
+
+
+def order_xml(number: str, reference: str, name: str, config: Mapping[str, Any],
+              version: str) -> bytes:
+    """The `<Order>` buying `number` (an existing number), tagged with knm's reference."""
+    order = ET.Element("Order")
+    for tag, value in (("CustomerOrderId", reference), ("Name", name),
+                       ("SiteId", config.get("site_id")), ("PeerId", config.get("sip_peer"))):
+        if value:
+            ET.SubElement(order, tag).text = str(value)
+    tns = ET.SubElement(ET.SubElement(order, "ExistingTelephoneNumberOrderType"),
+                        "TelephoneNumberList")
+    ET.SubElement(tns, "TelephoneNumber").text = wire_number(number, version)
+    return _xml_bytes(order)
+
+
+def disconnect_xml(number: str, reference: str, version: str) -> bytes:
+    """The `<DisconnectTelephoneNumberOrder>` releasing `number`."""
+    doc = ET.Element("DisconnectTelephoneNumberOrder")
+    ET.SubElement(doc, "CustomerOrderId").text = reference
+    kind = ET.SubElement(doc, "DisconnectTelephoneNumberOrderType")
+    ET.SubElement(ET.SubElement(kind, "TelephoneNumberList"),
+                  "TelephoneNumber").text = wire_number(number, version)
+    ET.SubElement(kind, "DisconnectMode").text = "NORMAL"
+    return _xml_bytes(doc)
+
+
+def token_url(config: Mapping[str, Any]) -> str:
+    """Where OAuth2 tokens come from: `token_url`, else Bandwidth's for the real API, else
+    (a simulator or proxy at `base_url`) `<base_url>/oauth2/token`."""
+    if config.get("token_url"):
+        return str(config["token_url"])
+    base = str(config.get("base_url") or "").rstrip("/")
+    if base.startswith(HOST) or base in DEFAULT_BASE_URLS.values():
+        return TOKEN_URL
+    for suffix in ("/api/v1", "/api/v2"):
+        if base.endswith(suffix):
+            return base[:-len(suffix)] + "/api/v1/oauth2/token"
+    return base + "/oauth2/token"
+
+
+# -- pure response parsing ---------------------------------------------------------------------
+
+
+def xml_errors(root: ET.Element) -> str | None:
+    """The three error shapes of Bandwidth (Error, ErrorList/Error, ResponseStatus) as
+    `code: description; …`."""
+    parts = []
+    for el in root.iter():
+        if el.tag in ("Error", "ResponseStatus"):
+            code = (el.findtext("Code") or el.findtext("ErrorCode") or "").strip()
+            text = (el.findtext("Description") or "").strip()
+            if code or text:
+                parts.append(f"{code}: {text}" if code else text)
+    return "; ".join(parts) or None
+
+
+def means_unavailable(message: str | None) -> bool:
+    """Does Bandwidth's error text carry one of its "number unavailable" codes?"""
+    return bool(message) and any(
+        part.strip().startswith(f"{code}:") for part in str(message).split(";")
+        for code in UNAVAILABLE_CODES)
+
+
+def to_results(root: ET.Element, prefix: str, tollfree: bool, quantity: int
+               ) -> list[SearchResult]:
+    """Search results under `prefix` from a `<SearchResult>` (with or without detail)."""
+    out: list[SearchResult] = []
+    for el in root.iterfind("TelephoneNumberDetailList/TelephoneNumberDetail"):
+        number = nanp_e164(el.findtext("FullNumber") or "")
+        if not number:
+            continue
+        city, state = el.findtext("City"), el.findtext("State")
+        rate_center = {"name": el.findtext("RateCenter"), "lata": el.findtext("LATA"),
+                       "state": state}
+        rate_center = {k: v for k, v in rate_center.items() if v}
+        locality = {"city": city, "region": state,
+                    "country": _country(number, el.findtext("CountryCodeA3")),
+                    "rate_center": rate_center.get("name")}
+        out.append(SearchResult(
+            number, NAME, carrier_data={} if tollfree else {"rate_center": rate_center},
+            locality={k: v for k, v in locality.items() if v}))
+    for el in root.iterfind("TelephoneNumberList/TelephoneNumber"):
+        number = nanp_e164(el.text or "")
+        if number:
+            out.append(SearchResult(number, NAME))
+    return [r for r in out if r.number.startswith(prefix)][:quantity]
+
+
+def to_order_status(root: ET.Element) -> OrderStatus:
+    """Where an order (or a disconnect order) stands. An answer with an id and no
+    `<OrderStatus>` is pending (numbers.yml's CreateOrder example has none); one with
+    neither is `ValueError`."""
+    status = (root.findtext("OrderStatus") or "").strip().upper()
+    order_id = root.findtext("Order/id") or root.findtext("orderRequest/id") or None
+    problem = xml_errors(root)
+    if not status:
+        if problem:
+            return OrderStatus("failed", "", {}, problem, order_id)
+        if not order_id:
+            raise ValueError("order answer without an order id or OrderStatus")
+        return OrderStatus("pending", "", {"order_status": "pending"}, None, order_id)
+    state = ORDER_DONE.get(status, "pending")
+    message = problem if state == "failed" else None
+    if state == "failed" and not message:
+        message = f"order {order_id or ''} {status}".replace("  ", " ")
+    return OrderStatus(state, status, {"order_status": status.lower()}, message, order_id)
+
+
+def listed_order(root: ET.Element, reference: str) -> OrderStatus | None:
+    """The newest order of a `GET /accounts/{id}/orders?customerOrderId=` answer placed
+    with `reference`."""
+    rows = [el for el in root.iter() if el.tag == "OrderIdUserIdDate"
+            and (el.findtext("CustomerOrderId") or "") == reference]
+    if not rows:
+        return None
+    rows.sort(key=lambda el: el.findtext("lastModifiedDate") or el.findtext("OrderDate") or "")
+    row = rows[-1]
+    status = (row.findtext("OrderStatus") or "").strip().upper()
+    return OrderStatus(ORDER_DONE.get(status, "pending"), status,
+                       {"order_status": status.lower() or None},
+                       None if status not in ORDER_DONE or status == "COMPLETE"
+                       else f"order {status}", row.findtext("orderId") or None)
+
+
+def held_status(root: ET.Element, account_id: str) -> str | None:
+    """A `/tns/{tn}` answer's status when the account holds the number: its `AccountId` is
+    ours and the status one of a held number; else None (another account's, aging, …)."""
+    account = (root.findtext("AccountId") or "").strip()
+    status = (root.findtext("Status") or "").strip()
+    if account and account != str(account_id):
+        return None
+    return status if status in HELD_STATUSES else None
+
+
+def _xml_bytes(element: ET.Element) -> bytes:
+    body = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(element, encoding="unicode")
+    return body.encode("utf-8")
+
+
+def region_of(prefix: str) -> str | None:
+    """The region of an E.164 prefix's dial code (`+44…` → `GB`), if one is unambiguous."""
+    for length in (1, 2, 3):
+        digits = prefix[1:1 + length]
+        if not digits.isdigit():
+            return None
+        region = phonenumbers.region_code_for_country_code(int(digits))
+        if region and region != "ZZ":
+            return region
+    return None
+
+
+def _country(number: str, a3: str | None) -> str:
+    if a3:
+        return next((a2 for a2, three in ALPHA3.items() if three == a3), a3)
+    return "US" if number.startswith("+1") else ""
+
+
+# -- the carrier ---------------------------------------------------------------------------------
+
+
+class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
+    """Bandwidth (Numbers API v1 or Universal Platform v2)."""
+
+    name = NAME
+    default_base_url = DEFAULT_BASE_URLS["v1"]
+    wire_format = "xml"
+    capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
+                              "international", "buy", "release", "check", "async_orders",
+                              "locality", "settle", "webhooks"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_id", required=True, description="Bandwidth account id"),
+        Setting("api_version", default="v1",
+                description="`v1` (legacy US/CA, 10-digit numbers) or `v2` (Universal "
+                            "Platform: E.164, international)"),
         Setting("api_username", description="legacy API user (Basic auth)"),
         Setting("api_password", secret=True, description="legacy API user's password"),
         Setting("client_id", description="OAuth2 client id (client credentials)"),
         Setting("client_secret", secret=True, description="OAuth2 client secret"),
+        Setting("token_url", description="OAuth2 token endpoint (default: Bandwidth's, "
+                                         f"{TOKEN_URL})"),
         Setting("site_id", description="site (sub-account) numbers go to: needed to order, "
                 "not to search"),
         Setting("sip_peer", description="SIP peer (location) numbers route to"),
         Setting("order_name_prefix", default="knm", description="order Name prefix"),
         Setting("max_search_quantity", int, default=500, description="cap on `quantity`"),
+        Setting("webhook_username", description="Basic user of knm's webhook subscription"),
+        Setting("webhook_password", secret=True,
+                description="Basic password of knm's webhook subscription"),
     )
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
+        version = str(config.get("api_version") or "v1").lower()
+        if version not in DEFAULT_BASE_URLS:
+            raise errors.CarrierMisconfigured(cls.name, "api_version", "must be v1 or v2")
+        config = {**config, "api_version": version}
+        if version == "v2" and not config.get("base_url"):
+            config["base_url"] = DEFAULT_BASE_URLS["v2"]
         out = super().validate_config(config)
         if out.get("client_id") or out.get("client_secret"):
             for key in ("client_id", "client_secret"):
@@ -69,13 +310,19 @@ class Bandwidth2(HttpCarrier):
         self._token: tuple[str, float] | None = None
         self._token_lock = threading.Lock()
 
-    # -- auth ---------------------------------------------------------------------------------
+    @property
+    def version(self) -> str:
+        return str(self.config["api_version"])
+
+    # -- auth and errors ------------------------------------------------------------------------
 
     def request_headers(self) -> dict[str, str]:
         if self.config.get("client_id"):
-            return {"Authorization": f"Bearer {self._access_token()}"}
+            return {"Authorization": f"Bearer {self._access_token()}",
+                    "Accept": "application/xml"}
         return {"Authorization": self.basic_auth(self.config["api_username"],
-                                                 self.config["api_password"])}
+                                                 self.config["api_password"]),
+                "Accept": "application/xml"}
 
     def _access_token(self) -> str:
         """A cached OAuth2 token, refreshed when under a minute of validity is left."""
@@ -83,34 +330,40 @@ class Bandwidth2(HttpCarrier):
             if self._token and self._token[1] - time.monotonic() > 60:
                 return self._token[0]
             response = self.post(
-                "/oauth2/token", authenticate=False,
+                token_url(self.config), authenticate=False, acts=False,
                 headers={"Authorization": self.basic_auth(self.config["client_id"],
                                                           self.config["client_secret"])},
                 data={"grant_type": "client_credentials"})
             doc = self.parse_json(response)
             token = doc.get("access_token") if isinstance(doc, dict) else None
             if not token:
-                raise self.fault(errors.MalformedResponse, "token response without access_token")
+                raise self.fault(errors.MalformedResponse, "token response without access_token",
+                                 unsettled=False)
             self.add_secret(token)
             self._token = (token, time.monotonic() + float(doc.get("expires_in") or 300))
             return token
 
-    # -- errors -------------------------------------------------------------------------------
-
-    def extract_error_message(self, response: httpx.Response) -> str | None:
-        try:
-            root = parse_xml_text(response.content)
-        except ValueError:
-            return super().extract_error_message(response)
-        message = _xml_errors(root)
-        return message or super().extract_error_message(response)
+    def xml_error_message(self, root: ET.Element) -> str | None:
+        return xml_errors(root)
 
     def classify_error(self, response: httpx.Response, message: str | None
                        ) -> type[errors.CarrierFault] | None:
-        if message and any(message.startswith(code) or f"; {code}:" in message
-                           for code in UNAVAILABLE_CODES):
-            return errors.NumberUnavailable
-        return None
+        return errors.NumberUnavailable if means_unavailable(message) else None
+
+    def check_reply(self, response: httpx.Response, body: Any) -> None:
+        """A 2xx that is not an order answer but carries errors (a search's `<Error>`)."""
+        if body.find("OrderStatus") is not None or local_name(body.tag).endswith(
+                "OrderResponse"):
+            return
+        problem = xml_errors(body)
+        if problem:
+            raise self.refusal(problem, status=response.status_code,
+                               default=errors.NumberUnavailable if means_unavailable(problem)
+                               else errors.CarrierFault)
+
+    def failure_class(self, status: OrderStatus) -> type[errors.CarrierFault]:
+        return errors.NumberUnavailable if means_unavailable(status.message) else \
+            errors.CarrierFault
 
     # -- search -------------------------------------------------------------------------------
 
@@ -119,180 +372,113 @@ class Bandwidth2(HttpCarrier):
 
     def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
                      ) -> list[SearchResult]:
-        if not prefix.startswith("+1"):
-            return []  # v1 sells US and Canadian numbers only
-        digits = prefix[2:]
-        quantity = max(1, min(quantity, int(self.config["max_search_quantity"])))
-        params: dict[str, Any] = {"quantity": quantity, "enableTNDetail": "true"}
-        tollfree = digits[:3] in TOLLFREE_NPAS or (
-            options.extra.get("tollfree") and digits[:1] == "8")
-        if tollfree:
-            params["tollFreeWildCardPattern"] = (digits[:3] + "**")[:3]
-        elif len(digits) < 3:
-            return []  # Bandwidth cannot search by less than an area code
-        elif len(digits) < 6:
-            params["areaCode"] = digits[:3]
-        elif len(digits) == 6:
-            params.update(npaNxx=digits, LCA="false")
-        else:
-            params.update(npaNxxx=digits[:7], LCA="false")
-        if len(digits) not in (3, 6, 7):  # filtered here: ask for as many as allowed
-            params["quantity"] = int(self.config["max_search_quantity"])
-        response = self.get(self._path("availableNumbers"), params=params,
-                            deadline=options.deadline)
-        root = self.parse_xml(response)
-        problem = _xml_errors(root)
-        if problem:
-            raise self.fault(errors.CarrierFault, problem, status=response.status_code)
-        results = [r for r in self._results(root, tollfree) if r.number.startswith(prefix)]
-        return results[:quantity]
+        maximum = int(self.config["max_search_quantity"])
+        asked = search_params(prefix, quantity, options, self.version, maximum)
+        if asked is None:
+            return []
+        params, tollfree = asked
+        root = self.call("GET", self._path("availableNumbers"), params=params,
+                         deadline=options.deadline)
+        return to_results(root, prefix, tollfree, max(1, min(quantity, maximum)))
 
-    def _results(self, root: ET.Element, tollfree: bool) -> list[SearchResult]:
-        out: list[SearchResult] = []
-        for el in root.iterfind("TelephoneNumberDetailList/TelephoneNumberDetail"):
-            number = _e164(el.findtext("FullNumber") or "")
-            if not number:
-                continue
-            city, state = el.findtext("City"), el.findtext("State")
-            rate_center = {"name": el.findtext("RateCenter"), "lata": el.findtext("LATA"),
-                           "state": state}
-            rate_center = {k: v for k, v in rate_center.items() if v}
-            locality = {"city": city, "region": state, "country": "US",
-                        "rate_center": rate_center.get("name")}
-            out.append(SearchResult(
-                number, self.name,
-                carrier_data={} if tollfree else {"rate_center": rate_center},
-                locality={k: v for k, v in locality.items() if v}))
-        for el in root.iterfind("TelephoneNumberList/TelephoneNumber"):
-            number = _e164(el.text or "")
-            if number:
-                out.append(SearchResult(number, self.name))
-        return out
+    # -- orders -------------------------------------------------------------------------------
 
-    # -- order --------------------------------------------------------------------------------
-
-    def order_number(self, number: PhoneNumber) -> PhoneNumber:
+    def place_order(self, number: PhoneNumber) -> OrderStatus:
         num = number.number
         if not self.config.get("site_id"):
             raise errors.CarrierMisconfigured(self.name, "site_id", "is required to order")
-        reference = f"knm-{uuid.uuid4().hex[:32]}"
+        reference = self.order_reference(number)
         name = f"{self.config['order_name_prefix']}-{int(time.time())}"
-        order = ET.Element("Order")
-        for tag, value in (("CustomerOrderId", reference), ("Name", name),
-                           ("SiteId", self.config["site_id"]),
-                           ("PeerId", self.config.get("sip_peer"))):
-            if value:
-                ET.SubElement(order, tag).text = str(value)
-        tns = ET.SubElement(ET.SubElement(order, "ExistingTelephoneNumberOrderType"),
-                            "TelephoneNumberList")
-        ET.SubElement(tns, "TelephoneNumber").text = _national(num)
-        response = self.post(self._path("orders"), number=num, content=_xml_bytes(order),
-                             headers={"Content-Type": "application/xml"})
-        first = self._order_status(self.parse_xml(response, number=num), num)
-        order_id = first.extra.get("id")
-        if not order_id:
-            raise self.fault(errors.MalformedResponse, "order response without an order id",
-                             number=num)
-        number.set_carrier_data({**number.carrier_data, "order_id": order_id,
-                                 "customer_order_id": reference, "order_name": name})
+        root = self.call("POST", self._path("orders"), number=num,
+                         content=order_xml(num, reference, name, self.config, self.version),
+                         headers={"Content-Type": "application/xml"})
+        first = self.parsed(to_order_status, root, number=num)
+        first.data.update(customer_order_id=reference, order_name=name, number=num)
+        return first
 
-        def fetch() -> OrderStatus:
-            got = self.get(self._path(f"orders/{order_id}"), number=num)
-            return self._order_status(self.parse_xml(got, number=num), num)
+    def fetch_order(self, order_id: str, number: PhoneNumber) -> OrderStatus:
+        root = self.call("GET", self._path(f"orders/{order_id}"), number=number.number)
+        return self.parsed(to_order_status, root, number=number.number)
 
-        done = self.poll_order(number, order_id, fetch, first)
-        data = {k: v for k, v in number.carrier_data.items() if k != "order_status"}
-        data.update(order_id=order_id, customer_order_id=reference, order_name=name,
-                    number=num, order_status=done.status.lower() or "complete")
-        number.set_carrier_data(data)
-        return number
-
-    def _order_status(self, root: ET.Element, num: str) -> OrderStatus:
-        status = (root.findtext("OrderStatus") or "").strip().upper()
-        order_id = root.findtext("Order/id") or root.findtext("orderRequest/id")
-        problem = _xml_errors(root)
-        state = ORDER_DONE.get(status, "pending")
-        if problem and (state == "failed" or not status):
-            if any(problem.startswith(code) for code in UNAVAILABLE_CODES):
-                raise self.fault(errors.NumberUnavailable, problem, number=num)
-            raise self.fault(errors.CarrierFault, problem, number=num)
-        if not status:
-            raise self.fault(errors.MalformedResponse, "order response without OrderStatus",
-                             number=num)
-        return OrderStatus(state, status, root, problem, extra={"id": order_id})
-
-    # -- disconnect ---------------------------------------------------------------------------
-
-    def release_number(self, number: PhoneNumber) -> PhoneNumber:
+    def place_disconnect(self, number: PhoneNumber) -> OrderStatus:
         num = number.number
-        reference = f"knm-{uuid.uuid4().hex[:32]}"
-        doc = ET.Element("DisconnectTelephoneNumberOrder")
-        ET.SubElement(doc, "CustomerOrderId").text = reference
-        kind = ET.SubElement(doc, "DisconnectTelephoneNumberOrderType")
-        ET.SubElement(ET.SubElement(kind, "TelephoneNumberList"),
-                      "TelephoneNumber").text = _national(num)
-        ET.SubElement(kind, "DisconnectMode").text = "NORMAL"
-        response = self.post(self._path("disconnects"), number=num, content=_xml_bytes(doc),
-                             headers={"Content-Type": "application/xml"})
-        first = self._order_status(self.parse_xml(response, number=num), num)
-        order_id = first.extra.get("id") or ""
+        reference = self.order_reference(number)
+        root = self.call("POST", self._path("disconnects"), number=num,
+                         content=disconnect_xml(num, reference, self.version),
+                         headers={"Content-Type": "application/xml"})
+        first = self.parsed(to_order_status, root, number=num)
+        first.data.pop("order_status", None)  # that key is the purchase's
+        return first
 
-        def fetch() -> OrderStatus:
-            got = self.get(self._path(f"disconnects/{order_id}"), number=num)
-            return self._order_status(self.parse_xml(got, number=num), num)
+    def fetch_disconnect(self, order_id: str, number: PhoneNumber) -> OrderStatus:
+        root = self.call("GET", self._path(f"disconnects/{order_id}"), number=number.number)
+        status = self.parsed(to_order_status, root, number=number.number)
+        status.data.pop("order_status", None)
+        return status
 
+    # -- check and settle ---------------------------------------------------------------------
+
+    def held(self, number: str) -> str | None:
+        """The `/tns/{tn}` status of `number` when this account holds it, else None."""
         try:
-            self.poll_order(number, order_id, fetch, first,
-                            pending_keys=("disconnect_order_id", "disconnect_status"))
-        except errors.CarrierTimeout:
-            return number  # accepted by Bandwidth; it completes on its own
-        number.set_carrier_data({**number.carrier_data, "disconnect_order_id": order_id,
-                                 "disconnect_status": "complete"})
-        return number
-
-    # -- check --------------------------------------------------------------------------------
+            root = self.call("GET", f"/tns/{wire_number(number, self.version)}", number=number)
+        except errors.CarrierNotFound:
+            return None
+        return held_status(root, self.config["account_id"])
 
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
-        """Bandwidth's status (`Inservice`, …) of each number it knows; others are left out."""
+        """Bandwidth's status (`Inservice`, …) of each number this account holds; others
+        (unknown, another account's, aging, available) are left out."""
         out: dict[str, str] = {}
         for num in numbers:
-            if not num.startswith("+1"):
+            if self.version == "v1" and not num.startswith("+1"):
                 continue
-            try:
-                response = self.get(f"/tns/{_national(num)}", number=num)
-            except errors.CarrierNotFound:
-                continue
-            status = self.parse_xml(response, number=num).findtext("Status")
+            status = self.held(num)
             if status:
                 out[num] = status
         return out
 
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """A purchase: its order (by id, else by `CustomerOrderId`), confirmed with
+        `/tns/{tn}`. A release: its disconnect order by id, else whether the account still
+        holds the number."""
+        num = number.number
+        data = number.carrier_data
+        if settling(number) == "disconnect":
+            order_id = data.get("disconnect_order_id")
+            if order_id:
+                found = self.fetch_disconnect(str(order_id), number)
+                if found.state != "complete":
+                    return found
+            status = self.held(num)
+            if status is None:
+                return OrderStatus("complete", "disconnected", {},
+                                   f"{num} is no longer held")
+            return OrderStatus("failed", status, {}, f"{num} is still held ({status})")
+        order = self._find_order(number)
+        if order is not None and order.state in ("pending", "failed"):
+            return order
+        status = self.held(num)
+        if status is not None:
+            extra = {"order_id": order.order_id} if order is not None else {}
+            return OrderStatus("complete", status, {**(order.data if order else {}), **extra},
+                               order_id=order.order_id if order else None)
+        if order is not None:  # complete, yet /tns does not show it ours (yet)
+            return OrderStatus("pending", order.status, {"order_id": order.order_id},
+                               "order complete, number not yet in service", order.order_id)
+        return OrderStatus("failed", "", {}, "no order with this CustomerOrderId, "
+                                             "number not held")
 
-def _xml_errors(root: ET.Element) -> str | None:
-    """The three error shapes of Bandwidth (Error, ErrorList/Error, ResponseStatus)."""
-    parts = []
-    for el in root.iter():
-        if el.tag in ("Error", "ResponseStatus"):
-            code = (el.findtext("Code") or el.findtext("ErrorCode") or "").strip()
-            text = (el.findtext("Description") or "").strip()
-            if code or text:
-                parts.append(f"{code}: {text}" if code else text)
-    return "; ".join(parts) or None
-
-
-def _xml_bytes(element: ET.Element) -> bytes:
-    body = '<?xml version="1.0" encoding="UTF-8"?>' + ET.tostring(element, encoding="unicode")
-    return body.encode("utf-8")
-
-
-def _national(number: str) -> str:
-    return number[2:] if number.startswith("+1") else number.lstrip("+")
-
-
-def _e164(text: str) -> str:
-    text = text.strip()
-    if not text:
-        return ""
-    if text.startswith("+"):
-        return text
-    return f"+1{text[-10:]}" if len(text) >= 10 else ""
+    def _find_order(self, number: PhoneNumber) -> OrderStatus | None:
+        data = number.carrier_data
+        if data.get("order_id"):
+            try:
+                return self.fetch_order(str(data["order_id"]), number)
+            except errors.CarrierNotFound:
+                pass
+        reference = data.get("order_reference") or data.get("customer_order_id")
+        if not reference:
+            return None
+        root = self.call("GET", self._path("orders"), number=number.number,
+                         params={"customerOrderId": reference})
+        return listed_order(root, str(reference))

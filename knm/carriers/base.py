@@ -9,18 +9,38 @@ threads at once.
 from __future__ import annotations
 
 import abc
+import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from knm import errors
-from knm.carriers.orders import OrderStatus, WebhookEvent
 from knm.record import PhoneNumber
 from knm.secrets import MASK, is_secret_key, masked, scrub
 from knm.values import SearchOptions, SearchResult, StoreQuery
 
-__all__ = ["MASK", "Carrier", "SearchOptions", "SearchResult", "Setting", "StoreQuery",
-           "full_name", "is_secret_key", "short_name"]
+if TYPE_CHECKING:
+    from knm.carriers.orders import OrderStatus, WebhookEvent
+
+__all__ = ["MASK", "Carrier", "ScrubbedCause", "SearchOptions", "SearchResult", "Setting",
+           "StoreQuery",
+           "full_name", "is_secret_key", "merge_carrier_data", "new_order_reference",
+           "short_name"]
+
+#: carrier-data keys the operations layer owns (SPEC §5.1): written before a carrier call and
+#: read when settling; carriers set `order_id`/`disconnect_order_id` when the carrier gives one
+KNM_KEYS = ("order_reference", "order_status", "disconnect_status", "order_id",
+            "disconnect_order_id")
+
+
+class ScrubbedCause(Exception):
+    """What went wrong under a carrier error, as its `__cause__`: the original exception's
+    type name and message with every secret masked. The original is not kept — a transport
+    error may carry credentials in a URL (Vitelity sends them in the query string)."""
+
+    def __init__(self, kind: str, message: str) -> None:
+        super().__init__(f"{kind}: {message}")
+        self.kind = kind
 
 
 @dataclass(frozen=True)
@@ -140,26 +160,48 @@ class Carrier(abc.ABC):
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
         raise errors.NotImplementedByCarrier(self.name)
 
-    def settle(self, number: PhoneNumber) -> OrderStatus:
-        """What became of a purchase or release whose outcome knm does not know (SPEC §5.1):
-        `number.carrier_data` holds its `order_reference` and, when the carrier gave one, its
-        order id. Only reads at the carrier, never orders or releases. A carrier that cannot
-        tell leaves such numbers to an operator."""
-        raise errors.NotImplementedByCarrier(self.name)
-
-    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-        """The order notifications in one webhook request this carrier sent, after verifying
-        it came from the carrier (`errors.Unauthenticated` when it does not verify,
-        `errors.Invalid` when it cannot be read). Only carriers that push notifications
-        implement it."""
-        raise errors.NotImplementedByCarrier(self.name)
-
     def info(self) -> dict[str, Any]:
         return {"maximal_prefix_length": self.maximal_prefix_length}
 
     def close(self) -> None:
         """Release pooled resources (HTTP clients); nothing to release by default."""
         return None
+
+    # -- orders that are never lost (SPEC §5.1) ------------------------------------------------
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """What became of an unsettled purchase or release of `number` (its carrier data names
+        the `order_reference`, maybe the `order_id`/`disconnect_order_id`): `complete`,
+        `failed` or still `pending`. Only reads at the carrier — never orders or releases.
+        Raise a `KnmError` when the carrier cannot be asked now. Default: this carrier cannot
+        tell, so its unknown outcomes stay listed for an operator."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """The order events of one webhook request the carrier sent to knm. Raises
+        `errors.Unauthenticated` when its signature or credentials do not verify and
+        `errors.Invalid` for a body that cannot be read."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    # -- what a carrier learnt ------------------------------------------------------------------
+
+    def learn(self, number: PhoneNumber, data: Mapping[str, Any] | None) -> PhoneNumber:
+        """Record carrier data learnt from the carrier on `number`: the one merge rule
+        (`merge_carrier_data`: new values win, `None` removes a key)."""
+        if data:
+            number.set_carrier_data(merge_carrier_data(number.carrier_data, data))
+        return number
+
+    def order_reference(self, number: PhoneNumber) -> str:
+        """The client reference to send with a purchase or release of `number`: the one the
+        operations layer stored before the call (`carrier_data["order_reference"]`), else
+        (a third-party caller) a new one, recorded on the number."""
+        reference = number.carrier_data.get("order_reference")
+        if isinstance(reference, str) and reference:
+            return reference
+        reference = new_order_reference()
+        self.learn(number, {"order_reference": reference})
+        return reference
 
 
 def _coerce(carrier: str, setting: Setting, value: Any) -> Any:
@@ -187,6 +229,24 @@ def _coerce(carrier: str, setting: Setting, value: Any) -> Any:
         raise errors.CarrierMisconfigured(
             carrier, setting.name, f"must be of type {kind.__name__}"
         ) from None
+
+
+def merge_carrier_data(current: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+    """What a carrier learnt, merged into a record's carrier data: the new values win (a
+    re-bought number must not keep an old `routesip`), a key set to `None` is removed."""
+    out = dict(current)
+    for key, value in new.items():
+        if value is None:
+            out.pop(key, None)
+        else:
+            out[key] = value
+    return out
+
+
+def new_order_reference() -> str:
+    """A client reference valid at every carrier (`knm-` + 32 hex: ≤ 40 characters, letters,
+    digits and dashes — Bandwidth `CustomerOrderId`, Telnyx `customer_reference`, VI `refId`)."""
+    return f"knm-{uuid.uuid4().hex}"
 
 
 def short_name(name: str) -> str:

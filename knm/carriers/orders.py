@@ -1,44 +1,222 @@
-"""Where a carrier's order stands (SPEC §5.1): what polling, settling and webhooks report."""
+"""Orders that complete later: where an order stands, polling it, and the sequence every
+carrier with asynchronous orders shares (SPEC §5.1, §12).
+
+`OrderStatus` is the one answer to "where does this order stand?" — from a purchase, a poll,
+a settlement (`Carrier.settle`) or a webhook (`WebhookEvent`). `AsyncOrderCarrier` is the
+template for carriers whose purchase (and release) is an order, combined with the transport
+template (`class Telnyx(AsyncOrderCarrier, HttpCarrier)`): the carrier writes
+`place_order(number)` and `fetch_order(order_id, number)` (and for releases
+`place_disconnect`/`fetch_disconnect`), each a request plus a pure mapping to `OrderStatus`;
+the base places, polls (bounded by `order_timeout_s`), records what the carrier learnt with the
+one merge rule, and never forgets an order still pending: its id and `order_status: "pending"`
+stay on the record, which the operations layer keeps unsettled.
+"""
 
 from __future__ import annotations
 
+import logging
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, ClassVar
 
-#: an order's states, in knm's words
-PENDING, COMPLETE, FAILED = "pending", "complete", "failed"
+from knm import errors
+from knm.carriers.base import Carrier
+from knm.record import PhoneNumber
+
+__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "poll_order",
+           "settling"]
+
+log = logging.getLogger("knm.carriers.orders")
+
+#: knm's words for where an order stands
+ORDER_STATES = ("pending", "complete", "failed")
+#: carrier-data keys of an unfinished purchase and release (SPEC §5.1)
+PURCHASE_KEYS = ("order_id", "order_status")
+DISCONNECT_KEYS = ("disconnect_order_id", "disconnect_status")
+UNFINISHED = ("pending", "unknown")
 
 
 @dataclass
 class OrderStatus:
-    """Where an asynchronous order stands, in knm's words plus the carrier's.
+    """Where an order stands, in knm's words plus the carrier's.
 
-    `state` is `pending`, `complete` or `failed`; `status` is the carrier's own word
-    (`RECEIVED`, `COMPLETE`, …); `data` is whatever the carrier returned, for the caller.
-    When settling (`Carrier.settle`), `complete` means the operation happened at the carrier
-    (the number is ours / it was released), `failed` that it did not, and `extra` carries
-    carrier data the record should keep (an order id found by reference, the number's id).
+    `state` is `pending`, `complete` or `failed` (for a settled release: `complete` = the
+    carrier no longer holds the number, `failed` = it still does); `status` is the carrier's
+    own word (`RECEIVED`, `success`, …); `data` is carrier data to merge into the number's
+    record (new values win, `None` removes); `message` says why; `order_id` is the carrier's
+    id of the order when known.
     """
 
     state: str
     status: str = ""
-    data: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    order_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ORDER_STATES:
+            raise ValueError(f"order state must be one of {ORDER_STATES}, not {self.state!r}")
 
     @property
     def done(self) -> bool:
-        return self.state != PENDING
+        return self.state != "pending"
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"state": self.state, "status": self.status, "data": self.data}
+        if self.message is not None:
+            out["message"] = self.message
+        if self.order_id is not None:
+            out["order_id"] = self.order_id
+        return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class WebhookEvent:
-    """One order notification a carrier pushed (SPEC §5.1 webhooks), as the carrier's
-    `parse_webhook` read it: which number (or which order, by knm's reference or the carrier's
-    id), whether a purchase (`acquire`) or a release (`disconnect`), and where it stands."""
+    """One order event a carrier sent knm (`Carrier.parse_webhook`): which number or order it
+    is about and where that order now stands."""
 
-    operation: str
+    number: str | None
+    order_reference: str | None
+    order_id: str | None
+    operation: str  # "acquire" | "disconnect"
     status: OrderStatus
-    number: str | None = None
-    order_reference: str | None = None
-    order_id: str | None = None
+
+
+def settling(number: PhoneNumber) -> str:
+    """Which operation of `number` is unsettled: `disconnect` when its release is (its
+    `disconnect_status` is pending or unknown), else `acquire`."""
+    if number.carrier_data.get("disconnect_status") in UNFINISHED:
+        return "disconnect"
+    return "acquire"
+
+
+def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,
+               fetch: Callable[[], OrderStatus], first: OrderStatus | None = None, *,
+               pending_keys: tuple[str, str] = PURCHASE_KEYS,
+               failure: Callable[[OrderStatus], type[errors.CarrierFault]] | None = None
+               ) -> OrderStatus:
+    """Poll an order until it completes, fails, or the carrier's `order_timeout_s` passes
+    (every `order_poll_interval_ms`).
+
+    Complete → returned. Failed → `failure(status)` (default `CarrierFault`) with the
+    carrier's reason, not unsettled: the carrier said it did not do it. Still pending at the
+    end (or polls keep failing) → the order id and `"pending"` are recorded on the number
+    under `pending_keys` (a bought number is never forgotten; the caller keeps the record
+    unsettled) and `CarrierTimeout` is raised, unsettled, with `error.pending = number`.
+    """
+    interval = max(0.0, float(carrier.config.get("order_poll_interval_ms", 2000)) / 1000.0)
+    budget = float(carrier.config.get("order_timeout_s", 120))
+    ends = time.monotonic() + budget
+    status = first
+    while status is None or not status.done:
+        left = ends - time.monotonic()
+        if status is not None:
+            if left <= 0:
+                break
+            time.sleep(min(interval, left))
+        try:
+            status = fetch()
+        except (errors.CarrierUnavailable, errors.CarrierTimeout,
+                errors.MalformedResponse, errors.RateLimited) as exc:
+            log.warning("%s: polling order %s failed: %s", carrier.name, order_id,
+                        carrier.scrub(exc))
+            status = status or OrderStatus("pending")
+        if status.done or time.monotonic() >= ends:
+            break
+    if status is not None and status.state == "complete":
+        return status
+    if status is not None and status.state == "failed":
+        raise _failed(carrier, status, number, failure, order_id)
+    id_key, status_key = pending_keys
+    carrier.learn(number, {id_key: order_id, status_key: "pending"})
+    error = errors.CarrierTimeout(
+        carrier.name, f"order {order_id} still pending after {budget:g}s",
+        number=number.number, unsettled=True)
+    error.pending = number
+    raise error
+
+
+def _failed(carrier: Carrier, status: OrderStatus, number: PhoneNumber,
+            failure: Callable[[OrderStatus], type[errors.CarrierFault]] | None,
+            order_id: str | None) -> errors.CarrierFault:
+    cls = failure(status) if failure is not None else errors.CarrierFault
+    message = status.message or f"order {order_id or ''} {status.status or 'failed'}"
+    return cls(carrier.name, carrier.scrub(" ".join(message.split())), number=number.number,
+               unsettled=False)
+
+
+class AsyncOrderCarrier(Carrier):
+    """Template for carriers whose purchases (and releases) are orders completed later;
+    put it before the transport template: `class Acme(AsyncOrderCarrier, HttpCarrier)`.
+
+    Hooks (each: one request, then a pure mapping of the answer to `OrderStatus`)::
+
+        def place_order(self, number) -> OrderStatus         # POST the order
+        def fetch_order(self, order_id, number) -> OrderStatus
+        def place_disconnect(self, number) -> OrderStatus    # optional: a release order
+        def fetch_disconnect(self, order_id, number) -> OrderStatus
+        def failure_class(self, status) -> type[CarrierFault]  # optional
+
+    A failed order is a refusal (`CarrierFault`, not unsettled): the carrier said it did not
+    do it. An answer without an order id is `MalformedResponse` (unsettled: an order may
+    exist, which settling finds by the `order_reference` the carrier sent).
+    """
+
+    async_orders: ClassVar[bool] = True
+
+    # -- hooks --------------------------------------------------------------------------------
+
+    def place_order(self, number: PhoneNumber) -> OrderStatus:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def fetch_order(self, order_id: str, number: PhoneNumber) -> OrderStatus:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def place_disconnect(self, number: PhoneNumber) -> OrderStatus:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def fetch_disconnect(self, order_id: str, number: PhoneNumber) -> OrderStatus:
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def failure_class(self, status: OrderStatus) -> type[errors.CarrierFault]:
+        """The error a failed order is (e.g. `NumberUnavailable` for the carrier's code)."""
+        return errors.CarrierFault
+
+    # -- the sequence -------------------------------------------------------------------------
+
+    def order_number(self, number: PhoneNumber) -> PhoneNumber:
+        """Place the order, poll it until it is done, record what the carrier said."""
+        first = self.place_order(number)
+        order_id = self._order_id(first, number)
+        self.learn(number, {**first.data, "order_id": order_id})
+        done = self.poll_order(number, order_id, lambda: self.fetch_order(order_id, number),
+                               first)
+        self.learn(number, done.data)
+        return number
+
+    def release_number(self, number: PhoneNumber) -> PhoneNumber:
+        """Place the release order, poll it until it is done, record it."""
+        first = self.place_disconnect(number)
+        order_id = self._order_id(first, number)
+        self.learn(number, {**first.data, "disconnect_order_id": order_id})
+        done = self.poll_order(number, order_id,
+                               lambda: self.fetch_disconnect(order_id, number), first,
+                               pending_keys=DISCONNECT_KEYS)
+        self.learn(number, {**done.data, "disconnect_status": "complete"})
+        return number
+
+    def poll_order(self, number: PhoneNumber, order_id: str,
+                   fetch: Callable[[], OrderStatus], first: OrderStatus | None = None,
+                   *, pending_keys: tuple[str, str] = PURCHASE_KEYS) -> OrderStatus:
+        """`poll_order` (this module's) with this carrier's `failure_class`."""
+        return poll_order(self, number, order_id, fetch, first, pending_keys=pending_keys,
+                          failure=self.failure_class)
+
+    def _order_id(self, first: OrderStatus, number: PhoneNumber) -> str:
+        if first.state == "failed":
+            raise _failed(self, first, number, self.failure_class, first.order_id)
+        if not first.order_id:
+            raise errors.MalformedResponse(self.name, "order answer without an order id",
+                                           number=number.number)
+        return first.order_id

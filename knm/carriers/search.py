@@ -351,11 +351,17 @@ def _collect(name: str, future: Future[tuple[list[SearchResult], float]], starte
     except errors.NotAvailable:
         return CarrierReport(name, ANSWERED, time.monotonic() - started), []
     except errors.KnmError as exc:
-        report = CarrierReport(name, FAILED, time.monotonic() - started, error=exc.to_json())
-        log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
+        if isinstance(exc, errors.CarrierFault) and exc.operation is None:
+            exc.operation = "search"
+        # a carrier whose own request ran out of time timed out, whichever clock noticed
+        outcome = TIMED_OUT if isinstance(exc, errors.CarrierTimeout) else FAILED
+        report = CarrierReport(name, outcome, time.monotonic() - started, error=exc.to_json())
+        if outcome == FAILED:
+            log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
         return report, []
     except Exception as exc:  # noqa: BLE001 - a crashing carrier loses only its results
-        fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}")
+        fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}",
+                                    operation="search")
         log.warning("carrier %s crashed in a search: %s", name, type(exc).__name__)
         return CarrierReport(name, FAILED, time.monotonic() - started,
                              error=fault.to_json()), []

@@ -6,6 +6,11 @@ Wire format as Kazoo's `knm_simwood` used it (reference/kazoo-http-carriers.md �
 `GET …/allocated/<digits>` for `check`. Response bodies beyond the search array are not
 documented in our sources; the simulator's are plausible stand-ins.
 
+Allocation is idempotent by Simwood's documented semantics ("allocate … if it does not exist
+already"), and `GET allocated/<n>` says whether the account holds a number: that is how an
+allocation or release whose answer was lost is settled. A 404 to the `PUT` is "number not
+available" (audit S2).
+
 Kazoo quirks deliberately *not* reproduced (§15.7):
 - an HTTP error status is an error (Kazoo took any response as success);
 - numbers get their `+` (Kazoo stored `442079460000`);
@@ -21,6 +26,7 @@ from urllib.parse import quote
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
+from knm.carriers.orders import OrderStatus, settling
 from knm.record import PhoneNumber
 
 NAME = "knm_simwood"
@@ -93,22 +99,15 @@ class Simwood(HttpCarrier):
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = NUMBERS_API_URL
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"search_international", "buy", "release", "check"})
+        {"search_international", "buy", "release", "check", "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("base_url", str, default=NUMBERS_API_URL, aliases=("numbers_api_url",),
+                description="API root; point it at a simulator to test offline"),
         Setting("auth_username", str, required=True, description="API user (Basic auth)"),
         Setting("auth_password", str, required=True, secret=True,
                 description="API password (Basic auth)"),
         Setting("simwood_account_id", str, required=True, description="Simwood account id"),
-        Setting("numbers_api_url", str, description="Kazoo's name for `base_url`"),
     )
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Kazoo names the base URL `numbers_api_url`; accept it."""
-        config = dict(config)
-        if config.get("numbers_api_url") and not config.get("base_url"):
-            config["base_url"] = config["numbers_api_url"]
-        return super().validate_config(config)
 
     def request_headers(self) -> dict[str, str]:
         return {"Authorization": self.basic_auth(str(self.config["auth_username"]),
@@ -127,36 +126,45 @@ class Simwood(HttpCarrier):
         response = self.get(path, params=params, deadline=options.deadline)
         if not response.content.strip():
             return []
-        doc = self.parse_json(response)
-        try:
-            return parse_search(doc, prefix, quantity)
-        except ValueError as exc:
-            raise self.fault(errors.MalformedResponse, str(exc),
-                             status=response.status_code) from None
+        return self.parsed(parse_search, self.parse_json(response), prefix, quantity)
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
-        response = self.request("PUT", allocated_path(self.account, number.number),
+        try:
+            response = self.put(allocated_path(self.account, number.number),
                                 number=number.number)
+        except errors.CarrierNotFound as exc:  # Simwood's "Number not available"
+            raise errors.NumberUnavailable(self.name, exc.carrier_message, number=exc.number,
+                                           status=exc.status, unsettled=False) from exc
         data: dict[str, Any] = {"simwood_account_id": self.account}
         if response.content.strip():
             body = self.parse_json(response, number=number.number)
             if isinstance(body, Mapping):
                 data["allocation"] = dict(body)
-        number.update_carrier_data(data)
-        return number
+        return self.learn(number, data)
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         self.delete(allocated_path(self.account, number.number), number=number.number)
         return number
 
+    def holds(self, number: str) -> bool:
+        """Does the account hold `number` (`GET allocated/<n>`: 404 when it does not)?"""
+        try:
+            self.get(allocated_path(self.account, number), number=number)
+        except errors.CarrierNotFound:
+            return False
+        return True
+
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
         """`in_service` for each number allocated to the account; numbers Simwood does not
         know (404) are left out, so another carrier may answer for them."""
-        out: dict[str, str] = {}
-        for number in numbers:
-            try:
-                self.get(allocated_path(self.account, number), number=number)
-            except errors.CarrierNotFound:
-                continue
-            out[number] = "in_service"
-        return out
+        return {number: "in_service" for number in numbers if self.holds(number)}
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """Allocation and release are synchronous: whether the account holds the number."""
+        held = self.holds(number.number)
+        if settling(number) == "disconnect":
+            return (OrderStatus("failed", "allocated", message="still allocated") if held
+                    else OrderStatus("complete", "not allocated"))
+        return (OrderStatus("complete", "allocated", {"simwood_account_id": self.account})
+                if held else OrderStatus("failed", "not allocated",
+                                         message="not allocated to the account"))

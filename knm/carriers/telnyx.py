@@ -1,15 +1,20 @@
-"""knm_telnyx: Telnyx API v2 (JSON) — search, number orders, release, ownership check.
+"""knm_telnyx: Telnyx API v2 (JSON) — search, number orders, release, ownership check, settling.
 
 Kazoo spoke Telnyx's retired v1 "origination" API (search objects, `x-api-token`); this is v2
 (carriers/current-apis.md §2): a stateless `GET /available_phone_numbers` with `filter[…]`
 parameters, `POST /number_orders` whose status may stay `pending` (polled, bounded), and a
 real release (`DELETE /phone_numbers/{id}`, the id found by number). Kazoo's
 `should_keep_best_effort` keeps its meaning: near matches are dropped unless it is true.
+
+Orders carry knm's `order_reference` as `customer_reference`, so an order whose answer was lost
+is found again (`GET /number_orders?filter[customer_reference]=`). Owned numbers are looked up
+by number (`filter[phone_number]` is a pattern of at least three digits, so a page of rows is
+read and the exact number kept, skipping `deleted` and `ported-out` rows: audit T1).
 """
 
 from __future__ import annotations
 
-import uuid
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
@@ -17,24 +22,184 @@ import phonenumbers
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
-from knm.carriers.http import HttpCarrier, OrderStatus
+from knm.carriers.http import HttpCarrier, classify_by_words
+from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
+from knm.phone import is_us_tollfree
 from knm.record import PhoneNumber
 
-TOLLFREE_NPAS = frozenset({"800", "833", "844", "855", "866", "877", "888"})
-#: Telnyx error codes (or words) meaning the number can no longer be bought
-UNAVAILABLE_CODES = ("85001",)
+NAME = "knm_telnyx"
+#: Telnyx's words (its code, or its text) meaning the number can no longer be bought
+UNAVAILABLE = ((("85001", "not available"), errors.NumberUnavailable),)
+#: a number order's status → knm's order state
 ORDER_STATES = {"success": "complete", "failure": "failed", "pending": "pending"}
+#: rows Telnyx keeps of numbers the account no longer holds
+GONE = frozenset({"deleted", "ported-out"})
+#: rows read per ownership lookup (the filter matches more than the one number)
+LOOKUP_PAGE_SIZE = 50
 
 
-class Telnyx(HttpCarrier):
+# -- pure request building ---------------------------------------------------------------------
+
+
+def search_params(prefix: str, quantity: int, options: SearchOptions,
+                  config: Mapping[str, Any]) -> dict[str, Any] | None:
+    """`filter[…]` parameters searching under E.164 `prefix`; None when unsearchable."""
+    keep_best_effort = bool(config.get("should_keep_best_effort"))
+    limit = max(1, min(quantity, int(config.get("max_search_quantity") or 500)))
+    params: dict[str, Any] = {"filter[limit]": limit,
+                              "filter[best_effort]": str(keep_best_effort).lower()}
+    if prefix.startswith("+1"):
+        digits = prefix[2:]
+        params["filter[country_code]"] = (options.country if options.country in ("US", "CA")
+                                          else "US")
+        if is_us_tollfree(digits) or options.extra.get("tollfree"):
+            params["filter[phone_number_type]"] = "toll_free"
+        if len(digits) >= 3:
+            params["filter[national_destination_code]"] = digits[:3]
+            if digits[3:]:
+                params["filter[phone_number][starts_with]"] = digits[3:]
+        elif digits:
+            params["filter[phone_number][starts_with]"] = digits
+    else:
+        country = country_of(prefix) or options.country
+        if not country:
+            return None
+        params["filter[country_code]"] = country
+        dial = str(phonenumbers.country_code_for_region(country))
+        national = prefix[1 + len(dial):] if prefix[1:].startswith(dial) else ""
+        if national:
+            params["filter[phone_number][starts_with]"] = national
+    for key in ("locality", "administrative_area", "rate_center"):
+        if options.extra.get(key):
+            params[f"filter[{key}]"] = options.extra[key]
+    return params
+
+
+def order_body(number: str, reference: str, config: Mapping[str, Any]) -> dict[str, Any]:
+    """The `POST /number_orders` body buying `number`, tagged with knm's reference."""
+    body: dict[str, Any] = {"phone_numbers": [{"phone_number": number}],
+                            "customer_reference": reference}
+    for key in ("connection_id", "messaging_profile_id"):
+        if config.get(key):
+            body[key] = config[key]
+    return body
+
+
+def lookup_params(number: str) -> dict[str, Any]:
+    """`GET /phone_numbers` parameters finding the account's rows for `number` (digits only:
+    the filter ignores anything else)."""
+    return {"filter[phone_number]": number.lstrip("+"), "page[size]": LOOKUP_PAGE_SIZE}
+
+
+# -- pure response parsing ---------------------------------------------------------------------
+
+
+def to_results(doc: Any, prefix: str, *, keep_best_effort: bool, limit: int
+               ) -> list[SearchResult]:
+    """Search results under `prefix` (exact matches, plus near ones when kept); `ValueError`
+    for an answer without a data list."""
+    rows = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("search answer without a data list")
+    out: list[SearchResult] = []
+    for row in rows:
+        if not isinstance(row, dict) or not isinstance(row.get("phone_number"), str):
+            continue
+        best_effort = bool(row.get("best_effort"))
+        if best_effort and not keep_best_effort:
+            continue
+        number = row["phone_number"]
+        if not best_effort and not number.startswith(prefix):
+            continue
+        out.append(SearchResult(number, NAME, carrier_data=_carrier_data(row),
+                                locality=_locality(row)))
+    return out[:limit]
+
+
+def to_order_status(order: Any, number: str) -> OrderStatus:
+    """Where a number order stands for `number`; `ValueError` without id and status."""
+    if not isinstance(order, dict) or not order.get("id") or "status" not in order:
+        raise ValueError("order answer without id and status")
+    status = str(order["status"])
+    state = ORDER_STATES.get(status, "pending")
+    mine = [p for p in order.get("phone_numbers") or []
+            if isinstance(p, dict) and p.get("phone_number") == number]
+    if mine and mine[0].get("status") == "failure":
+        state = "failed"
+    message = f"number order {order['id']} failed" if state == "failed" else None
+    data: dict[str, Any] = {"order_status": status}
+    if order.get("customer_reference"):
+        data["customer_reference"] = order["customer_reference"]
+    return OrderStatus(state, status, data, message, order_id=str(order["id"]))
+
+
+def data_of(doc: Any) -> Any:
+    """The `data` member of a Telnyx answer; `ValueError` when there is none."""
+    if not isinstance(doc, dict) or "data" not in doc:
+        raise ValueError("answer without data")
+    return doc["data"]
+
+
+def held_row(doc: Any, number: str) -> dict[str, Any] | None:
+    """The account's row for exactly `number` among a `GET /phone_numbers` page, rows of
+    numbers no longer held (deleted, ported out) skipped."""
+    rows = data_of(doc)
+    if not isinstance(rows, list):
+        raise ValueError("phone_numbers answer without a data list")
+    return next((r for r in rows if isinstance(r, dict) and r.get("phone_number") == number
+                 and r.get("status") not in GONE), None)
+
+
+def order_for(doc: Any, number: str) -> dict[str, Any] | None:
+    """The most recent order of a `GET /number_orders` page that ordered `number`."""
+    rows = data_of(doc)
+    if not isinstance(rows, list):
+        raise ValueError("number_orders answer without a data list")
+    mine = [r for r in rows if isinstance(r, dict) and any(
+        isinstance(p, dict) and p.get("phone_number") == number
+        for p in r.get("phone_numbers") or [])]
+    mine.sort(key=lambda r: str(r.get("created_at") or ""))
+    return mine[-1] if mine else None
+
+
+def country_of(prefix: str) -> str | None:
+    """The region of an E.164 prefix's dial code (`+44…` → `GB`), if one is unambiguous."""
+    for length in (1, 2, 3):
+        try:
+            code = int(prefix[1:1 + length])
+        except ValueError:
+            return None
+        region = phonenumbers.region_code_for_country_code(code)
+        if region and region != "ZZ":
+            return region
+    return None
+
+
+def _carrier_data(row: dict[str, Any]) -> dict[str, Any]:
+    return {k: row[k] for k in ("best_effort", "cost_information", "quickship", "reservable")
+            if k in row}
+
+
+def _locality(row: dict[str, Any]) -> dict[str, Any] | None:
+    regions = {r.get("region_type"): r.get("region_name")
+               for r in row.get("region_information") or [] if isinstance(r, dict)}
+    locality = {"city": regions.get("location"), "region": regions.get("state"),
+                "country": regions.get("country_code"), "rate_center": regions.get("rate_center")}
+    locality = {k: v for k, v in locality.items() if v}
+    return locality or None
+
+
+# -- the carrier ---------------------------------------------------------------------------------
+
+
+class Telnyx(AsyncOrderCarrier, HttpCarrier):
     """Telnyx (API v2). Numbers in E.164 on the wire; auth `Authorization: Bearer <api_key>`."""
 
-    name = "knm_telnyx"
+    name = NAME
     default_base_url = "https://api.telnyx.com/v2"
-    async_orders = True
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
-                              "locality"})
+                              "locality", "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, secret=True, description="Telnyx API v2 key"),
         Setting("connection_id", description="connection (SIP trunk) bought numbers route to"),
@@ -50,166 +215,107 @@ class Telnyx(HttpCarrier):
 
     def classify_error(self, response: httpx.Response, message: str | None
                        ) -> type[errors.CarrierFault] | None:
-        if message and (any(code in message for code in UNAVAILABLE_CODES)
-                        or "not available" in message.lower()):
-            return errors.NumberUnavailable
-        return None
+        return classify_by_words(message, UNAVAILABLE)
 
     # -- search -------------------------------------------------------------------------------
 
     def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
                      ) -> list[SearchResult]:
-        keep_best_effort = bool(self.config["should_keep_best_effort"])
-        limit = max(1, min(quantity, int(self.config["max_search_quantity"])))
-        params: dict[str, Any] = {"filter[limit]": limit,
-                                  "filter[best_effort]": str(keep_best_effort).lower()}
-        if prefix.startswith("+1"):
-            digits = prefix[2:]
-            params["filter[country_code]"] = (options.country if options.country in ("US", "CA")
-                                              else "US")
-            if digits[:3] in TOLLFREE_NPAS or options.extra.get("tollfree"):
-                params["filter[phone_number_type]"] = "toll_free"
-            if len(digits) >= 3:
-                params["filter[national_destination_code]"] = digits[:3]
-                if digits[3:]:
-                    params["filter[phone_number][starts_with]"] = digits[3:]
-            elif digits:
-                params["filter[phone_number][starts_with]"] = digits
-        else:
-            country = _country_of(prefix) or options.country
-            if not country:
-                return []
-            params["filter[country_code]"] = country
-            dial = str(phonenumbers.country_code_for_region(country))
-            national = prefix[1 + len(dial):] if prefix[1:].startswith(dial) else ""
-            if national:
-                params["filter[phone_number][starts_with]"] = national
-        for key in ("locality", "administrative_area", "rate_center"):
-            if options.extra.get(key):
-                params[f"filter[{key}]"] = options.extra[key]
-        response = self.get("/available_phone_numbers", params=params,
-                            deadline=options.deadline)
-        doc = self.parse_json(response)
-        rows = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(rows, list):
-            raise self.fault(errors.MalformedResponse, "search answer without a data list",
-                             status=response.status_code)
-        out: list[SearchResult] = []
-        for row in rows:
-            if not isinstance(row, dict) or not isinstance(row.get("phone_number"), str):
-                continue
-            best_effort = bool(row.get("best_effort"))
-            if best_effort and not keep_best_effort:
-                continue
-            number = row["phone_number"]
-            if not best_effort and not number.startswith(prefix):
-                continue
-            out.append(SearchResult(number, self.name, carrier_data=_carrier_data(row),
-                                    locality=_locality(row)))
-        return out[:limit]
+        params = search_params(prefix, quantity, options, self.config)
+        if params is None:
+            return []
+        doc = self.call("GET", "/available_phone_numbers", params=params,
+                        deadline=options.deadline)
+        return self.parsed(to_results, doc, prefix,
+                            keep_best_effort=bool(self.config["should_keep_best_effort"]),
+                            limit=int(params["filter[limit]"]))
 
-    # -- order --------------------------------------------------------------------------------
+    # -- orders -------------------------------------------------------------------------------
 
-    def order_number(self, number: PhoneNumber) -> PhoneNumber:
+    def place_order(self, number: PhoneNumber) -> OrderStatus:
         num = number.number
-        reference = f"knm-{uuid.uuid4().hex}"
-        body: dict[str, Any] = {"phone_numbers": [{"phone_number": num}],
-                                "customer_reference": reference}
-        for key in ("connection_id", "messaging_profile_id"):
-            if self.config.get(key):
-                body[key] = self.config[key]
-        response = self.post("/number_orders", json=body, number=num)
-        first = self._order_status(self.parse_json(response, number=num), num)
-        order_id = first.extra["id"]
-        number.set_carrier_data({**number.carrier_data, "order_id": order_id,
-                                 "customer_reference": reference})
+        body = order_body(num, self.order_reference(number), self.config)
+        doc = self.call("POST", "/number_orders", json=body, number=num)
+        return self.parsed(lambda d: to_order_status(data_of(d), num), doc, number=num)
 
-        def fetch() -> OrderStatus:
-            got = self.get(f"/number_orders/{order_id}", number=num)
-            return self._order_status(self.parse_json(got, number=num), num)
+    def fetch_order(self, order_id: str, number: PhoneNumber) -> OrderStatus:
+        doc = self.call("GET", f"/number_orders/{order_id}", number=number.number)
+        return self.parsed(lambda d: to_order_status(data_of(d), number.number), doc,
+                            number=number.number)
 
-        done = self.poll_order(number, order_id, fetch, first)
-        data = {k: v for k, v in number.carrier_data.items() if k != "order_status"}
-        data.update(order_id=order_id, customer_reference=reference, order_status=done.status)
-        number.set_carrier_data(data)
-        return number
+    # -- release, check, settle ---------------------------------------------------------------
 
-    def _order_status(self, doc: Any, num: str) -> OrderStatus:
-        data = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(data, dict) or not data.get("id") or "status" not in data:
-            raise self.fault(errors.MalformedResponse, "order answer without id and status",
-                             number=num)
-        status = str(data["status"])
-        state = ORDER_STATES.get(status, "pending")
-        mine = [p for p in data.get("phone_numbers") or []
-                if isinstance(p, dict) and p.get("phone_number") == num]
-        if mine and mine[0].get("status") == "failure":
-            state = "failed"
-        message = None
-        if state == "failed":
-            message = f"number order {data['id']} failed"
-        return OrderStatus(state, status, data, message, extra={"id": str(data["id"])})
-
-    # -- release and check --------------------------------------------------------------------
-
-    def _owned(self, num: str) -> dict[str, Any] | None:
-        """The phone-number resource Telnyx holds for `num` (the filter wants digits only)."""
-        response = self.get("/phone_numbers", number=num,
-                            params={"filter[phone_number]": num.lstrip("+"),
-                                    "page[size]": 1})
-        doc = self.parse_json(response, number=num)
-        rows = doc.get("data") if isinstance(doc, dict) else None
-        if not isinstance(rows, list):
-            raise self.fault(errors.MalformedResponse, "phone_numbers answer without data",
-                             number=num)
-        return next((r for r in rows if isinstance(r, dict) and r.get("phone_number") == num),
-                    None)
+    def held(self, number: str) -> dict[str, Any] | None:
+        """The phone-number resource the account holds for `number`, if any."""
+        doc = self.call("GET", "/phone_numbers", params=lookup_params(number), number=number)
+        return self.parsed(held_row, doc, number, number=number)
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
-        owned = self._owned(num)
-        if owned is None or not owned.get("id"):
+        row = self.held(num)
+        if row is None or not row.get("id"):
             raise errors.CarrierNotFound(self.name, f"{num} is not a number of this account",
                                          number=num)
-        self.delete(f"/phone_numbers/{owned['id']}", number=num)
-        number.set_carrier_data({**number.carrier_data, "phone_number_id": str(owned["id"]),
-                                 "release_status": "deleted"})
-        return number
+        self.delete(f"/phone_numbers/{row['id']}", number=num)
+        return self.learn(number, {"phone_number_id": str(row["id"]),
+                                   "release_status": "deleted"})
 
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
         """Telnyx's status (`active`, `purchase-pending`, …) of each number this account
         holds; numbers it does not hold are left out."""
         out: dict[str, str] = {}
         for num in numbers:
-            owned = self._owned(num)
-            if owned and owned.get("status"):
-                out[num] = str(owned["status"])
+            row = self.held(num)
+            if row and row.get("status"):
+                out[num] = str(row["status"])
         return out
 
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """A release: settled by whether the account still holds the number. A purchase: by
+        its order (its id, else its `customer_reference`) and whether the account holds the
+        number (`purchase-pending` rows are pending, `purchase-failed` ones failed)."""
+        num = number.number
+        row = self.held(num)
+        if settling(number) == "disconnect":
+            if row is None:
+                return OrderStatus("complete", "released", message=f"{num} is not held")
+            return OrderStatus("failed", str(row.get("status") or ""),
+                               {"phone_number_id": row.get("id")},
+                               f"{num} is still held ({row.get('status')})")
+        order = self._find_order(number)
+        order_id = order.order_id if order else None
+        data = {**(order.data if order else {}), "order_id": order_id}
+        if row is not None:
+            data["phone_number_id"] = row.get("id")
+            status = str(row.get("status") or "")
+            if status == "purchase-pending" or (order is not None and order.state == "pending"):
+                return OrderStatus("pending", status, data, order_id=order_id)
+            if status == "purchase-failed":
+                return OrderStatus("failed", status, data, "the purchase failed", order_id)
+            return OrderStatus("complete", status, data, order_id=order_id)
+        if order is None:
+            return OrderStatus("failed", "", {}, "no order with this reference, number not held")
+        if order.state == "failed":
+            return OrderStatus("failed", order.status, data, order.message, order_id)
+        # an order Telnyx still works on, or one it completed (then it bought the number,
+        # even if the account's listing does not show it yet)
+        return OrderStatus(order.state, order.status, data, order.message, order_id)
 
-def _country_of(prefix: str) -> str | None:
-    """The region of an E.164 prefix's dial code (`+44…` → `GB`), if one is unambiguous."""
-    for length in (1, 2, 3):
-        try:
-            code = int(prefix[1:1 + length])
-        except ValueError:
+    def _find_order(self, number: PhoneNumber) -> OrderStatus | None:
+        num = number.number
+        order_id = number.carrier_data.get("order_id")
+        if order_id:
+            try:
+                return self.fetch_order(str(order_id), number)
+            except errors.CarrierNotFound:
+                pass
+        reference = number.carrier_data.get("order_reference") or number.carrier_data.get(
+            "customer_reference")
+        if not reference:
             return None
-        region = phonenumbers.region_code_for_country_code(code)
-        if region and region != "ZZ":
-            return region
-    return None
-
-
-def _carrier_data(row: dict[str, Any]) -> dict[str, Any]:
-    data = {k: row[k] for k in ("best_effort", "cost_information", "quickship", "reservable")
-            if k in row}
-    return data
-
-
-def _locality(row: dict[str, Any]) -> dict[str, Any] | None:
-    regions = {r.get("region_type"): r.get("region_name")
-               for r in row.get("region_information") or [] if isinstance(r, dict)}
-    locality = {"city": regions.get("location"), "region": regions.get("state"),
-                "country": regions.get("country_code"), "rate_center": regions.get("rate_center")}
-    locality = {k: v for k, v in locality.items() if v}
-    return locality or None
+        doc = self.call("GET", "/number_orders", number=num,
+                        params={"filter[customer_reference]": reference,
+                                "page[size]": LOOKUP_PAGE_SIZE})
+        found = self.parsed(order_for, doc, num, number=num)
+        return None if found is None else self.parsed(to_order_status, found, num,
+                                                      number=num)

@@ -23,8 +23,10 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
-from knm.carriers.http import HttpCarrier, parse_xml_text
-from knm.phone import US_TOLLFREE_NPAS, classify, normalize
+from knm.carriers.http import HttpCarrier
+from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.payloads import element_dict, parse_xml_text
+from knm.phone import classify, is_us_tollfree, nanp_digits, national_number, normalize
 from knm.record import PhoneNumber
 
 NAME = "knm_vitelity"
@@ -32,6 +34,13 @@ API_URI = "https://api.vitelity.net/api.php"
 #: toll-free numbers asked for per search (Vitelity's `listtollfree` has no prefix filter)
 TOLLFREE_SEARCH_LIMIT = 500
 Params = list[tuple[str, str]]
+#: Vitelity says everything in words: the knm error its words mean (first match wins)
+FAULT_WORDS = (
+    (("auth", "login", "password", "credential"), errors.CarrierCredentials),
+    (("not available", "unavailable", "already", "taken"), errors.NumberUnavailable),
+)
+#: a search's `<error>` words that mean "nothing to offer" (Freeside's Net::Vitelity: audit V3)
+NOTHING_AVAILABLE = frozenset({"noneavailable", "none", "unavailable"})
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -42,17 +51,16 @@ def national_digits(prefix: str) -> str | None:
 
     Why: Vitelity sells US/Canadian numbers only, so anything else is not searched at all.
     """
-    text = prefix.strip()
-    if text.startswith("+"):
-        if not text.startswith("+1"):
-            return None
-        return text[2:]
-    return text[1:] if len(text) == 11 and text.startswith("1") else text
+    return nanp_digits(prefix)
 
 
 def is_tollfree(digits: str) -> bool:
     """A toll-free NPA prefix (`800`, `8885551`): searched with `listtollfree`."""
-    return len(digits) >= 3 and digits[:3] in US_TOLLFREE_NPAS
+    return is_us_tollfree(digits)
+
+
+def _auth(config: Mapping[str, Any]) -> Params:
+    return [("login", str(config.get("login") or "")), ("pass", str(config.get("password") or ""))]
 
 
 def search_params(digits: str, quantity: int, config: Mapping[str, Any],
@@ -63,11 +71,10 @@ def search_params(digits: str, quantity: int, config: Mapping[str, Any],
     the `tollfree` option), because the answer is filtered by the prefix anyway.
     """
     extra = extra or {}
-    auth = [("login", str(config.get("login") or "")), ("pass", str(config.get("password") or ""))]
     if extra.get("tollfree") or is_tollfree(digits):
         # the list is filtered by the prefix here, so a small limit could hide every match
         limit = max(quantity, TOLLFREE_SEARCH_LIMIT)
-        return [("cmd", "listtollfree"), ("limit", str(limit)), ("xml", "yes"), *auth]
+        return [("cmd", "listtollfree"), ("limit", str(limit)), ("xml", "yes"), *_auth(config)]
     if len(digits) < 3:
         return None
 
@@ -80,23 +87,28 @@ def search_params(digits: str, quantity: int, config: Mapping[str, Any],
     else:
         head = [("npanxx", digits[:6]), ("cmd", "listnpanxx")]
     return [*head, *given("withrates"), *given("type"), *given("provider"), ("xml", "yes"),
-            *given("cnam"), *auth]
+            *given("cnam"), *_auth(config)]
 
 
 def order_params(number: str, config: Mapping[str, Any]) -> Params:
-    """Parameters buying `number` (`gettollfree` or `getlocaldid`) routed to `routesip`."""
+    """Parameters buying `number` (`gettollfree` or `getlocaldid`) routed to `routesip`, of
+    the configured DID `type` if any (Freeside passes it to `getlocaldid`: audit V2)."""
     kind = classify(number)
     cmd = "gettollfree" if kind in ("tollfree_us", "tollfree") else "getlocaldid"
-    return [("did", _npan(number)), ("cmd", cmd), ("xml", "yes"),
-            ("routesip", routesip(config)), ("login", str(config.get("login") or "")),
-            ("pass", str(config.get("password") or ""))]
+    did_type = [] if config.get("type") in (None, "") else [("type", str(config["type"]))]
+    return [("did", national_number(number)), ("cmd", cmd), ("xml", "yes"),
+            ("routesip", routesip(config)), *did_type, *_auth(config)]
 
 
 def release_params(number: str, config: Mapping[str, Any]) -> Params:
     """Parameters releasing `number` (`removedid`)."""
-    return [("did", _npan(number)), ("cmd", "removedid"), ("xml", "yes"),
-            ("login", str(config.get("login") or "")),
-            ("pass", str(config.get("password") or ""))]
+    return [("did", national_number(number)), ("cmd", "removedid"), ("xml", "yes"),
+            *_auth(config)]
+
+
+def listdids_params(config: Mapping[str, Any]) -> Params:
+    """Parameters listing the account's DIDs (`listdids`): what `check` and settling read."""
+    return [("cmd", "listdids"), ("xml", "yes"), *_auth(config)]
 
 
 def routesip(config: Mapping[str, Any]) -> str:
@@ -128,6 +140,10 @@ class VitelityReply:
         """Parse a reply body; `ValueError` when it is not a Vitelity XML reply."""
         return cls(parse_xml_text(text))
 
+    @property
+    def says_nothing_available(self) -> bool:
+        return self.status == "fail" and (self.error or "").lower() in NOTHING_AVAILABLE
+
 
 def did_data(element: ET.Element) -> dict[str, Any]:
     """One `<did>`/`<number>` entry as a dict: the number normalized to E.164, nested
@@ -139,7 +155,7 @@ def did_data(element: ET.Element) -> dict[str, Any]:
         if child.tag in ("did", "number"):
             out["number"] = normalize((child.text or "").strip())
         elif len(child):
-            out[child.tag] = _element_dict(child)
+            out[child.tag] = element_dict(child)
         elif child.text and child.text.strip():
             out[child.tag] = child.text.strip()
     return out
@@ -165,14 +181,18 @@ def parse_search(reply: VitelityReply, prefix: str, quantity: int) -> list[Searc
     return results
 
 
-def fault_class(message: str | None) -> type[errors.CarrierFault]:
-    """Vitelity says everything in words; pick the knm error its words mean."""
-    text = (message or "").lower()
-    if any(word in text for word in ("auth", "login", "password", "credential")):
-        return errors.CarrierCredentials
-    if any(word in text for word in ("not available", "unavailable", "already", "taken")):
-        return errors.NumberUnavailable
-    return errors.CarrierFault
+def account_dids(reply: VitelityReply) -> dict[str, dict[str, Any]]:
+    """The account's DIDs of a `listdids` reply: E.164 → what Vitelity says of it. The XML
+    shape is assumed to be the searches' (`<numbers><did>…`): unverified."""
+    if reply.numbers is None:
+        return {}
+    out: dict[str, dict[str, Any]] = {}
+    for entry in reply.numbers:
+        if entry.tag in ("did", "number"):
+            data = did_data(entry)
+            if str(data.get("number") or "").startswith("+"):
+                out[data["number"]] = data
+    return out
 
 
 # -- the carrier ---------------------------------------------------------------------------------
@@ -183,44 +203,59 @@ class Vitelity(HttpCarrier):
 
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = API_URI
+    wire_format: ClassVar[str] = "xml"
+    fault_words = FAULT_WORDS
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"search_local", "search_npanxx", "search_tollfree", "buy", "release"})
+        {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
+         "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("base_url", str, default=API_URI, aliases=("api_uri",),
+                description="API root; point it at a simulator to test offline"),
         Setting("login", str, required=True, description="Vitelity API login"),
-        Setting("password", str, required=True, secret=True,
-                description="Vitelity API password (Kazoo's `pass`)"),
-        Setting("routesip", str, description="SIP host Vitelity routes bought numbers to; "
-                                             "required to buy"),
-        Setting("api_uri", str, description="Kazoo's name for `base_url`"),
+        Setting("password", str, required=True, secret=True, aliases=("pass",),
+                description="Vitelity API password"),
+        Setting("routesip", list,
+                description="where Vitelity routes bought numbers (a sub-account, or a SIP "
+                            "host as in Kazoo: unverified which); required to buy"),
         Setting("use_stepswitch_cnam", bool, default=False,
                 description="look up CNAM for Vitelity numbers"),
         Setting("withrates", str, description="optional search filter"),
-        Setting("type", str, description="optional search filter"),
+        Setting("type", str, description="DID type (perminute, unlimited, your-pri): a "
+                                         "search filter, and sent when buying"),
         Setting("provider", str, description="optional search filter"),
         Setting("cnam", str, description="optional search filter"),
     )
 
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """Kazoo names the base URL `api_uri` and the password `pass`; accept both."""
-        config = dict(config)
-        if config.get("api_uri") and not config.get("base_url"):
-            config["base_url"] = config["api_uri"]
-        if config.get("pass") and not config.get("password"):
-            config["password"] = config.pop("pass")
-        if isinstance(config.get("routesip"), (list, tuple)):
-            config["routesip"] = routesip(config)
-        return super().validate_config(config)
-
     def should_lookup_cnam(self) -> bool:
         return bool(self.config.get("use_stepswitch_cnam"))
 
-    def extract_error_message(self, response: httpx.Response) -> str | None:
-        try:
-            reply = VitelityReply.parse(response.content)
-        except ValueError:
-            return super().extract_error_message(response)
-        return reply.error or super().extract_error_message(response)
+    # -- hooks --------------------------------------------------------------------------------
+
+    def parse_reply(self, response: httpx.Response, *, number: str | None = None
+                    ) -> VitelityReply:
+        return self.parsed(VitelityReply.parse, response.content, number=number)
+
+    def check_reply(self, response: httpx.Response, body: Any) -> None:
+        """`<status>fail</status>` is a refusal in words; a purchase or release (a POST)
+        must be confirmed — silence is not success."""
+        reply: VitelityReply = body
+        searching = response.request.method == "GET"
+        if reply.status == "fail":
+            if searching and reply.says_nothing_available:
+                return
+            raise self.refusal(reply.error or "status fail", status=response.status_code)
+        if reply.status not in (None, "ok"):
+            raise self.fault(errors.MalformedResponse, f"unknown status {reply.status!r}",
+                             status=response.status_code)
+        if not searching and reply.status is None:
+            raise self.fault(errors.MalformedResponse, "reply without a status",
+                             status=response.status_code)
+
+    def xml_error_message(self, root: ET.Element) -> str | None:
+        return (root.findtext("error") or "").strip() or None if root.tag == "content" \
+            else None
+
+    # -- operations ---------------------------------------------------------------------------
 
     def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
                      ) -> list[SearchResult]:
@@ -232,40 +267,42 @@ class Vitelity(HttpCarrier):
             return []
         # a search is a safe read: sent as GET, so it may be retried (Kazoo POSTed every
         # command; api.php reads its parameters from the query string either way)
-        reply = self._call("GET", params, deadline=options.deadline)
+        reply = self.call("GET", self._path(), params=params, deadline=options.deadline)
         return parse_search(reply, "+1" + digits, quantity)
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         params = order_params(number.number, self.config)
-        self._call("POST", params, number=number.number)
-        number.update_carrier_data({"routesip": dict(params)["routesip"],
-                                    "command": dict(params)["cmd"]})
-        return number
+        self.call("POST", self._path(), params=params, number=number.number)
+        return self.learn(number, {"routesip": dict(params)["routesip"],
+                                   "command": dict(params)["cmd"]})
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
-        self._call("POST", release_params(number.number, self.config), number=number.number)
+        self.call("POST", self._path(), params=release_params(number.number, self.config),
+                  number=number.number)
         return number
 
-    def _call(self, method: str, params: Params, *, deadline: float | None = None,
-              number: str | None = None) -> VitelityReply:
-        response = self.request(method, self._path(), params=params, deadline=deadline,
-                                number=number)
-        try:
-            reply = VitelityReply.parse(response.content)
-        except ValueError as exc:
-            raise self.fault(errors.MalformedResponse, str(exc), number=number,
-                             status=response.status_code) from None
-        if reply.status == "fail":
-            raise self.fault(fault_class(reply.error), reply.error or "status fail",
-                             number=number, status=response.status_code)
-        if reply.status not in (None, "ok"):
-            raise self.fault(errors.MalformedResponse, f"unknown status {reply.status!r}",
-                             number=number, status=response.status_code)
-        if number is not None and reply.status is None:
-            # a purchase or release must be confirmed; silence is not success
-            raise self.fault(errors.MalformedResponse, "reply without a status",
-                             number=number, status=response.status_code)
-        return reply
+    def account_dids(self) -> dict[str, dict[str, Any]]:
+        """Every DID of the account (`listdids`), by E.164 number."""
+        reply = self.call("GET", self._path(), params=listdids_params(self.config))
+        return account_dids(reply)
+
+    def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        """`in_service` for each number the account holds (`listdids`); others left out."""
+        held = self.account_dids()
+        return {n: "in_service" for n in numbers if normalize(n) in held}
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """Purchases and releases are synchronous here: whether the account holds the number
+        (`listdids`) says what became of either."""
+        held = self.account_dids().get(number.number)
+        if settling(number) == "disconnect":
+            if held is None:
+                return OrderStatus("complete", "removed", message="not on the account")
+            return OrderStatus("failed", "listed", message="still on the account")
+        if held is None:
+            return OrderStatus("failed", "not listed", message="not on the account")
+        learnt = {"routesip": held["routesip"]} if held.get("routesip") else {}
+        return OrderStatus("complete", "listed", learnt)
 
     def _path(self) -> str:
         """`api.php` under a root URL; the URL itself when it names the script (an absolute
@@ -274,30 +311,10 @@ class Vitelity(HttpCarrier):
         return base if base.endswith(".php") else "api.php"
 
 
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-
-
-def _npan(number: str) -> str:
-    digits = normalize(number).removeprefix("+")
-    return digits[1:] if len(digits) == 11 and digits.startswith("1") else digits
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
     return str(value)
-
-
-def _element_dict(element: ET.Element) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for child in element:
-        if len(child):
-            out[child.tag] = _element_dict(child)
-        elif child.text and child.text.strip():
-            out[child.tag] = child.text.strip()
-    return out
 
 
 def _locality(data: Mapping[str, Any]) -> dict[str, Any] | None:

@@ -25,8 +25,10 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
-from knm.carriers.http import HttpCarrier, parse_xml_text
-from knm.phone import normalize
+from knm.carriers.http import HttpCarrier, classify_by_words
+from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.payloads import children, first, flat, parse_xml_text, text_of
+from knm.phone import nanp_digits, national_number, normalize
 from knm.record import PhoneNumber
 
 NAME = "knm_voip_innovations"
@@ -36,6 +38,11 @@ TNS = "http://tempuri.org/"
 SUCCESS = "100"
 #: the search filters of `getDIDs`, in the order the service expects them
 GET_DIDS_KEYS = ("cnam", "lata", "npa", "nxx", "rateCenter", "state", "t38", "tier")
+#: the service reports everything as text: the knm error its words mean (first match wins)
+FAULT_WORDS = (
+    (("login", "auth", "password", "credential", "secret"), errors.CarrierCredentials),
+    (("not available",), errors.NumberUnavailable),
+)
 
 _ENVELOPE_HEAD = (
     "<?xml version='1.0' encoding='UTF-8'?>"
@@ -75,12 +82,16 @@ def get_dids_body(**filters: str | None) -> str:
     return "".join(parts)
 
 
-def did_params_body(numbers: Sequence[str], endpoint_group: str | None = None) -> str:
-    """`<tns:didParams>` for `assignDID` (with the endpoint group) or `releaseDID`."""
+def did_params_body(numbers: Sequence[str], endpoint_group: str | None = None,
+                    ref_id: str | None = None) -> str:
+    """`<tns:didParams>` for `assignDID` (with the endpoint group, and knm's reference as the
+    customer-defined `refId` VI keeps with the DID) or `releaseDID`."""
     items = []
     for number in numbers:
         epg = "" if endpoint_group is None else f"<tns:epg>{escape(endpoint_group)}</tns:epg>"
-        items.append(f"<tns:DIDParam><tns:tn>{escape(tn(number))}</tns:tn>{epg}</tns:DIDParam>")
+        ref = "" if not ref_id else f"<tns:refId>{escape(ref_id)}</tns:refId>"
+        items.append(f"<tns:DIDParam><tns:tn>{escape(tn(number))}</tns:tn>{epg}{ref}"
+                     "</tns:DIDParam>")
     return f"<tns:didParams>{''.join(items)}</tns:didParams>"
 
 
@@ -90,15 +101,12 @@ def query_did_body(number: str) -> str:
 
 def tn(number: str) -> str:
     """The 10-digit form the service uses: `+14352154006` → `4352154006`."""
-    return national_digits(normalize(number)) or normalize(number).removeprefix("+")
+    return national_number(number)
 
 
 def national_digits(prefix: str) -> str | None:
     """NANP digits of an E.164 prefix (`+1435` → `435`); None for any other country."""
-    text = prefix.strip()
-    if text.startswith("+"):
-        return text[2:] if text.startswith("+1") else None
-    return text[1:] if len(text) == 11 and text.startswith("1") else text
+    return nanp_digits(prefix)
 
 
 def search_filters(digits: str) -> dict[str, str] | None:
@@ -119,12 +127,12 @@ class SoapReply:
 
     def __init__(self, root: ET.Element, action: str) -> None:
         self.root = root
-        self.result = _first(root, f"{action}Result")
+        self.result = first(root, f"{action}Result")
         if self.result is None:
             fault = soap_fault(root)
             raise ValueError(fault or f"no <{action}Result> in the reply")
-        self.code = (_text(self.result, "responseCode") or "").strip()
-        self.message = (_text(self.result, "responseMessage") or "").strip() or None
+        self.code = (text_of(self.result, "responseCode") or "").strip()
+        self.message = (text_of(self.result, "responseMessage") or "").strip() or None
 
     @property
     def ok(self) -> bool:
@@ -137,19 +145,34 @@ class SoapReply:
 
     def dids(self) -> list[dict[str, str]]:
         """`<DIDs><DID>` entries as flat dicts of their texts."""
-        return [_flat(el) for el in _children(self.result, "DIDs", "DID")]
+        return [flat(el) for el in children(self.result, "DIDs", "DID")]
 
     def locators(self) -> list[dict[str, str]]:
         """`<DIDLocators><DIDLocator>` entries (search results) as flat dicts."""
-        return [_flat(el) for el in _children(self.result, "DIDLocators", "DIDLocator")]
+        return [flat(el) for el in children(self.result, "DIDLocators", "DIDLocator")]
 
 
 def soap_fault(root: ET.Element) -> str | None:
     """The `faultstring` of a SOAP Fault, if the reply is one."""
-    fault = _first(root, "Fault")
+    fault = first(root, "Fault")
     if fault is None:
         return None
-    return (_text(fault, "faultstring") or _text(fault, "faultcode") or "SOAP fault").strip()
+    return (text_of(fault, "faultstring") or text_of(fault, "faultcode") or "SOAP fault").strip()
+
+
+def is_client_fault(root: ET.Element) -> bool:
+    """A SOAP Fault blaming the request (`soap:Client`): the service read it and refused."""
+    code = text_of(first(root, "Fault"), "faultcode")
+    return bool(code) and code.rsplit(":", 1)[-1].startswith("Client")
+
+
+def held_did(reply: SoapReply, number: str) -> dict[str, str] | None:
+    """The `queryDID` entry of `number` when the account holds it (`assigned`)."""
+    for did in reply.dids():
+        if (did.get("statusCode") == SUCCESS and did.get("tn") == tn(number)
+                and (did.get("availability") or "assigned") == "assigned"):
+            return did
+    return None
 
 
 def parse_search(reply: SoapReply, prefix: str, quantity: int) -> list[SearchResult]:
@@ -172,14 +195,6 @@ def parse_search(reply: SoapReply, prefix: str, quantity: int) -> list[SearchRes
     return results
 
 
-def fault_class(message: str | None) -> type[errors.CarrierFault]:
-    """The knm error the service's words mean (it reports everything as text and codes)."""
-    text = (message or "").lower()
-    if any(word in text for word in ("login", "auth", "password", "credential", "secret")):
-        return errors.CarrierCredentials
-    return errors.CarrierFault
-
-
 # -- the carrier ---------------------------------------------------------------------------------
 
 
@@ -188,8 +203,10 @@ class VoipInnovations(HttpCarrier):
 
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = PRODUCTION_URL
+    fault_words = FAULT_WORDS
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check"})
+        {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
+         "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("login", str, required=True, description="API login"),
         Setting("password", str, required=True, secret=True,
@@ -201,38 +218,50 @@ class VoipInnovations(HttpCarrier):
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
         """As in Kazoo, `sandbox_provisioning` points every call at the sandbox service
-        unless a `base_url` is given."""
+        unless a `base_url` is given (VI has since retired that sandbox: audit VI3)."""
         given = config.get("base_url")
         out = super().validate_config(config)
         if not given and out.get("sandbox_provisioning"):
             out["base_url"] = SANDBOX_URL
         return out
 
-    def extract_error_message(self, response: httpx.Response) -> str | None:
-        try:
-            root = parse_xml_text(response.content)
-        except ValueError:
-            return super().extract_error_message(response)
+    # -- hooks --------------------------------------------------------------------------------
+
+    def parse_reply(self, response: httpx.Response, *, number: str | None = None
+                    ) -> SoapReply:
+        action = response.request.headers.get("SOAPAction", "").rsplit("/", 1)[-1]
+        return self.parsed(SoapReply.parse, response.content, action, number=number)
+
+    def check_reply(self, response: httpx.Response, body: Any) -> None:
+        """A reply whose `responseCode` is not 100 is a refusal in words."""
+        reply: SoapReply = body
+        if not reply.ok:
+            raise self.refusal(reply.message or f"responseCode {reply.code or '(none)'}",
+                               status=response.status_code)
+
+    def xml_error_message(self, root: ET.Element) -> str | None:
         fault = soap_fault(root)
         if fault:
             return fault
-        message = _first(root, "responseMessage")
+        message = first(root, "responseMessage")
         if message is not None and message.text and message.text.strip():
             return message.text.strip()
-        return super().extract_error_message(response)
+        return None
 
     def classify_error(self, response: httpx.Response, message: str | None
                        ) -> type[errors.CarrierFault] | None:
         # .asmx answers every SOAP fault with HTTP 500; a client fault is our request's
         # problem (or our credentials'), not an outage
-        if response.status_code == 500 and b"Fault" in response.content:
-            try:
-                code = _text(_first(parse_xml_text(response.content), "Fault"), "faultcode")
-            except (ValueError, AttributeError):
-                return None
-            if code and code.rsplit(":", 1)[-1].startswith("Client"):
-                return fault_class(message)
+        if self._client_fault(response):
+            return classify_by_words(message, FAULT_WORDS) or errors.CarrierFault
         return None
+
+    def error_from_response(self, response: httpx.Response, *, number: str | None = None,
+                            acts: bool = True) -> errors.CarrierFault:
+        error = super().error_from_response(response, number=number, acts=acts)
+        if self._client_fault(response):
+            error.unsettled = False  # the service read the request and refused it
+        return error
 
     # -- operations --------------------------------------------------------------------------
 
@@ -242,23 +271,29 @@ class VoipInnovations(HttpCarrier):
         filters = None if digits is None else search_filters(digits)
         if filters is None:
             return []
-        reply = self.call("getDIDs", get_dids_body(**filters), deadline=options.deadline,
+        reply = self.soap("getDIDs", get_dids_body(**filters), deadline=options.deadline,
                           idempotent=True)
         return parse_search(reply, "+1" + str(digits), quantity)
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
-        body = did_params_body([number.number], str(self.config.get("endpoint_group") or ""))
-        reply = self.call("assignDID", body, number=number.number)
-        did = self._one_did(reply, number.number, buying=True)
-        number.update_carrier_data({"endpoint_group": self.config.get("endpoint_group") or None,
-                                    "status": did.get("status") or None,
-                                    "tier": did.get("tier") or None})
-        return number
+        # knm's reference travels as refId when the operations layer stored one (a caller
+        # that did not gets none: nothing would find the number by it later)
+        reference = number.carrier_data.get("order_reference")
+        body = did_params_body([number.number], str(self.config.get("endpoint_group") or ""),
+                               reference if isinstance(reference, str) else None)
+        reply = self.soap("assignDID", body, number=number.number)
+        did = self._one_did(reply, number.number)
+        return self.learn(number, {"endpoint_group": self.config.get("endpoint_group") or None,
+                                   "status": did.get("status") or None,
+                                   "tier": did.get("tier") or None})
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
-        reply = self.call("releaseDID", did_params_body([number.number]), number=number.number)
-        self._one_did(reply, number.number, buying=False)
+        reply = self.soap("releaseDID", did_params_body([number.number]), number=number.number)
+        self._one_did(reply, number.number)
         return number
+
+    def query(self, number: str) -> SoapReply:
+        return self.soap("queryDID", query_did_body(number), number=number, idempotent=True)
 
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
         """`queryDID` per number: its availability (`assigned`, …) where the service knows
@@ -266,8 +301,7 @@ class VoipInnovations(HttpCarrier):
         out: dict[str, str] = {}
         for number in numbers:
             try:
-                reply = self.call("queryDID", query_did_body(number), number=number,
-                                  idempotent=True)
+                reply = self.query(number)
             except errors.CarrierCredentials:
                 raise
             except errors.CarrierFault:
@@ -277,30 +311,34 @@ class VoipInnovations(HttpCarrier):
                     out[number] = did.get("availability") or "assigned"
         return out
 
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """Assignments and releases are synchronous: `queryDID` says whether the DID is
+        assigned to this account (its `refId`, when VI echoes one, is kept)."""
+        held = held_did(self.query(number.number), number.number)
+        if settling(number) == "disconnect":
+            if held is None:
+                return OrderStatus("complete", "available", message="not assigned to us")
+            return OrderStatus("failed", "assigned", message="still assigned to us")
+        if held is None:
+            return OrderStatus("failed", "available", message="not assigned to us")
+        learnt = {k: v for k, v in (("status", held.get("status")), ("tier", held.get("tier")),
+                                    ("ref_id", held.get("refId"))) if v}
+        return OrderStatus("complete", "assigned", learnt)
+
     # -- plumbing ----------------------------------------------------------------------------
 
-    def call(self, action: str, body: str, *, deadline: float | None = None,
+    def soap(self, action: str, body: str, *, deadline: float | None = None,
              number: str | None = None, idempotent: bool = False) -> SoapReply:
         """POST one SOAP action; a reply whose `responseCode` is not 100 raises."""
         content = envelope(action, body, str(self.config.get("login") or ""),
                            str(self.config.get("password") or ""))
         # the service URL names the .asmx itself: send it absolute (the client's base URL
         # would gain a trailing slash)
-        response = self.post(str(self.config["base_url"]), content=content.encode("utf-8"),
-                             headers=soap_headers(action), deadline=deadline, number=number,
-                             idempotent=idempotent)
-        try:
-            reply = SoapReply.parse(response.content, action)
-        except ValueError as exc:
-            raise self.fault(errors.MalformedResponse, str(exc), number=number,
-                             status=response.status_code) from None
-        if not reply.ok:
-            message = reply.message or f"responseCode {reply.code or '(none)'}"
-            raise self.fault(fault_class(message), message, number=number,
-                             status=response.status_code)
-        return reply
+        return self.call("POST", str(self.config["base_url"]),
+                         content=content.encode("utf-8"), headers=soap_headers(action),
+                         deadline=deadline, number=number, idempotent=idempotent)
 
-    def _one_did(self, reply: SoapReply, number: str, *, buying: bool) -> dict[str, str]:
+    def _one_did(self, reply: SoapReply, number: str) -> dict[str, str]:
         dids = reply.dids()
         if len(dids) != 1:
             raise self.fault(errors.MalformedResponse,
@@ -308,39 +346,16 @@ class VoipInnovations(HttpCarrier):
         did = dids[0]
         if did.get("statusCode") == SUCCESS:
             return did
-        message = did.get("status") or f"statusCode {did.get('statusCode') or '(none)'}"
-        cls = fault_class(message)
-        if buying and cls is errors.CarrierFault and "not available" in message.lower():
-            cls = errors.NumberUnavailable
-        raise self.fault(cls, message, number=number)
+        raise self.refusal(did.get("status") or f"statusCode {did.get('statusCode') or '(none)'}",
+                           number=number)
 
-
-# -- helpers ---------------------------------------------------------------------------------------
-
-
-def _local(tag: Any) -> str:
-    return tag.rsplit("}", 1)[-1] if isinstance(tag, str) else ""
-
-
-def _first(root: ET.Element | None, name: str) -> ET.Element | None:
-    if root is None:
-        return None
-    return next((el for el in root.iter() if _local(el.tag) == name), None)
-
-
-def _text(root: ET.Element | None, name: str) -> str | None:
-    element = _first(root, name)
-    return None if element is None else (element.text or "")
-
-
-def _children(root: ET.Element | None, container: str, item: str) -> list[ET.Element]:
-    box = None if root is None else next(
-        (el for el in root if _local(el.tag) == container), None)
-    return [] if box is None else [el for el in box if _local(el.tag) == item]
-
-
-def _flat(element: ET.Element) -> dict[str, str]:
-    return {_local(child.tag): (child.text or "").strip() for child in element}
+    def _client_fault(self, response: httpx.Response) -> bool:
+        if response.status_code != 500 or b"Fault" not in response.content:
+            return False
+        try:
+            return is_client_fault(parse_xml_text(response.content))
+        except ValueError:
+            return False
 
 
 def _is_true(value: Any) -> bool:

@@ -15,7 +15,11 @@ the same controls, so tests, benchmarks and `knm demo` drive every simulator ali
   | `hang` | the request sleeps `hang_s` (default 30 s): longer than any client timeout |
   | `malformed` | 200 with a truncated body in the carrier's content type |
   | `empty_502` | 502 with an empty body |
-  | `match` | apply the four failures above only to requests whose `"METHOD /path"` contains this |
+  | `ambiguous` | the request IS done (a purchase or release happens in the books), then its |
+  |   | answer is spoilt: `"timeout"` (never answered: held until the client gives up or |
+  |   | `hang_s`), `"truncated"` (the real answer cut in half, its Content-Length promising |
+  |   | more), `"empty_502"`, `"html_500"` (what a proxy in front of the carrier sends) |
+  | `match` | apply the failures above only to requests whose `"METHOD /path"` contains this |
   | `times` | apply them this many times, then clear them (None: until reset) |
   | `order_complete_ms` | an order stays pending this long (0: completes at once) |
   | `order_result` | `complete`, `failed`, or `never` (stays pending forever) |
@@ -54,6 +58,11 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 
 TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
+#: the ways the `ambiguous` switch spoils an answer after doing the request
+AMBIGUOUS = ("timeout", "truncated", "empty_502", "html_500")
+PROXY_500 = (b"<html><head><title>500 Internal Server Error</title></head><body>"
+             b"<center><h1>500 Internal Server Error</h1></center><hr><center>nginx</center>"
+             b"</body></html>")
 
 
 @dataclass
@@ -66,6 +75,7 @@ class Switches:
     hang_s: float = 30.0
     malformed: bool = False
     empty_502: bool = False
+    ambiguous: str | None = None
     match: str | None = None
     times: int | None = None
     order_complete_ms: int = 0
@@ -76,11 +86,14 @@ class Switches:
         unknown = set(values) - known
         if unknown:
             raise ValueError(f"unknown switches: {sorted(unknown)}")
+        if values.get("ambiguous") not in (None, *AMBIGUOUS):
+            raise ValueError(f"ambiguous must be one of {AMBIGUOUS}")
         for key, value in values.items():
             setattr(self, key, value)
 
     def failing(self) -> bool:
-        return bool(self.fail_with or self.hang or self.malformed or self.empty_502)
+        return bool(self.fail_with or self.hang or self.malformed or self.empty_502
+                    or self.ambiguous)
 
 
 @dataclass
@@ -260,6 +273,7 @@ class Simulator:
                     self.switches.fail_with = None
                     self.switches.hang = self.switches.malformed = False
                     self.switches.empty_502 = False
+                    self.switches.ambiguous = None
                     self.switches.times = None
             return sw, applies
 
@@ -345,6 +359,9 @@ class _SimMiddleware:
         sw, failing = self.sim._take_failure(request)
         if sw.latency_ms:
             await asyncio.sleep(sw.latency_ms / 1000)
+        if failing and sw.ambiguous:
+            await self._ambiguous(sw, request, scope, body, receive, send)
+            return
         response: Response | None = None
         if failing:
             if sw.hang:
@@ -355,6 +372,11 @@ class _SimMiddleware:
                     response = Response(b"", status_code=504)
             else:
                 response = self.sim._failure_response(sw)
+        await self._serve(request, scope, body, receive, send, response)
+
+    async def _serve(self, request: RecordedRequest, scope: Scope, body: bytes,
+                     receive: Receive, send: Send, response: Response | None = None) -> None:
+        """Answer as the carrier would: auth, a script, or the carrier's routes."""
         if response is None:
             response = self.sim.check_auth(request)
         if response is None:
@@ -373,6 +395,47 @@ class _SimMiddleware:
             await response(scope, replay, send)
         else:
             await self.app(scope, replay, send)
+
+    async def _ambiguous(self, sw: Switches, request: RecordedRequest, scope: Scope,
+                         body: bytes, receive: Receive, send: Send) -> None:
+        """Do the request for real, then spoil its answer the way `sw.ambiguous` says."""
+        start: Message = {}
+        chunks: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                start.update(message)
+            elif message["type"] == "http.response.body":
+                chunks.append(message.get("body", b""))
+
+        await self._serve(request, scope, body, receive, capture)
+        real = b"".join(chunks)
+        if sw.ambiguous == "timeout":
+            try:  # until the client gives up (disconnects) or hang_s passes
+                await asyncio.wait_for(_until_disconnect(receive), sw.hang_s)
+                return
+            except TimeoutError:
+                await Response(b"", status_code=504)(scope, receive, send)
+                return
+        if sw.ambiguous == "empty_502":
+            await Response(b"", status_code=502)(scope, receive, send)
+            return
+        if sw.ambiguous == "html_500":
+            await Response(PROXY_500, status_code=500, media_type="text/html")(
+                scope, receive, send)
+            return
+        # truncated: the real status and headers, a Content-Length promising the whole body
+        # (at least one byte), half of it sent, then the connection is dropped
+        headers = [(k, v) for k, v in start.get("headers", [])
+                   if k.lower() != b"content-length"]
+        promised = max(len(real), 2)
+        headers.append((b"content-length", str(promised).encode()))
+        status = int(start.get("status", 200))
+        if status in (204, 304):
+            status = 200  # a bodiless status would make the cut body invisible
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": real[:len(real) // 2],
+                    "more_body": True})
 
 
 async def _until_disconnect(receive: Receive) -> None:

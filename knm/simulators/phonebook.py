@@ -1,12 +1,18 @@
-"""A phonebook service for `knm_other`, with a deterministic stock.
+"""A phonebook service for `knm_other` (Kazoo's generic inventory protocol), with a
+deterministic stock, on the simulator framework (`knm.simulators.base`): the same switches,
+request records and `ambiguous` answers as every carrier simulator.
 
 The default stock is Kazoo's test data: ten numbers `+14158867900`..`+14158867909` with carrier
 data `{"extension": d}`, and one block `+14158867900`..`+14158897909`. Ordered numbers leave
-the stock. It also answers Kazoo's locality lookups (`knm_locality`): `GET /<C>/city?pattern=`
-(cities whose name starts with the pattern, with their state and area codes, from
-`DEFAULT_CITIES`) and `POST /locality/metadata` (a number's city and state by area code).
-`POST /_sim/control` with `{"latency_ms": n, "fail_status": code}` makes every later request
-slow or failing (`{}` resets), so tests can exercise timeouts and errors.
+the stock (`sim.available`) for `sim.owned`. Routes (`<C>` is the country):
+`GET /numbers/<C>/search?prefix&limit&offset`, `GET /blocks/<C>/search?prefix&size&offset&limit`,
+`POST /numbers/<C>/status`, `PUT /numbers/<C>/order`, and Kazoo's locality lookups
+(`knm_locality`): `GET /<C>/city?pattern=` (cities whose name starts with the pattern, with
+their state and area codes, from `DEFAULT_CITIES`) and `POST /locality/metadata` (a number's
+city and state, by area code). Kazoo's protocol has no auth; given an
+`api_key`, the simulator requires it as a Bearer token (a phonebook behind a gateway).
+`POST /_sim/control` with `{"latency_ms": n, "fail_status": code}` is the older control
+(`{}` resets), kept for scripts written against it.
 
     with BackgroundServer(create_app()) as server:
         knm.config.set("number_manager.other", "phonebook_url", server.url)
@@ -14,19 +20,30 @@ slow or failing (`{}` resets), so tests can exercise timeouts and errors.
 
 from __future__ import annotations
 
-import asyncio
 import itertools
-from typing import Any
+from typing import Any, ClassVar
 
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
+
+from knm.simulators.base import RecordedRequest, Simulator, generate_nanp
 
 DEFAULT_NUMBERS: dict[str, dict[str, Any]] = {
     f"+1415886790{d}": {"extension": d} for d in range(10)
 }
+#: what the registered simulator (demo, conformance suite) sells: Kazoo's ten numbers and a
+#: generated stock across area code 415, like the other simulators'
+REGISTRY_NUMBERS: dict[str, dict[str, Any]] = {
+    **DEFAULT_NUMBERS,
+    **{f"+1{n}": {"extension": n[-4:], "locality": {"city": "SAN FRANCISCO", "region": "CA",
+                                                     "country": "US"}}
+       for n in generate_nanp("415", 150, seed="knm_other")},
+}
 DEFAULT_BLOCKS: list[dict[str, Any]] = [
     {"start_number": "+14158867900", "end_number": "+14158897909"},
 ]
+
+
 #: what `GET /<C>/city?pattern=` answers from: city → state and area codes (US only)
 DEFAULT_CITIES: dict[str, dict[str, Any]] = {
     "San Francisco": {"state": "CA", "prefixes": ["415", "628"]},
@@ -39,7 +56,8 @@ DEFAULT_CITIES: dict[str, dict[str, Any]] = {
 }
 
 
-def _e164(raw: str) -> str:
+def e164(raw: str) -> str:
+    """What the phonebook makes of a number it is sent (10 digits are NANP)."""
     digits = raw.strip().replace(" ", "")
     if digits.startswith("+"):
         return digits
@@ -48,112 +66,132 @@ def _e164(raw: str) -> str:
     return "+" + digits
 
 
-def create_app(numbers: dict[str, dict[str, Any]] | None = None,
-               blocks: list[dict[str, Any]] | None = None) -> FastAPI:
-    """A fresh phonebook with its own stock (defaults: Kazoo's test data)."""
-    app = FastAPI(title="knm phonebook simulator")
-    stock: dict[str, dict[str, Any]] = dict(DEFAULT_NUMBERS if numbers is None else numbers)
-    block_list = list(DEFAULT_BLOCKS if blocks is None else blocks)
-    orders: dict[str, dict[str, Any]] = {}
-    control: dict[str, Any] = {}
-    order_ids = itertools.count(1)
-    app.state.stock, app.state.orders, app.state.control = stock, orders, control
-    cities = {city: dict(info) for city, info in DEFAULT_CITIES.items()}
-    app.state.cities = cities
-    app.state.requests = []
+class PhonebookSimulator(Simulator):
+    """`PhonebookSimulator(numbers=…, blocks=…, api_key=None)`."""
 
-    async def _gate(request: Request) -> JSONResponse | None:
-        app.state.requests.append((request.method, request.url.path, str(request.url.query)))
-        if control.get("latency_ms"):
-            await asyncio.sleep(control["latency_ms"] / 1000.0)
-        if control.get("fail_status"):
-            return JSONResponse({"status": "error", "message": "simulated failure"},
-                                status_code=int(control["fail_status"]))
+    name: ClassVar[str] = "knm_other"
+    content_type: ClassVar[str] = "application/json"
+
+    def __init__(self, numbers: dict[str, dict[str, Any]] | None = None,
+                 blocks: list[dict[str, Any]] | None = None, *,
+                 api_key: str | None = None) -> None:
+        self.catalog = dict(DEFAULT_NUMBERS if numbers is None else numbers)
+        self.blocks = list(DEFAULT_BLOCKS if blocks is None else blocks)
+        #: numbers still for sale (a live dict: ordered numbers leave it)
+        self.available: dict[str, dict[str, Any]] = dict(self.catalog)
+        self._order_ids = itertools.count(1)
+        super().__init__(api_key=api_key)
+        self.app.state.stock = self.available
+        self.app.state.orders = self.owned
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.available.clear()
+            self.available.update(self.catalog)
+            self._order_ids = itertools.count(1)
+
+    # -- carrier behaviour -------------------------------------------------------------------
+
+    def check_auth(self, request: RecordedRequest) -> Response | None:
+        key = self.credentials.get("api_key")
+        if key and request.headers.get("authorization") != f"Bearer {key}":
+            return self.error_body(401, "invalid API key")
         return None
 
-    @app.post("/_sim/control")
-    async def set_control(request: Request) -> dict[str, Any]:
-        control.clear()
-        control.update(await request.json() or {})
-        return {"status": "success", "data": control}
+    def error_body(self, status: int, message: str) -> Response:
+        return JSONResponse({"status": "error", "message": message}, status_code=status)
 
-    @app.get("/{country}/city")
-    async def city_prefixes(request: Request, country: str, pattern: str = "") -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        wanted = pattern.strip().lower()
-        found = {city: dict(info) for city, info in cities.items()
-                 if country.upper() == "US" and wanted and city.lower().startswith(wanted)}
-        return {"status": "success", "data": found}
+    def malformed_body(self) -> bytes:
+        return b'{"status": "success", "data": {"+1415886'
 
-    @app.post("/locality/metadata")
-    async def locality(request: Request) -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        body = await request.json()
-        data: dict[str, Any] = {}
-        for raw in (body or {}).get("data") or []:
-            number = _e164(str(raw))
-            npa = number[2:5] if number.startswith("+1") else ""
-            city = next((c for c, info in cities.items() if npa in info["prefixes"]), None)
-            if city is None:
-                data[str(raw)] = {"status": "error", "message": "unknown number"}
-                continue
-            data[str(raw)] = {
-                "status": "success", "number": number, "e164_number": number, "country": "US",
-                "geocode": {"locality": cities[city]["state"]},
-                "locality": {"locality": city, "province": cities[city]["state"],
-                             "type": "LANDLINE"},
-            }
-        return {"status": "success", "data": data}
+    def routes(self, app: FastAPI) -> None:
+        sim = self
 
-    @app.get("/numbers/{country}/search")
-    async def search_numbers(request: Request, country: str, prefix: str = "",
-                             limit: int = 10, offset: int = 0) -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        wanted = _e164(prefix) if prefix else ""
-        found = sorted(n for n in stock if n.startswith(wanted))[offset:offset + limit]
-        return {"status": "success", "data": {n: stock[n] for n in found}}
+        @app.post("/_sim/control")
+        async def set_control(request: Request) -> dict[str, Any]:
+            control = await request.json() or {}
+            sim.set(latency_ms=int(control.get("latency_ms") or 0),
+                    fail_with=({"status": int(control["fail_status"]),
+                                "message": "simulated failure"}
+                               if control.get("fail_status") else None))
+            return {"status": "success", "data": control}
 
-    @app.get("/blocks/{country}/search")
-    async def search_blocks(request: Request, country: str, prefix: str = "",
-                            size: int = 10, offset: int = 0, limit: str = "") -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        wanted = _e164(prefix) if prefix else ""
-        found = [b for b in block_list if b["start_number"].startswith(wanted)]
-        return {"status": "success", "data": found[offset:offset + size]}
+        @app.get("/{country}/city")
+        def city_prefixes(country: str, pattern: str = "") -> Any:
+            wanted = pattern.strip().lower()
+            found = {city: dict(info) for city, info in DEFAULT_CITIES.items()
+                     if country.upper() == "US" and wanted and city.lower().startswith(wanted)}
+            return {"status": "success", "data": found}
 
-    @app.post("/numbers/{country}/status")
-    async def status(request: Request, country: str) -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        body = await request.json()
-        out = []
-        for raw in (body or {}).get("data") or []:
-            number = _e164(str(raw))
-            if number in orders:
-                out.append({"number": number, "status": "in_service"})
-            elif number in stock:
-                out.append({"number": number, "status": "available"})
-        return {"status": "success", "data": out}
+        @app.post("/locality/metadata")
+        async def locality(request: Request) -> Any:
+            body = await request.json()
+            data: dict[str, Any] = {}
+            for raw in (body or {}).get("data") or []:
+                number = e164(str(raw))
+                npa = number[2:5] if number.startswith("+1") else ""
+                city = next((c for c, info in DEFAULT_CITIES.items()
+                             if npa in info["prefixes"]), None)
+                if city is None:
+                    data[str(raw)] = {"status": "error", "message": "unknown number"}
+                    continue
+                state = DEFAULT_CITIES[city]["state"]
+                data[str(raw)] = {
+                    "status": "success", "number": number, "e164_number": number,
+                    "country": "US", "geocode": {"locality": state},
+                    "locality": {"locality": city, "province": state, "type": "LANDLINE"}}
+            return {"status": "success", "data": data}
 
-    @app.put("/numbers/{country}/order")
-    async def order(request: Request, country: str) -> Any:
-        if (failed := await _gate(request)) is not None:
-            return failed
-        body = (await request.json() or {}).get("data") or {}
-        data: dict[str, Any] = {}
-        for number in body.get("numbers") or []:
-            if number in stock:
-                stock.pop(number)
-                order_id = f"order-{next(order_ids)}"
-                orders[number] = {"order_id": order_id, "gateways": body.get("gateways")}
-                data[number] = {"status": "success", "opaque": {"order_id": order_id},
-                                "locality": {"country": country.upper()}}
-            else:
-                data[number] = {"status": "error", "message": "number not in stock"}
-        return {"status": "success", "data": data}
+        @app.get("/numbers/{country}/search")
+        def search_numbers(country: str, prefix: str = "", limit: int = 10,
+                           offset: int = 0) -> Any:
+            wanted = e164(prefix) if prefix else ""
+            with sim.lock:
+                found = sorted(n for n in sim.available if n.startswith(wanted))
+                found = found[offset:offset + limit]
+                return {"status": "success", "data": {n: sim.available[n] for n in found}}
 
-    return app
+        @app.get("/blocks/{country}/search")
+        def search_blocks(country: str, prefix: str = "", size: int = 10, offset: int = 0,
+                          limit: str = "") -> Any:
+            wanted = e164(prefix) if prefix else ""
+            found = [b for b in sim.blocks if b["start_number"].startswith(wanted)]
+            return {"status": "success", "data": found[offset:offset + size]}
+
+        @app.post("/numbers/{country}/status")
+        async def status(request: Request, country: str) -> Any:
+            body = await request.json()
+            out = []
+            with sim.lock:
+                for raw in (body or {}).get("data") or []:
+                    number = e164(str(raw))
+                    if number in sim.owned:
+                        out.append({"number": number, "status": "in_service"})
+                    elif number in sim.available:
+                        out.append({"number": number, "status": "available"})
+            return {"status": "success", "data": out}
+
+        @app.put("/numbers/{country}/order")
+        async def order(request: Request, country: str) -> Any:
+            body = (await request.json() or {}).get("data") or {}
+            data: dict[str, Any] = {}
+            with sim.lock:
+                for number in body.get("numbers") or []:
+                    if number in sim.available:
+                        sim.available.pop(number)
+                        order_id = f"order-{next(sim._order_ids)}"
+                        sim.owned[number] = {"number": number, "order_id": order_id,
+                                             "gateways": body.get("gateways")}
+                        data[number] = {"status": "success", "opaque": {"order_id": order_id},
+                                        "locality": {"country": country.upper()}}
+                    else:
+                        data[number] = {"status": "error", "message": "number not in stock"}
+            return {"status": "success", "data": data}
+
+
+def create_app(numbers: dict[str, dict[str, Any]] | None = None,
+               blocks: list[dict[str, Any]] | None = None) -> FastAPI:
+    """A fresh phonebook with its own stock (defaults: Kazoo's test data); its simulator is
+    `app.state.sim`."""
+    return PhonebookSimulator(numbers, blocks).app

@@ -19,18 +19,26 @@ prefix for each that the simulator stocks (keys: `local`, `npanxx`, `tollfree`,
     with running("knm_telnyx") as live:    # simulator on loopback + a carrier wired to it
         live.carrier.find_numbers("+1415", 5, SearchOptions())
         live.sim.set(latency_ms=100)
+
+`knm simulate CARRIER` runs one simulator alone: `standalone(name)` builds it (with its
+default credentials, or the ones given), `wire(name, url, sim)` gives the settings pointing
+knm at it and `config_commands(name, url, sim)` the `knm config set` lines that write them.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import shlex
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from knm.carriers.base import Carrier, full_name
+from knm.carriers.base import Carrier, full_name, short_name
+from knm.carriers.registry import carrier_class
 from knm.simulators.base import Simulator
+from knm.simulators.phonebook import REGISTRY_NUMBERS
 from knm.simulators.server import BackgroundServer
 
 
@@ -48,20 +56,21 @@ class SimulatorSpec:
     #: HTTP methods of a search and of a purchase on this carrier's wire (SOAP: POST both)
     search_method: str = "GET"
     purchase_method: str = "POST"
+    release_method: str = "DELETE"
+    #: constructor arguments of the simulator when none are given (credentials it needs to
+    #: pass the conformance suite, e.g. a key for a protocol where one is optional)
+    defaults: dict[str, Any] = field(default_factory=dict)
 
     def make_simulator(self, **kw: Any) -> Simulator:
-        return _load(self.simulator)(**kw)
+        return _load(self.simulator)(**{**self.defaults, **kw})
 
     def make_carrier_class(self) -> type[Carrier]:
         if self.carrier_class:
             return _load(self.carrier_class)
-        from importlib.metadata import entry_points
-
-        short = self.carrier.removeprefix("knm_")
-        for ep in entry_points(group="knm.carriers"):
-            if ep.name == short:
-                return ep.load()
-        raise LookupError(f"no carrier class for {self.carrier}")
+        cls = carrier_class(self.carrier)
+        if cls is None:
+            raise LookupError(f"no carrier class for {self.carrier}")
+        return cls
 
 
 SIMULATORS: dict[str, SimulatorSpec] = {}
@@ -134,6 +143,23 @@ def wire(name: str, url: str, sim: Simulator | None = None) -> dict[str, Any]:
     return dict(spec.config(sim or spec.make_simulator(), url))
 
 
+def standalone(name: str, **credentials: Any) -> Simulator:
+    """One simulator, to run on its own (`knm simulate`): its default credentials, or those
+    given (`standalone("telnyx", api_key="KEY…")`). Its ASGI app is `.app`."""
+    return get(name).make_simulator(**credentials)
+
+
+def config_commands(name: str, url: str, sim: Simulator) -> list[str]:
+    """The `knm config set` commands pointing knm's carrier `name` at `sim` on `url` (the
+    simulator's own test credentials are shown: they are not secrets of anyone's)."""
+    category = f"number_manager.{short_name(full_name(name))}"
+    out = []
+    for key, value in wire(name, url, sim).items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        out.append(f"knm config set {category} {key} {shlex.quote(str(text))}")
+    return out
+
+
 def _load(path: str) -> Any:
     module, _, attr = path.partition(":")
     return getattr(importlib.import_module(module), attr)
@@ -151,6 +177,7 @@ register(SimulatorSpec(
         "sip_peer": "13337"},
     prefixes={"local": "+1973", "npanxx": "+1415886", "tollfree": "+1855"},
     xml=True,
+    release_method="POST",
 ))
 
 register(SimulatorSpec(
@@ -169,6 +196,7 @@ register(SimulatorSpec(
                              "password": sim.credentials["password"], "routesip": "1.2.3.4"},
     prefixes={"local": "+1415", "npanxx": "+1415886", "tollfree": "+1800"},
     xml=True,
+    release_method="POST",
 ))
 
 register(SimulatorSpec(
@@ -180,6 +208,7 @@ register(SimulatorSpec(
     prefixes={"local": "+1435", "npanxx": "+1435201", "tollfree": "+1877"},
     xml=True,
     search_method="POST",
+    release_method="POST",
 ))
 
 register(SimulatorSpec(
@@ -191,4 +220,15 @@ register(SimulatorSpec(
                              "simwood_account_id": sim.credentials["account"]},
     prefixes={"local": "+44207", "international": "+44161", "country": "GB"},
     purchase_method="PUT",
+))
+
+register(SimulatorSpec(
+    carrier="knm_other",
+    simulator="knm.simulators.phonebook:PhonebookSimulator",
+    config=lambda sim, url: {"phonebook_url": url,
+                             **({"api_key": sim.credentials["api_key"]}
+                                if sim.credentials.get("api_key") else {})},
+    prefixes={"local": "+1415", "npanxx": "+1415886"},
+    purchase_method="PUT",
+    defaults={"api_key": "phonebook-sim-key", "numbers": REGISTRY_NUMBERS},
 ))

@@ -4,7 +4,8 @@ Routes (also served without the `/v3/numbers` root, so a bare simulator URL work
 - `GET  <account>/available/<standard|gold|…>/<1|10|100>?pattern=<digits>*` → a JSON array of
   `{"country_code", "number", "block", "bill_class"}`;
 - `PUT  <account>/allocated/<number>` buys, `DELETE` releases, `GET` reads one of the account's
-  numbers (404 when it is not the account's).
+  numbers (404 when it is not the account's). A `PUT` of a number not available is a 404
+("Number … is not available"), as a third-party OpenAPI of Simwood documents it.
 
 Stock: deterministic UK numbers (`44` + 10 digits) for any pattern under `44`; other countries
 have none. Error bodies are `{"error": "…"}`; Simwood's exact wording is not documented in our
@@ -128,8 +129,8 @@ class SimwoodSimulator(Simulator):
                 return self.error_body(404, f"{digits} is not allocated to account {account}")
             return Response(status_code=204)
         with self.lock:
-            if key in self.owned:
-                return self.error_body(409, f"Number {digits} is not available")
+            if key in self.owned:  # a third-party spec documents 404 (audit S2)
+                return self.error_body(404, f"Number {digits} is not available")
             self.owned[key] = {"number": key, "account": account}
         return JSONResponse({"country_code": digits[:2], "number": digits[2:],
                              "allocated": True})

@@ -1,7 +1,9 @@
 """Vitelity simulator: `POST /api.php?cmd=…&login=…&pass=…&xml=yes`, XML `<content>` replies.
 
 Commands served: `listnpa`, `listnpanxx`, `listtollfree`, `getlocaldid`, `gettollfree`,
-`removedid`. Bad credentials and refusals are what Kazoo parsed: HTTP 200 with
+`removedid`, `listdids` (the account's DIDs; in XML mode shaped like the searches' answers —
+a stand-in: only the plain-text mode, `did,ratecenter,state,routesip` lines, is seen in use).
+Bad credentials and refusals are what Kazoo parsed: HTTP 200 with
 `<content><status>fail</status><error>…</error></content>`. The exact wording of Vitelity's
 error texts is not documented anywhere we could check; the ones here are plausible stand-ins.
 
@@ -18,7 +20,7 @@ from xml.sax.saxutils import escape
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164
+from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
 
 #: rate centers for a few NPAs, so search results look like a real carrier's
 RATE_CENTERS = {"415": ("SAN FRANCISCO", "CA"), "212": ("NEW YORK CITY", "NY"),
@@ -108,6 +110,16 @@ class VitelitySimulator(Simulator):
             return numbers_xml(found[:limit], detailed=False)
         if cmd in ("getlocaldid", "gettollfree"):
             return self._buy(params, tollfree=cmd == "gettollfree")
+        if cmd == "listdids":
+            with self.lock:
+                held = sorted(self.owned.items())
+            items = "".join(
+                f"<did><number>{national(n)}</number><ratecenter>"
+                f"{RATE_CENTERS.get(national(n)[:3], ('SIMVILLE', 'ZZ'))[0]}</ratecenter>"
+                f"<state>{RATE_CENTERS.get(national(n)[:3], ('SIMVILLE', 'ZZ'))[1]}</state>"
+                f"<routesip>{escape(str(v.get('routesip') or ''))}</routesip></did>"
+                for n, v in held)
+            return content("ok", f"<numbers>{items}</numbers>")
         if cmd == "removedid":
             did = params.get("did", "")
             if self.release(e164(did)) is None:
