@@ -145,6 +145,8 @@ def site(db: str, tmp_path: Path) -> Iterator[Site]:
                            **spec.fast_orders}.items():
             config.set("number_manager.bandwidth2", key, value)
         config.set("crossbar.phone_numbers", "phonebook_url", pb.url)
+        # the server's own settler stays off: Sync is what settles here
+        config.set("number_manager", "order_settle_interval_s", 0)
         assert numbers.create(list(LOCAL_STOCK), assign_to=master.id, state="available").ok
         keys = {who: accounts.create_api_key(account_id) for who, account_id in ids.items()}
         with knm_serve_process(db, tmp_path / "serve") as v2:
@@ -298,10 +300,23 @@ def test_numbers_manager(site: Site) -> None:
     assert result["error"]["+14155550199"]["error"] == "not_found"  # as if nobody held it
     assert numbers.get("+14155550199").assigned_to == site.ids["stranger"]
 
-    # Sync (:1849) answers the listing; the per-number sync (numberFeaturesMenu.js:91)
+    # a purchase Bandwidth had not finished when knm stopped waiting: kept, unsettled
+    site.bandwidth.set(order_result="never")
+    pending = _numbers(ui.ok("search", accountId=customer, pattern="646", limit=1,
+                             offset=0))[0]
+    lost = ui.call("activateBlock", accountId=customer, data={"numbers": [pending]})
+    assert lost.status_code == 400, lost.text  # its only number failed
+    assert lost.json()["data"]["error"][pending]["error"] == "carrier_timeout"
+    listed = ui.ok("listAll", accountId=customer, filters={"paginate": False})["data"]
+    assert listed["numbers"][pending]["state"] == "discovery"
+    site.bandwidth.set(order_result="complete")  # the carrier finished it meanwhile
+
+    # Sync (:1849) settles it with the carrier and answers the listing; the per-number
+    # sync (numberFeaturesMenu.js:91) answers the number
     synced = ui.ok("sync", accountId=customer)["data"]
     assert set(synced["numbers"]) == {"+14155550104", "+14155550105", "+19735550111",
-                                      "+19735550112"}
+                                      "+19735550112", pending}
+    assert synced["numbers"][pending]["state"] == "in_service"
     one = ui.ok("syncOne", accountId=customer, number="+14155550105")["data"]
     assert one["id"] == "+14155550105" and one["state"] == "port_in"
     for elsewhere in ("+14155550199", "+14155550198"):  # another account's, nobody's
