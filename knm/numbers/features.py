@@ -32,7 +32,8 @@ back to the system's, one key at a time (`features.allow` and `features.deny` se
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 from knm import accounts, config, errors
@@ -68,14 +69,13 @@ class Rules:
     denied: tuple[str, ...] | None  # None: neither the reseller nor the system set a list
     local_feature_override: bool
     is_admin: bool
+    #: cleansed denial lists by kind of number (`_denied_cleansed`)
+    denied_memo: dict[tuple[Any, ...], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False)
 
-    @property
+    @cached_property
     def allowed_cleansed(self) -> list[str]:
-        cached = self.__dict__.get("_allowed_cleansed")
-        if cached is None:
-            cached = cleansed(self.allowed)
-            object.__setattr__(self, "_allowed_cleansed", cached)
-        return cached
+        return cleansed(self.allowed)
 
 
 def _names(value: Any) -> tuple[str, ...] | None:
@@ -144,11 +144,10 @@ def _denied_cleansed(number_denied: list[str], assigned_to: str | None,
                      used_by: str | None, local: bool, r: Rules) -> frozenset[str]:
     """`cleansed(_denied(...))`, remembered per kind of number: a listing's numbers share
     a handful of denial lists."""
-    memo = r.__dict__.setdefault("_denied_memo", {})
     key = (tuple(number_denied), assigned_to is None, used_by == TRUNKSTORE, local)
-    found = memo.get(key)
+    found = r.denied_memo.get(key)
     if found is None:
-        found = memo[key] = frozenset(
+        found = r.denied_memo[key] = frozenset(
             cleansed(_denied(number_denied, assigned_to, used_by, local, r)))
     return found
 
