@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import logging
 import json
+import logging
 import signal
 import statistics
 import subprocess

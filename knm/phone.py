@@ -210,3 +210,28 @@ _NUMBER_TYPES = {
     _T.VOIP: "voip", _T.PERSONAL_NUMBER: "personal", _T.PAGER: "pager", _T.UAN: "uan",
     _T.VOICEMAIL: "voicemail",
 }
+
+
+#: the letters of a telephone keypad (ITU E.161), for vanity numbers (`415FLOWERS`)
+KEYPAD = {letter: digit for digit, letters in (("2", "ABC"), ("3", "DEF"), ("4", "GHI"),
+                                               ("5", "JKL"), ("6", "MNO"), ("7", "PQRS"),
+                                               ("8", "TUV"), ("9", "WXYZ"))
+          for letter in letters}
+_VANITY = re.compile(r"^\+?[0-9A-Za-z]*[A-Za-z][0-9A-Za-z]*$")
+_TOLLFREE_WILDCARD = re.compile(r"^(?:\+?1)?(8\d?)\*+$")
+
+
+def vanity_digits(text: str) -> str | None:
+    """A vanity number or prefix dialled on a keypad (`415FLOWERS` → `4153569377`,
+    `+1800CALLNOW` → `+18002255669`); None when `text` has no letters or anything else but
+    digits and a leading `+`."""
+    if not _VANITY.match(text):
+        return None
+    return "".join(KEYPAD.get(c.upper(), c) for c in text)
+
+
+def tollfree_wildcard(text: str) -> str | None:
+    """The digits of a US toll-free wildcard search (Kazoo's `80*` … `88*`, Bandwidth's
+    `tollFreeWildCardPattern`; `1`/`+1` may lead): `80*` → `80`; None for anything else."""
+    match = _TOLLFREE_WILDCARD.match(text)
+    return match.group(1) if match else None

@@ -43,8 +43,11 @@ def test_no_input_yields_a_server_error(api: Api) -> None:
     def run(case: schemathesis.Case) -> None:
         response = case.call(base_url=api.url, headers=token, timeout=30)
         seen[response.status_code] = seen.get(response.status_code, 0) + 1
-        assert response.status_code < 500, (case.method, case.formatted_path, case.query,
-                                            case.body, response.text)
+        # a 501 is an answer, not a failure: what knm says it cannot do yet (port requests)
+        deliberate = response.status_code == 501 and \
+            json.loads(response.text).get("message") == "not_implemented"
+        assert response.status_code < 500 or deliberate, (
+            case.method, case.formatted_path, case.query, case.body, response.text)
         if case.path not in ("/metrics", "/openapi.json"):
             body = json.loads(response.text)
             assert body["status"] in ("success", "error") and body["request_id"]

@@ -10,28 +10,18 @@ does the same through `kazoo-sdk` (PyPI), a Kazoo client library used unchanged.
 
 from __future__ import annotations
 
-import os
-import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import kazoo  # kazoo-sdk: a Kazoo client library, a test dependency
 import pytest
 from kazoo.exceptions import KazooApiError
-from test_api_support import interrupt, wait_healthy
+from test_api_support import knm_serve_process as _knm_serve
 
 from knm import accounts, config
 from knm.simulators import registry
-from knm.simulators.server import BackgroundServer, free_port
-
-
-def _knm() -> list[str]:
-    exe = Path(sys.executable).with_name("knm")
-    return [str(exe)] if exe.exists() else [shutil.which("knm") or "knm"]
+from knm.simulators.server import BackgroundServer
 
 
 @pytest.fixture
@@ -40,28 +30,6 @@ def telnyx() -> Iterator[tuple[object, BackgroundServer]]:
     sim = spec.make_simulator()
     with BackgroundServer(sim.app) as server:
         yield sim, server
-
-
-@contextmanager
-def _knm_serve(db: str, folder: Path, workers: int = 2) -> Iterator[str]:
-    """`knm serve` on database `db` in its own process; yields the API's `/v2` URL."""
-    port = free_port()
-    folder.mkdir(parents=True, exist_ok=True)
-    env = {k: v for k, v in os.environ.items() if k not in ("KNM_DATABASE_URL", "KNM_CACHE_URL")}
-    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
-    (folder / "metrics").mkdir()
-    log_path = folder / "serve.log"
-    log = log_path.open("w")
-    proc = subprocess.Popen([*_knm(), "serve", "--port", str(port), "--workers", str(workers),
-                             "--db", db], stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_healthy(url, proc)
-        yield url + "/v2"
-    finally:
-        interrupt(proc)
-        log.close()
-    assert proc.returncode == 0, log_path.read_text()
 
 
 @pytest.fixture

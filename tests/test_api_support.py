@@ -3,10 +3,14 @@ Kazoo's fixture accounts, a phonebook simulator behind `knm_other`, and tokens p
 
 from __future__ import annotations
 
+import os
+import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -15,7 +19,7 @@ import httpx
 
 from knm import accounts, config
 from knm.simulators import phonebook
-from knm.simulators.server import BackgroundServer
+from knm.simulators.server import BackgroundServer, free_port
 
 UNRELATED = "unrelated_account_b113394f16cb71"
 
@@ -122,3 +126,33 @@ def interrupt(proc: subprocess.Popen) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait()
+
+
+def _knm() -> list[str]:
+    exe = Path(sys.executable).with_name("knm")
+    return [str(exe)] if exe.exists() else [shutil.which("knm") or "knm"]
+
+
+@contextmanager
+def knm_serve_process(db: str, folder: Path, workers: int = 2,
+                      env: dict[str, str] | None = None) -> Iterator[str]:
+    """`knm serve` on database `db` in its own process, as operators run it; yields the
+    API's `/v2` URL and checks that the server stopped cleanly. `env` adds variables."""
+    port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
+    env = {**{k: v for k, v in os.environ.items()
+              if k not in ("KNM_DATABASE_URL", "KNM_CACHE_URL")}, **(env or {})}
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder / "metrics")
+    (folder / "metrics").mkdir()
+    log_path = folder / "serve.log"
+    log = log_path.open("w")
+    proc = subprocess.Popen([*_knm(), "serve", "--port", str(port), "--workers", str(workers),
+                             "--db", db], stdout=log, stderr=subprocess.STDOUT, env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_healthy(url, proc)
+        yield url + "/v2"
+    finally:
+        interrupt(proc)
+        log.close()
+    assert proc.returncode == 0, log_path.read_text()

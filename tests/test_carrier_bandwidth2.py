@@ -124,3 +124,14 @@ def test_search_error_body(live: registry.Live) -> None:
     with pytest.raises(errors.CarrierFault) as info:
         live.carrier.get(f"/accounts/{ACCOUNT}/availableNumbers", params={"quantity": 1})
     assert "4010" in info.value.carrier_message
+
+
+def test_site_id_is_needed_to_order_not_to_search(live: registry.Live) -> None:
+    """Searching needs only the account and credentials; ordering names the site."""
+    carrier = live.make_carrier(site_id=None)
+    assert carrier.find_numbers("+1973", 2, SearchOptions())
+    before = len(live.sim.received("POST", "orders"))
+    with pytest.raises(errors.CarrierMisconfigured) as refused:
+        carrier.acquire_number(PhoneNumber.new("+19734096113"))
+    assert refused.value.cause == "site_id" and not refused.value.unsettled
+    assert len(live.sim.received("POST", "orders")) == before  # nothing was sent

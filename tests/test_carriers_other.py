@@ -19,7 +19,7 @@ START_BLOCK, END_BLOCK = "+14158867900", "+14158897909"
 
 
 @pytest.fixture
-def phonebook(db: str) -> Iterator[BackgroundServer]:
+def phonebook(kazoo_accounts: dict[str, str]) -> Iterator[BackgroundServer]:
     app = create_app()
     with BackgroundServer(app) as server:
         config.set("number_manager.other", "phonebook_url", server.url)

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from knm import cache, carriers, config, errors
+from knm import accounts, cache, carriers, config, errors
 from knm.carriers import Carrier, SearchOptions, SearchResult, search
 
 
@@ -122,6 +122,7 @@ def test_carriers_are_asked_for_the_maximum_at_offset_zero(test_carriers: None) 
             return []
 
     carriers.register(Spy)
+    accounts.create("spy", account_id="a" * 32)
     try:
         config.set("number_manager", "maximum_search_quantity", 20)
         carriers.find("415", 50, offset=3, carriers=["test_spy"], query_id="spy",
@@ -132,6 +133,36 @@ def test_carriers_are_asked_for_the_maximum_at_offset_zero(test_carriers: None) 
     assert quantity == 20 and options.quantity == 20 and options.offset == 0
     assert options.prefix == "+1415" and options.account_id == "a" * 32
     assert options.extra == {"tollfree": True} and options.deadline is not None
+
+
+def test_a_search_as_an_unknown_account_is_invalid(test_carriers: None) -> None:
+    """SPEC §3: not an empty page as nobody, but `400 invalid` naming the account."""
+    for kwargs, cause in (({"account_id": "b" * 32}, "account_id"),
+                          ({"reseller_id": "c" * 32}, "reseller_id")):
+        with pytest.raises(errors.Invalid) as refused:
+            carriers.find("415", 5, carriers=["test_fast"], **kwargs)
+        assert refused.value.cause == cause
+        assert next(iter(kwargs.values())) in refused.value.message
+
+
+def test_a_tollfree_search_offers_tollfree_numbers_only(test_carriers: None) -> None:
+    """`80*` asks for toll-free numbers: a carrier that reads the prefix literally (knm's
+    own stock) must not slip in +1801… (Utah)."""
+    class Literal(Counting):
+        name = "knm_test_literal"
+
+        def find_numbers(self, prefix, quantity, options):  # type: ignore[no-untyped-def]
+            return [SearchResult(f"{prefix}{i}5550100", self.name, "available")
+                    for i in range(3)]
+
+    carriers.register(Literal)
+    try:
+        found = carriers.find("80", 10, carriers=["test_literal"], tollfree=True)
+        plain = carriers.find("80", 10, carriers=["test_literal"])
+    finally:
+        carriers.unregister("knm_test_literal")
+    assert [r["number"] for r in found] == ["+18005550100"]
+    assert len(plain) == 3
 
 
 def test_quantity_is_capped(test_carriers: None) -> None:
@@ -368,6 +399,7 @@ def test_an_account_searches_as_itself_without_naming_its_reseller(db: str) -> N
 
 
 def test_an_empty_search_says_why(test_carriers: None) -> None:
+    accounts.create("Acme", account_id="a" * 32)  # a search as an unknown account is refused
     nothing = search.find_with_report("+1999", 5, carriers=["knm_local"], account_id="a" * 32)
     assert nothing.why_empty() == ("no carrier holds numbers under +1999: knm_local answered "
                                    "with none")

@@ -12,11 +12,11 @@ __all__ = ["create_app", "serve"]
 log = getLogger("knm.api")
 
 
-def create_app(db_url: str | None = None) -> Any:
-    """The FastAPI app (see `knm.api.app.create_app`)."""
+def create_app(db_url: str | None = None, **kw: Any) -> Any:
+    """The FastAPI app (see `knm.api.app.create_app`; `routers=` adds routers)."""
     from knm.api.app import create_app as _create
 
-    return _create(db_url)
+    return _create(db_url, **kw)
 
 
 def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,

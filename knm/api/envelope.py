@@ -63,13 +63,15 @@ def failure(err: KnmError, *, headers: dict[str, str] | None = None) -> JSONBody
 
 
 def collection(success_map: dict[str, Any], error_map: dict[str, Any]) -> JSONBody:
-    """Per-number results: 200 when every number succeeded, else 400 with both maps.
+    """Per-number results (SPEC §10, Kazoo 4.3): 200 with both maps when at least one number
+    succeeded — Monster UI records the bought numbers from `data.success` of a 200 and drops
+    them on a 400 — and 400 with both maps only when every number failed.
 
-    The top-level `message` of a partial failure is the first failure's slug, so a client
-    that only reads the envelope still learns what went wrong.
+    The top-level `message` of that 400 is the first failure's slug, so a client that only
+    reads the envelope still learns what went wrong.
     """
     data = {"success": success_map, "error": error_map}
-    if not error_map:
+    if success_map or not error_map:
         return success(data)
     first = next(iter(error_map.values()))
     slug = first.get("error", "invalid") if isinstance(first, dict) else str(first)

@@ -276,7 +276,8 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
         Setting("client_secret", secret=True, description="OAuth2 client secret"),
         Setting("token_url", description="OAuth2 token endpoint (default: Bandwidth's, "
                                          f"{TOKEN_URL})"),
-        Setting("site_id", required=True, description="site (sub-account) numbers go to"),
+        Setting("site_id", description="site (sub-account) numbers go to: needed to order, "
+                "not to search"),
         Setting("sip_peer", description="SIP peer (location) numbers route to"),
         Setting("order_name_prefix", default="knm", description="order Name prefix"),
         Setting("max_search_quantity", int, default=500, description="cap on `quantity`"),
@@ -384,6 +385,8 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
 
     def place_order(self, number: PhoneNumber) -> OrderStatus:
         num = number.number
+        if not self.config.get("site_id"):
+            raise errors.CarrierMisconfigured(self.name, "site_id", "is required to order")
         reference = self.order_reference(number)
         name = f"{self.config['order_name_prefix']}-{int(time.time())}"
         root = self.call("POST", self._path("orders"), number=num,

@@ -27,7 +27,7 @@ from knm.carriers import registry
 from knm.carriers.base import Carrier, short_name
 from knm.carriers.selection import carrier_names
 from knm.carriers.threads import DaemonPool
-from knm.phone import normalize_prefix
+from knm.phone import is_us_tollfree, nanp_digits, normalize_prefix
 from knm.values import SearchOptions, SearchResult, StoreQuery
 
 log = logging.getLogger("knm.search")
@@ -156,6 +156,8 @@ def find_with_report(
     if account_id and not reseller_id:
         reseller_id = accounts.reseller_id(account_id)
     search_cache = cache.get_cache()
+    _known("account_id", account_id)
+    _known("reseller_id", reseller_id)
     names: list[str] | None = None
     if query_id is None or str(query_id) == "":
         names = carrier_names(carriers, account_id, reseller_id)
@@ -176,6 +178,8 @@ def find_with_report(
         extra=dict(extra),
     )
     merged, reports = _ask_carriers(names, normalized, maximum, options, started)
+    if extra.get("tollfree"):
+        merged = [r for r in merged if _is_tollfree(r.number)]
     ttl = _config_int("search_cache_ttl_s", 900)
     try:
         search_cache.put(query_id, merged, ttl)
@@ -448,6 +452,29 @@ def _generated_query_id(prefix: str, account_id: str | None, reseller_id: str | 
     key = json.dumps([prefix, account_id, reseller_id, names, blocks, extra], sort_keys=True,
                      default=str)
     return f"{prefix}-{hashlib.sha1(key.encode()).hexdigest()[:20]}"
+
+
+#: accounts seen to exist (knm never deletes an account): searches check each once
+_existing: set[str] = set()
+store.on_engine_switch(_existing.clear)
+
+
+def _known(name: str, account_id: str | None) -> None:
+    """SPEC §3: a search as an account that does not exist is `400 invalid` naming it (it
+    would otherwise search as nobody and answer an empty page)."""
+    if account_id is None or account_id in _existing:
+        return
+    if accounts.find(account_id) is None:
+        raise errors.Invalid(name, f"account {str(account_id)[:64]} not found")
+    _existing.add(account_id)
+
+
+def _is_tollfree(number: str) -> bool:
+    """A toll-free search (`tollfree=True`, Monster's `80*`) offers toll-free numbers only,
+    whatever a carrier that reads the prefix literally (knm's own stock: `+180…` is also
+    Utah) answered."""
+    digits = nanp_digits(number)
+    return digits is not None and is_us_tollfree(digits)
 
 
 def _positive_int(name: str, value: Any, *, minimum: int) -> int:

@@ -18,7 +18,7 @@ from typing import Any, overload
 
 from knm import cache, carriers, config, errors, store
 from knm.accounts import SYSTEM
-from knm.numbers import purchase, repository, states
+from knm.numbers import features, purchase, repository, states
 from knm.numbers.batch import Batch, BulkResult, Numbers, Settings, run_all
 from knm.numbers.policy import (
     MDN,
@@ -238,10 +238,12 @@ def create(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SYS
                 if ported_in:
                     pn.set_ported_in(True)
                 if public_fields is not None:
+                    features.refuse_unprovisionable(pn, public_fields)
                     pn.reset_doc(public_fields)
             else:
                 if num in in_port:
                     raise errors.NumberIsPorting(num)
+                features.refuse_unprovisionable(PhoneNumber(num), public_fields)
                 if target == "port_in":
                     module = LOCAL
                 elif ported_in:
@@ -304,6 +306,11 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
                 continue
         pn.dry_run, pn.mdn_run = dry_run, mdn_run
         if public_fields is not None:
+            try:
+                features.refuse_unprovisionable(pn, public_fields)
+            except errors.KnmError as exc:
+                batch.fail(num, exc)
+                continue
             pn.reset_doc(public_fields)
         records.append(pn)
     _transition_all(batch, ctx, records, "in_service", dry_run=dry_run)
@@ -311,17 +318,27 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
 
 
 def reserve(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SYSTEM,
-            mdn_run: bool = False) -> Any:
-    """Reserve numbers for `assign_to` (recorded in each number's reserve history)."""
+            mdn_run: bool = False, public_fields: dict[str, Any] | None = None) -> Any:
+    """Reserve numbers for `assign_to` (recorded in each number's reserve history);
+    `public_fields`, when given, replace the numbers' public fields (Crossbar's
+    `PUT …/{N}/reserve` body)."""
     batch = Batch(numbers, Settings.load())
     ctx = Context()
     problem = check_assign_to(assign_to, ctx.auth)
     if problem is not None:
         batch.fail_all(problem)
         return batch.finish()
-    loaded = _load(batch, ctx, auth_by=auth_by, assign_to=assign_to)
-    for pn in loaded:
+    loaded: list[PhoneNumber] = []
+    for pn in _load(batch, ctx, auth_by=auth_by, assign_to=assign_to):
         pn.mdn_run = mdn_run
+        if public_fields is not None:
+            try:
+                features.refuse_unprovisionable(pn, public_fields)
+            except errors.KnmError as exc:
+                batch.fail(pn.number, exc)
+                continue
+            pn.reset_doc(public_fields)
+        loaded.append(pn)
     _transition_all(batch, ctx, loaded, "reserved")
     return batch.finish()
 
@@ -352,12 +369,19 @@ def assign_to_app(numbers: Numbers, app: str | None, *, auth_by: str | None = SY
 def update(numbers: Numbers, *, auth_by: str | None = SYSTEM,
            public_fields: dict[str, Any] | None = None, ported_in: bool | None = None,
            module_name: str | None = None, used_by: str | None = None,
-           mdn_run: bool = False) -> Any:
-    """Change numbers' public fields (replaced as a whole), `ported_in`, carrier or
-    `used_by` (`""` clears it). Unchanged numbers are not written."""
+           mdn_run: bool = False, merge_fields: dict[str, Any] | None = None) -> Any:
+    """Change numbers' public fields (`public_fields` replaces them as a whole;
+    `merge_fields` is merged into each number's own, recursively, a `None` value removing
+    its key: Kazoo's `update_doc`), `ported_in`, carrier or `used_by` (`""` clears it).
+    Unchanged numbers are not written."""
     def edit(pn: PhoneNumber) -> None:
-        if public_fields is not None:
-            pn.reset_doc(public_fields)
+        new_public = public_fields
+        if merge_fields is not None:
+            new_public = merged(public_fields if public_fields is not None else pn.doc,
+                                merge_fields)
+        if new_public is not None:
+            features.refuse_unprovisionable(pn, new_public)
+            pn.reset_doc(new_public)
         if ported_in is not None:
             pn.set_ported_in(ported_in)
         if module_name is not None:
@@ -366,6 +390,19 @@ def update(numbers: Numbers, *, auth_by: str | None = SYSTEM,
             pn.set_used_by(used_by or None)
 
     return _change(numbers, auth_by, mdn_run, edit)
+
+
+def merged(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """`changes` merged into `doc`: objects recursively, `None` removes a key."""
+    out = dict(doc)
+    for key, value in changes.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merged(out[key], value)
+        else:
+            out[key] = value
+    return out
 
 
 def release(numbers: Numbers, *, auth_by: str | None = SYSTEM, mdn_run: bool = False) -> Any:

@@ -184,6 +184,65 @@ def list_account(account_id: str) -> list[PhoneNumber]:
     return [from_row(r) for r in rows]
 
 
+#: what a listing shows of a number (`list_page(..., full=False)`): its public fields and
+#: carrier data are not read, so a page decodes a third of the JSON
+LISTING_COLUMNS = ("number", "state", "module_name", "assigned_to", "used_by", "features",
+                   "features_allowed", "features_denied", "created", "modified")
+
+
+def _from_listing_row(row: Any) -> PhoneNumber:
+    pn = PhoneNumber(row.number)
+    for name in LISTING_COLUMNS[1:]:
+        setattr(pn, name, getattr(row, name))
+    pn.features = dict(pn.features or {})
+    pn.features_allowed = list(pn.features_allowed or [])
+    pn.features_denied = list(pn.features_denied or [])
+    pn.is_dirty = False
+    return pn
+
+
+def list_page(account_id: str, *, limit: int | None, start_key: str | None = None,
+              after_key: str | None = None, descending: bool = False,
+              states: Iterable[str] | None = None, not_states: Iterable[str] | None = None,
+              created: tuple[int | None, int | None] = (None, None),
+              modified: tuple[int | None, int | None] = (None, None),
+              full: bool = True) -> list[PhoneNumber]:
+    """Up to `limit` of the account's numbers in number order (reversed when `descending`),
+    from `start_key` (included) or after `after_key` (excluded): keyset paging on the
+    `(assigned_to, number)` index, so a page costs the same at the end of a 100,000-number
+    account as at its start. `states` / `not_states` and the inclusive `created` and
+    `modified` bounds (Gregorian seconds) narrow the rows in the same query. `full=False`
+    reads only `LISTING_COLUMNS` (records for showing, not for saving)."""
+    columns = t.c if full else [t.c[name] for name in LISTING_COLUMNS]
+    query = select(*columns).where(t.c.assigned_to == account_id)
+    if descending:
+        if start_key is not None:
+            query = query.where(t.c.number <= start_key)
+        if after_key is not None:
+            query = query.where(t.c.number < after_key)
+        query = query.order_by(t.c.number.desc())
+    else:
+        if start_key is not None:
+            query = query.where(t.c.number >= start_key)
+        if after_key is not None:
+            query = query.where(t.c.number > after_key)
+        query = query.order_by(t.c.number)
+    if states is not None:
+        query = query.where(t.c.state.in_(list(states)))
+    if not_states:
+        query = query.where(t.c.state.not_in(list(not_states)))
+    for column, (low, high) in ((t.c.created, created), (t.c.modified, modified)):
+        if low is not None:
+            query = query.where(column >= low)
+        if high is not None:
+            query = query.where(column <= high)
+    if limit is not None:
+        query = query.limit(limit)
+    with store.read() as conn:
+        rows = conn.execute(query).all()
+    return [from_row(r) if full else _from_listing_row(r) for r in rows]
+
+
 # -- writes ------------------------------------------------------------------------------------
 
 

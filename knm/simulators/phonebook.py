@@ -6,7 +6,10 @@ The default stock is Kazoo's test data: ten numbers `+14158867900`..`+1415886790
 data `{"extension": d}`, and one block `+14158867900`..`+14158897909`. Ordered numbers leave
 the stock (`sim.available`) for `sim.owned`. Routes (`<C>` is the country):
 `GET /numbers/<C>/search?prefix&limit&offset`, `GET /blocks/<C>/search?prefix&size&offset&limit`,
-`POST /numbers/<C>/status`, `PUT /numbers/<C>/order`. Kazoo's protocol has no auth; given an
+`POST /numbers/<C>/status`, `PUT /numbers/<C>/order`, and Kazoo's locality lookups
+(`knm_locality`): `GET /<C>/city?pattern=` (cities whose name starts with the pattern, with
+their state and area codes, from `DEFAULT_CITIES`) and `POST /locality/metadata` (a number's
+city and state, by area code). Kazoo's protocol has no auth; given an
 `api_key`, the simulator requires it as a Bearer token (a phonebook behind a gateway).
 `POST /_sim/control` with `{"latency_ms": n, "fail_status": code}` is the older control
 (`{}` resets), kept for scripts written against it.
@@ -39,6 +42,18 @@ REGISTRY_NUMBERS: dict[str, dict[str, Any]] = {
 DEFAULT_BLOCKS: list[dict[str, Any]] = [
     {"start_number": "+14158867900", "end_number": "+14158897909"},
 ]
+
+
+#: what `GET /<C>/city?pattern=` answers from: city → state and area codes (US only)
+DEFAULT_CITIES: dict[str, dict[str, Any]] = {
+    "San Francisco": {"state": "CA", "prefixes": ["415", "628"]},
+    "San Jose": {"state": "CA", "prefixes": ["408", "669"]},
+    "San Diego": {"state": "CA", "prefixes": ["619", "858"]},
+    "Santa Rosa": {"state": "CA", "prefixes": ["707"]},
+    "New York": {"state": "NY", "prefixes": ["212", "332", "646", "917"]},
+    "Newark": {"state": "NJ", "prefixes": ["862", "973"]},
+    "Chicago": {"state": "IL", "prefixes": ["312", "773", "872"]},
+}
 
 
 def e164(raw: str) -> str:
@@ -101,6 +116,32 @@ class PhonebookSimulator(Simulator):
                                 "message": "simulated failure"}
                                if control.get("fail_status") else None))
             return {"status": "success", "data": control}
+
+        @app.get("/{country}/city")
+        def city_prefixes(country: str, pattern: str = "") -> Any:
+            wanted = pattern.strip().lower()
+            found = {city: dict(info) for city, info in DEFAULT_CITIES.items()
+                     if country.upper() == "US" and wanted and city.lower().startswith(wanted)}
+            return {"status": "success", "data": found}
+
+        @app.post("/locality/metadata")
+        async def locality(request: Request) -> Any:
+            body = await request.json()
+            data: dict[str, Any] = {}
+            for raw in (body or {}).get("data") or []:
+                number = e164(str(raw))
+                npa = number[2:5] if number.startswith("+1") else ""
+                city = next((c for c, info in DEFAULT_CITIES.items()
+                             if npa in info["prefixes"]), None)
+                if city is None:
+                    data[str(raw)] = {"status": "error", "message": "unknown number"}
+                    continue
+                state = DEFAULT_CITIES[city]["state"]
+                data[str(raw)] = {
+                    "status": "success", "number": number, "e164_number": number,
+                    "country": "US", "geocode": {"locality": state},
+                    "locality": {"locality": city, "province": state, "type": "LANDLINE"}}
+            return {"status": "success", "data": data}
 
         @app.get("/numbers/{country}/search")
         def search_numbers(country: str, prefix: str = "", limit: int = 10,

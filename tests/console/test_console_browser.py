@@ -101,6 +101,7 @@ class Console:
             token = client.put("/api_auth", json={"data": {"api_key": self.demo.api_key}}
                                ).json()["auth_token"]
             return client.get(f"/accounts/{self.demo.account_id}/phone_numbers",
+                              params={"paginate": "false"},
                               headers={"X-Auth-Token": token}).json()["data"]["numbers"]
 
 

@@ -194,7 +194,7 @@ def test_pool_import_refuses_numbers_that_are_not_real(kazoo_accounts: dict[str,
     assert pool_size("knm_managed") == 1
 
 
-def test_inventory_import_and_search(db: str) -> None:
+def test_inventory_import_and_search(kazoo_accounts: dict[str, str]) -> None:
     add_numbers({"number": "+14155550003", "state": "in_service"})
     seen: list[int] = []
     numbers = (f"+1415555{i:04d}" for i in range(120))

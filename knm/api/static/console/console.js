@@ -439,7 +439,8 @@
     clearError(box);
     byId("numbers-summary").textContent = "Loading…";
     try {
-      const body = await api("GET", accountPath());
+      // every number in one answer (Crossbar pages listings by 50 unless told not to)
+      const body = await api("GET", accountPath(), {query: {paginate: "false"}});
       const listed = (body.data && body.data.numbers) || {};
       owned.all = Object.entries(listed).map(([number, entry]) => ({number, ...entry}))
         .sort((a, b) => a.number.localeCompare(b.number));
