@@ -19,11 +19,13 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python scripts/check_services.py
+	sh scripts/ensure_chromium.sh
 	$(BIN)/ruff check knm tests bench scripts
 	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
+	sh scripts/ensure_chromium.sh
 	for f in bench/bench_*.py; do $(BIN)/python $$f || exit 1; done
 
 clean:

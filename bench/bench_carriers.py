@@ -5,8 +5,9 @@ would: in the benchmark's own process the simulators competed with knm for the G
 inflated the fan-out figure. Switches (latency) are set over HTTP (`POST /_sim/switches`).
 
 1. Search fan-out: every simulator with 150 ms latency per request. Baseline: each carrier
-   searched alone through `knm.search` (median of several runs); the slowest of those is "the
-   slowest carrier". Then the same search across all carriers through `knm.carriers.find`.
+   searched alone through `knm.carriers.search` (median of several runs); the slowest of
+   those is "the slowest carrier". Then the same search across all carriers through
+   `knm.carriers.find`.
    Target: fan-out wall time <= 1.3x the slowest carrier.
 2. Buy 200 distinct numbers from one simulator (50 ms latency per request) with 50 threads.
    Target: <= 2 s.
@@ -137,7 +138,7 @@ def bench_search(latency_ms: int = 150, runs: int = 11) -> float:
     slowest_name = max(singles, key=lambda n: singles[n])
     slowest = singles[slowest_name]
     ratio = wall / slowest
-    print("search, each carrier alone through knm.search (median of "
+    print("search, each carrier alone through knm.carriers.search (median of "
           f"{runs}, {latency_ms} ms latency): " +
           ", ".join(f"{short_name(k)} {v * 1000:.0f} ms" for k, v in singles.items()))
     print(f"slowest carrier alone: {slowest_name} {slowest * 1000:.0f} ms")

@@ -209,11 +209,24 @@ def account_for_api_key(key: str) -> str | None:
     return row.account_id if row else None
 
 
-def create_token(account_id: str, ttl_s: float) -> str:
+#: live tokens one account may hold: minting one more revokes its oldest, so a client that
+#: authenticates in a loop cannot fill the table
+MAX_LIVE_TOKENS = 20
+
+
+def create_token(account_id: str, ttl_s: float, *, keep: int = MAX_LIVE_TOKENS) -> str:
+    """A new token for the account (only its hash is kept). Expired tokens are swept, and
+    beyond `keep` live tokens of the account its oldest are revoked."""
     token = secrets.token_urlsafe(32)
     now = time.time()
     with store.write() as conn:
         conn.execute(delete(auth_tokens).where(auth_tokens.c.expires_at < now))
+        live = conn.execute(select(auth_tokens.c.token_hash)
+                            .where(auth_tokens.c.account_id == account_id)
+                            .order_by(auth_tokens.c.expires_at.desc())).scalars().all()
+        stale = live[max(0, keep - 1):]
+        if stale:
+            conn.execute(delete(auth_tokens).where(auth_tokens.c.token_hash.in_(stale)))
         conn.execute(auth_tokens.insert().values(token_hash=_hash(token), account_id=account_id,
                                                  expires_at=now + ttl_s))
     return token

@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import and_, delete, select
 
-from knm import store
-from knm.secrets import masked
+from knm import errors, sealing, store
+from knm.secrets import is_secret_key, masked
 from knm.store.schema import config_entries as t
 
 SYSTEM = "system"
@@ -42,6 +42,15 @@ BUILTIN: dict[str, dict[str, Any]] = {
         "reconcile_regex": DEFAULT_RECONCILE_REGEX,
         "bulk_concurrency": 8,
         "auth_token_ttl_s": 3600,
+        # SPEC §5.1: how often `knm serve` settles unsettled orders (0 = never), and whether a
+        # released number of a foreign carrier is disconnected there (and then forgotten)
+        "order_settle_interval_s": 30,
+        "disconnect_on_release": True,
+        "settle_concurrency": 32,
+        # an anonymous search repeated within this many seconds is answered as before (0: off)
+        "public_search_reuse_s": 10,
+        # a claim's lease: its holder renews it every third of this while a carrier call runs
+        "claim_lease_s": 30,
     },
     f"{CATEGORY}.other": {"default_country": "US"},
 }
@@ -69,6 +78,8 @@ Rows = dict[tuple[str, str, str, str], Any]  # (scope, category, section, key) -
 
 _snapshot_lock = threading.Lock()
 _snapshot: tuple[float, Any, Rows] | None = None  # (loaded at, engine, rows)
+#: sealed settings of the snapshot that could not be opened, with why (their value reads None)
+_unreadable: dict[tuple[str, str, str, str], str] = {}
 
 
 def _ttl_s() -> float:
@@ -89,9 +100,35 @@ def _rows() -> Rows:
         rows: Rows = {(r.scope, r.category, r.section, r.key): r.value
                       for r in conn.execute(select(t.c.scope, t.c.category, t.c.section,
                                                    t.c.key, t.c.value))}
+    unreadable = _open_sealed(rows)
     with _snapshot_lock:
         _snapshot = (now, engine, rows)
+        _unreadable.clear()
+        _unreadable.update(unreadable)
     return rows
+
+
+def _context(row: tuple[str, str, str, str]) -> str:
+    """What a sealed value is bound to: the setting it belongs to."""
+    return "|".join(row)
+
+
+def _open_sealed(rows: Rows) -> dict[tuple[str, str, str, str], str]:
+    """Open every sealed value in place; those that cannot be opened read None."""
+    sealed = [row for row, value in rows.items() if sealing.is_sealed(value)]
+    if not sealed:
+        return {}
+    sealer = sealing.from_env()
+    failed: dict[tuple[str, str, str, str], str] = {}
+    for row in sealed:
+        try:
+            if sealer is None:
+                raise sealing.SealError(f"it is stored encrypted and {sealing.ENV} is not set")
+            rows[row] = sealer.open(rows[row], _context(row))
+        except sealing.SealError as exc:
+            failed[row] = str(exc)
+            rows[row] = None
+    return failed
 
 
 def invalidate() -> None:
@@ -142,6 +179,9 @@ def set(category: str, key: str, value: Any, *, account_id: str | None = None,  
     scope, section = _scope(account_id), node or DEFAULT_SECTION
     where = and_(t.c.scope == scope, t.c.category == category, t.c.section == section,
                  t.c.key == key)
+    sealer = sealing.from_env()
+    if value is not None and sealer is not None and is_secret_key(key):
+        value = sealer.seal(value, _context((scope, category, section, key)))
     try:
         with store.write() as conn:
             conn.execute(delete(t).where(where))
@@ -169,8 +209,66 @@ def get_category(category: str, *, account_id: str | None = None, node: str | No
 
 
 def carrier_config(carrier: str) -> dict[str, Any]:
-    """Settings of one carrier (`number_manager.<short>`), node section over default."""
-    return get_category(f"{CATEGORY}.{carrier.removeprefix('knm_')}")
+    """Settings of one carrier (`number_manager.<short>`), node section over default. A
+    secret stored encrypted that cannot be opened is `CarrierMisconfigured`, naming it."""
+    category = f"{CATEGORY}.{carrier.removeprefix('knm_')}"
+    values = get_category(category)
+    for (scope, r_category, _section, key), why in list(_unreadable.items()):
+        if scope == SYSTEM and r_category == category and values.get(key) is None:
+            raise errors.CarrierMisconfigured(carrier if carrier.startswith("knm_")
+                                              else f"knm_{carrier}", key, f"cannot be read: {why}")
+    return values
+
+
+def secrets_at_rest() -> dict[str, int]:
+    """How the stored secret settings are kept: counts of `sealed` and `plaintext` ones."""
+    counts = {"sealed": 0, "plaintext": 0}
+    with store.read() as conn:
+        for key, value in conn.execute(select(t.c.key, t.c.value)):
+            if sealing.is_sealed(value):
+                counts["sealed"] += 1
+            elif is_secret_key(key) and value not in (None, ""):
+                counts["plaintext"] += 1
+    return counts
+
+
+def rotate_key(new_key: str | None, *, old_key: str | None = None) -> int:
+    """Re-seal every secret setting under `new_key` (plaintext ones are sealed too); with
+    `new_key` None they are stored in plaintext again. `old_key` opens what is sealed now
+    (default: `KNM_SECRET_KEY`). All or nothing: a value that cannot be opened stops the
+    rotation before anything is written. Returns how many settings were rewritten."""
+    old = sealing.Sealer(old_key) if old_key else sealing.from_env()
+    new = sealing.Sealer(new_key) if new_key else None
+    rewritten = 0
+    try:
+        with store.write() as conn:
+            rows = conn.execute(select(t.c.scope, t.c.category, t.c.section, t.c.key,
+                                       t.c.value)).all()
+            updates = []
+            for scope, category, section, key, value in rows:
+                row = (scope, category, section, key)
+                if sealing.is_sealed(value):
+                    if old is None:
+                        raise errors.Invalid("old_key", f"settings are sealed: give the key "
+                                             f"they were sealed with ({sealing.ENV})")
+                    try:
+                        plain = old.open(value, _context(row))
+                    except sealing.SealError as exc:
+                        raise errors.Invalid("old_key", f"{category} {key}: {exc}") from None
+                elif is_secret_key(key) and value not in (None, ""):
+                    plain = value
+                else:
+                    continue
+                stored = new.seal(plain, _context(row)) if new is not None else plain
+                updates.append((row, stored))
+            for (scope, category, section, key), stored in updates:
+                conn.execute(t.update().where(and_(
+                    t.c.scope == scope, t.c.category == category, t.c.section == section,
+                    t.c.key == key)).values(value=stored))
+                rewritten += 1
+    finally:
+        invalidate()
+    return rewritten
 
 
 def mask(values: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozenset()
@@ -182,3 +280,36 @@ def mask(values: dict[str, Any], secret_keys: set[str] | frozenset[str] = frozen
 def system(key: str) -> Any:
     """Shorthand for a `number_manager` key."""
     return get(CATEGORY, key)
+
+
+def positive_int(value: Any, default: int, *, minimum: int = 1) -> int:
+    """`value` as an integer of at least `minimum`, else `default` (a setting someone typed
+    wrong must not break every operation that reads it)."""
+    if isinstance(value, bool):
+        return default
+    try:
+        number = int(value)
+    except (TypeError, ValueError):
+        return default
+    return number if number >= minimum else default
+
+
+def number(value: Any, default: float, *, minimum: float = 0.0) -> float:
+    """`value` as a float of at least `minimum`, else `default`."""
+    if isinstance(value, bool):
+        return default
+    try:
+        out = float(value)
+    except (TypeError, ValueError):
+        return default
+    return out if out >= minimum else default
+
+
+def system_int(key: str, *, minimum: int = 1) -> int:
+    """A `number_manager` integer, its built-in default when unset or unusable."""
+    return positive_int(system(key), int(BUILTIN[CATEGORY][key]), minimum=minimum)
+
+
+def system_number(key: str, *, minimum: float = 0.0) -> float:
+    """A `number_manager` number (seconds, …), its built-in default when unset or unusable."""
+    return number(system(key), float(BUILTIN[CATEGORY][key]), minimum=minimum)

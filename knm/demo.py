@@ -94,10 +94,13 @@ def instructions(demo: DemoSystem) -> str:
     number = demo.sample_number or "+14158867900"
     encoded = number.replace("+", "%2B")
     auth = json_arg({"data": {"api_key": demo.api_key}})
+    site = api.removesuffix("/v2")
     lines = [
+        f"Open the console: {site}/console   (log in with API key {demo.api_key})",
+        "",
         "knm demo is running. Ctrl-C stops everything.",
         "",
-        f"  HTTP API     {api}   (docs: {api.removesuffix('/v2')}/docs)",
+        f"  HTTP API     {api}   (docs: {site}/docs)",
         f"  database     {demo.db_url}",
         f"  account      {acc}",
         f"  API key      {demo.api_key}",

@@ -25,6 +25,8 @@ class KnmError(Exception):
     #: (the carrier may have acted)? False: refused, nothing happened. Only carrier errors are
     #: ever unsettled; see `CarrierFault`
     unsettled: bool = False
+    #: set by the purchase protocol when it kept the number for settling after this error
+    kept_unsettled: bool = False
 
     def __init__(
         self,
@@ -53,6 +55,8 @@ class KnmError(Exception):
             value = getattr(self, key)
             if value is not None:
                 out[key] = value
+        if self.kept_unsettled:
+            out["unsettled"] = True
         return out
 
     def __str__(self) -> str:
@@ -378,3 +382,42 @@ class NotAvailable(KnmError):
 
     code, error = 404, "not_available"
     default_message = "no numbers available"
+
+
+class SearchFailed(KnmError):
+    """A search found no number while carriers it asked failed.
+
+    An empty page would tell the caller "nothing to offer" when the truth is "could not ask":
+    502 `carrier_unavailable`, or 504 `carrier_timeout` when every failure was a timeout.
+    `carriers` is the per-carrier report (short name → outcome, seconds, count, error); it is
+    part of the JSON so a client sees which carrier failed and what it said.
+    """
+
+    code, error = 502, "carrier_unavailable"
+
+    def __init__(self, carriers: dict[str, dict[str, Any]]) -> None:
+        failed = {name: report for name, report in carriers.items()
+                  if report.get("outcome") != "answered"}
+        names = sorted(failed)
+        timeouts_only = bool(failed) and all(_is_timeout(r) for r in failed.values())
+        only = (failed[names[0]].get("error") or {}) if len(names) == 1 else {}
+        super().__init__(
+            f"no number found: {', '.join(names)} "
+            f"{'did not answer in time' if timeouts_only else 'failed'}",
+            cause=", ".join(names) or None,
+            carrier=only.get("carrier"),
+            carrier_message=only.get("carrier_message"),
+            code=504 if timeouts_only else 502,
+            error="carrier_timeout" if timeouts_only else "carrier_unavailable",
+        )
+        self.carriers = carriers
+
+    def to_json(self) -> dict[str, Any]:
+        out = super().to_json()
+        out["carriers"] = self.carriers
+        return out
+
+
+def _is_timeout(report: dict[str, Any]) -> bool:
+    """The search deadline ran out, or the carrier's own request timed out (504)."""
+    return report.get("outcome") == "timed_out" or (report.get("error") or {}).get("code") == 504

@@ -76,6 +76,9 @@ class PhoneNumber:
         self.is_dirty: bool = False
         self.features_allowed: list[str] = []
         self.features_denied: list[str] = []
+        #: SPEC §5.1: `acquire` / `disconnect` while a carrier order is under way or
+        #: unsettled (its reference and status are in `carrier_data`); None otherwise
+        self.pending_operation: str | None = None
 
     # -- construction ------------------------------------------------------------------------
 

@@ -120,3 +120,18 @@ def kazoo_numbers(kazoo_accounts: dict[str, str]) -> list[str]:
     result = numbers.import_kazoo(docs)
     assert not result.failed, result.failed
     return [d["_id"] for d in docs]
+
+
+@pytest.fixture(autouse=True)
+def _fresh_rate_limits() -> Iterator[None]:
+    """The API's abuse limits count per process: each test starts with none spent, so tests
+    that authenticate often never trip one another's limits."""
+    import sys
+
+    yield
+    limits = sys.modules.get("knm.api.ratelimit")
+    if limits is not None:
+        limits.reset()
+    search = sys.modules.get("knm.carriers.search")
+    if search is not None:
+        search._recent.clear()

@@ -405,7 +405,9 @@ def test_healthz_openapi_docs(api: Api) -> None:
 def test_metrics_count_requests_searches_and_carriers(api: Api) -> None:
     assert_ok(api.call("GET", "/v2/phone_numbers", None, params={"prefix": "415886"}))
     api.phonebook.app.state.sim.set(fail_with={"status": 500})
-    assert_ok(api.call("GET", "/v2/phone_numbers", None, params={"prefix": "415887"}))
+    # its only carrier failed: an error answer (SPEC §10), counted like any other request
+    assert_error(api.call("GET", "/v2/phone_numbers", None, params={"prefix": "415887"}),
+                 502, "carrier_unavailable")
     text = api.client.get("/metrics").text
     assert 'knm_http_requests_total{method="GET",route="/v2/phone_numbers",status="200"}' \
         in text

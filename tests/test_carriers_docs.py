@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from knm import carriers, numbers
+from knm import carriers, errors, numbers
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, Setting
 from knm.simulators import registry
 
@@ -153,10 +153,11 @@ def test_worked_example_runs_end_to_end(db: str, acme: types.ModuleType) -> None
     assert [r.path for r in sim.received("POST")] == [f"/numbers/{bought}"]
     assert [r.path for r in sim.received("DELETE")] == [f"/numbers/{bought}"]
     assert bought not in sim.owned
-    record = numbers.get(bought)
-    assert record.module_name == "knm_acme" and record.state != "in_service"
+    # released at Acme, so knm no longer holds it (SPEC §5.1 disconnect_on_release)
+    with pytest.raises(errors.NotFound):
+        numbers.get(bought)
     # the settings declaration validates config and hides the secret
-    with pytest.raises(Exception) as missing:
+    with pytest.raises(errors.CarrierMisconfigured) as missing:
         acme.Acme({"base_url": "http://127.0.0.1:9"})
     assert "api_key" in str(missing.value)
     assert acme.Acme({"api_key": "s3cr3t-acme"}).info()["settings"]["api_key"] == "***"

@@ -50,6 +50,10 @@ def test_demo_searches_buys_and_releases_then_stops_cleanly(tmp_path: Path) -> N
         api = f"http://127.0.0.1:{port}/v2"
         assert api in text
         key = re.search(r"API key\s+(\w+)", text).group(1)
+        # printed first: the console, and the key to paste into it
+        console = re.search(r"console: (\S+)\s+\(log in with API key (\w+)\)", text)
+        assert console and console.groups() == (f"http://127.0.0.1:{port}/console", key)
+        assert console.start() < text.index("knm demo is running")
         account = re.search(r"account\s+(\w{32})", text).group(1)
         number = re.search(r"2\. Buy (\+\d+)", text).group(1)
         for name in ("knm_bandwidth2", "knm_telnyx", "knm_vitelity", "knm_other"):
@@ -59,6 +63,8 @@ def test_demo_searches_buys_and_releases_then_stops_cleanly(tmp_path: Path) -> N
             auth = client.put("/api_auth", json={"data": {"api_key": key}})
             assert auth.status_code in (200, 201), auth.text
             headers = {"X-Auth-Token": auth.json()["auth_token"]}
+            page = client.get(f"http://127.0.0.1:{port}/console")
+            assert page.status_code == 200 and "knm console" in page.text
 
             found = client.get(f"/accounts/{account}/phone_numbers",
                                params={"prefix": "415", "quantity": 5}, headers=headers)

@@ -88,8 +88,11 @@ def test_buying_a_discovered_number(shop: Any) -> None:
     assert (pn.state, pn.assigned_to, pn.module_name) == ("in_service", CHILD, ShopCarrier.name)
     assert shop.acquired == [NUM]
     stored = numbers.get(NUM)
-    assert stored.state == "in_service"
-    assert stored.carrier_data == {"offer": NUM, "order_id": f"ord-{NUM}"}
+    assert stored.state == "in_service" and stored.pending_operation is None
+    data = dict(stored.carrier_data)
+    # the reference knm stored (and sent) before the call stays with the purchase
+    assert data.pop("order_reference").startswith("knm-")
+    assert data == {"offer": NUM, "order_id": f"ord-{NUM}"}
     assert not repository.is_claimed(stored)
     # bought once: buying again for someone else is a plain move, no second purchase
     numbers.move(NUM, RESELLER)
@@ -139,7 +142,7 @@ def test_carrier_refusal_leaves_no_row(shop: Any) -> None:
     assert shop.acquired == [NUM, NUM]
 
 
-def test_carrier_crash_becomes_a_carrier_fault(shop: Any) -> None:
+def test_carrier_crash_is_a_carrier_fault_and_the_number_is_kept_unsettled(shop: Any) -> None:
     class Boom(ShopCarrier):
         def acquire_number(self, number: PhoneNumber) -> PhoneNumber:
             raise RuntimeError("socket exploded")
@@ -149,7 +152,14 @@ def test_carrier_crash_becomes_a_carrier_fault(shop: Any) -> None:
     with pytest.raises(errors.CarrierFault) as exc:
         numbers.move(NUM, CHILD)
     assert exc.value.carrier == ShopCarrier.name
-    assert repository.fetch(NUM) is None
+    # the carrier's code may have bought it before it crashed: nothing is forgotten
+    assert exc.value.to_json()["unsettled"] is True
+    kept = repository.fetch(NUM)
+    assert kept is not None and (kept.state, kept.assigned_to) == ("discovery", CHILD)
+    assert kept.pending_operation == "acquire"
+    assert kept.carrier_data["order_status"] == "unknown"
+    assert kept.carrier_data["order_reference"].startswith("knm-")
+    assert [pn.number for pn in numbers.unsettled()] == [NUM]
 
 
 def test_pending_order_is_kept_in_discovery(shop: Any) -> None:
@@ -209,8 +219,9 @@ def test_release_disconnects_a_foreign_number_once(shop: Any) -> None:
     numbers.move(NUM, CHILD)
     pn = numbers.release(NUM)
     assert shop.disconnected == [NUM]
-    assert (pn.state, pn.assigned_to) == ("available", None)
-    assert numbers.get(NUM).state == "available"
+    # released at its carrier: knm no longer holds it, so nobody can be sold it without one
+    assert (pn.state, pn.assigned_to) == ("deleted", None)
+    assert repository.fetch(NUM) is None
 
 
 def test_refused_disconnect_changes_nothing(shop: Any) -> None:

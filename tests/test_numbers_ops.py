@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from conftest import CHILD, MASTER, RESELLER, UNRELATED
 
-from knm import PhoneNumber, accounts, carriers, errors, numbers, store
+from knm import PhoneNumber, accounts, carriers, config, errors, numbers, store
 from knm.carriers.base import Carrier, SearchOptions, SearchResult
 from knm.numbers import repository
 from knm.store.schema import port_requests
@@ -171,8 +171,14 @@ def test_release_variants(kazoo_numbers: list[str]) -> None:
     assert (pn.state, pn.assigned_to, pn.is_dirty) == ("reserved", MASTER, True)
     [pn] = numbers.release([NOT_NUM, MDN], mdn_run=True).succeeded
     assert (pn.state, pn.is_dirty) == ("deleted", True)
+    # knm_pacwest is not installed: it cannot be disconnected there, so it is not released
+    # (SPEC §5.1: a released number of a foreign carrier is never left for resale) ...
+    result = numbers.release([NOT_NUM, BAD_CARRIER])
+    assert result.failed[BAD_CARRIER].error == "carrier_unavailable"
+    assert numbers.get(BAD_CARRIER).state == "in_service"
+    # ... unless the operator keeps Kazoo's release, which never asks the carrier
+    config.set("number_manager", "disconnect_on_release", False)
     [pn] = numbers.release([NOT_NUM, BAD_CARRIER]).succeeded
-    # knm_pacwest is not installed: disconnect is allowed; not local, so kept as available
     assert (pn.state, pn.is_dirty) == ("available", True)
     assert numbers.get(BAD_CARRIER).state == "available"
 
@@ -268,6 +274,8 @@ def test_release_rules(kazoo_numbers: list[str]) -> None:
         "code": 400, "error": "invalid_state_transition", "cause": "from available to available",
         "message": "invalid state transition"}
 
+    assert numbers.release([BAD_CARRIER]).failed[BAD_CARRIER].error == "carrier_unavailable"
+    config.set("number_manager", "disconnect_on_release", False)  # Kazoo's release
     [pn] = numbers.release([BAD_CARRIER]).succeeded
     assert (pn.state, pn.assigned_to, pn.reserve_history, pn.is_dirty) == \
         ("available", None, [], True)
@@ -325,14 +333,24 @@ def test_delete_needs_an_admin(kazoo_numbers: list[str]) -> None:
     assert numbers.get(IN_SERVICE).state == "in_service"
 
 
-def test_release_ages_or_deletes_foreign_numbers_when_configured(
+def test_release_disconnects_a_foreign_number_and_forgets_it(
         kazoo_numbers: list[str], spy_telnyx: Any) -> None:
-    from knm import config
-
+    # SPEC §5.1 disconnect_on_release (default): released at the carrier, then not held
     numbers.move(NON_LOCAL_AVAILABLE, RESELLER)
     config.set("number_manager", "should_age", True)
     pn = numbers.release(NON_LOCAL_AVAILABLE)
-    assert pn.state == "aging" and spy_telnyx.calls == [("disconnect", NON_LOCAL_AVAILABLE)]
+    assert pn.state == "deleted" and spy_telnyx.calls == [("disconnect", NON_LOCAL_AVAILABLE)]
+    assert repository.fetch(NON_LOCAL_AVAILABLE) is None
+
+
+def test_release_ages_or_deletes_foreign_numbers_when_configured(
+        kazoo_numbers: list[str], spy_telnyx: Any) -> None:
+    # Kazoo's release (disconnect_on_release false): the carrier keeps the number for a pool
+    config.set("number_manager", "disconnect_on_release", False)
+    numbers.move(NON_LOCAL_AVAILABLE, RESELLER)
+    config.set("number_manager", "should_age", True)
+    pn = numbers.release(NON_LOCAL_AVAILABLE)
+    assert pn.state == "aging" and spy_telnyx.calls == []
     assert numbers.get(NON_LOCAL_AVAILABLE).state == "aging"
     numbers.move(NON_LOCAL_AVAILABLE, RESELLER)
     config.set("number_manager", "should_permanently_delete", True)

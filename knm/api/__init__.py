@@ -41,6 +41,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     os.environ.setdefault("KNM_LOG_LEVEL", log_level.upper())
     api_logging.configure(log_level.upper())
     store.use(url)
+    _warn_unless_sealed()
     workers = max(1, int(workers))
     common: dict[str, Any] = {"host": host, "port": port, "access_log": False,
                               "log_config": None, "log_level": log_level,
@@ -53,3 +54,17 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="knm-metrics-")
     uvicorn.run("knm.api.app:worker_app", factory=True, workers=workers, **common)
+
+
+def _warn_unless_sealed() -> None:
+    """Carrier secrets in plaintext in the database are one backup away from a leak."""
+    import logging
+
+    from knm import config, sealing
+
+    if not os.environ.get(sealing.ENV):
+        stored = config.secrets_at_rest()
+        logging.getLogger("knm.api").warning(
+            "%s is not set: carrier secrets are stored in plaintext in the database "
+            "(%d now); set it, then run `knm config rotate-key` (docs/security.md)",
+            sealing.ENV, stored["plaintext"])

@@ -2,12 +2,13 @@
 
 Clients written for Kazoo point at `http://HOST:PORT/v2` and work unchanged: same paths, same
 envelope, same field names, same status codes. Everything here translates HTTP into calls of
-`knm.numbers`, `knm.carriers` and `knm.search`, and their results (or `KnmError`s) back into
-Crossbar's JSON; no business rule lives in this module.
+`knm.numbers` and `knm.carriers` (search included), and their results (or `KnmError`s) back
+into Crossbar's JSON.
 """
 
 from __future__ import annotations
 
+import hmac
 import json
 import os
 import re
@@ -19,19 +20,19 @@ from typing import Any
 import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import HTMLResponse
 from starlette.responses import Response
 
 import knm
 from knm import accounts, config, errors, numbers, phone, store
 from knm import carriers as facade
-from knm.api import auth, metrics
+from knm.api import auth, console, docs, metrics, ratelimit
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.auth import Caller, authenticate, authorize
-from knm.api.envelope import JSONBody, collection, failure, success
+from knm.api.envelope import JSONBody, collection, failure, search_success, success
 from knm.api.middleware import RequestMiddleware
 from knm.carriers import search
+from knm.numbers import settler
 from knm.record import PhoneNumber
 
 V2 = "/v2"
@@ -162,10 +163,15 @@ def _search(prefix: str, quantity: int, offset: int, country: str, dialcode: str
         prefix, max(1, quantity), offset=offset, country=country or "US", dialcode=dialcode,
         account_id=account_id,
         reseller_id=auth.reseller_of(account_id) if account_id else None,
+        # anonymous: the same search within a few seconds spends no carrier quota again
+        reuse_s=config.system_number("public_search_reuse_s") if account is None else 0.0,
     )
     metrics.SEARCHES.labels("account" if account else "system",
                             "cache" if outcome.from_cache else "carriers").inc()
-    return success(outcome.results)
+    failed = outcome.failure()
+    if failed is not None:
+        raise failed
+    return search_success(outcome.results, outcome.carriers_json())
 
 
 # -- the routes ------------------------------------------------------------------------------
@@ -175,11 +181,12 @@ router = APIRouter()
 
 @router.put(V2 + "/api_auth", status_code=201, openapi_extra=API_AUTH_BODY,
             tags=["auth"], summary="Trade an account API key for an auth token")
-def api_auth(data: dict[str, Any] = Depends(json_data)) -> Response:
+def api_auth(request: Request, data: dict[str, Any] = Depends(json_data)) -> Response:
     key = data.get("api_key")
     if not isinstance(key, str) or not key:
         raise errors.Invalid("api_key", "`data.api_key` is required")
     api_logging.remember_secret(key)
+    ratelimit.check_api_auth(request, key)
     account_id = accounts.account_for_api_key(key) if len(key) <= 256 else None
     if account_id is None:
         raise errors.Unauthenticated(cause="unknown api key")
@@ -200,8 +207,10 @@ def api_auth(data: dict[str, Any] = Depends(json_data)) -> Response:
 
 @router.get(V2 + "/phone_numbers", tags=["search"],
             summary="Search the system's carriers (no auth)")
-def system_search(prefix: str | None = None, quantity: int = 1, offset: int = 0,
-                  country: str = "US", dialcode: str | None = None) -> Response:
+def system_search(request: Request, prefix: str | None = None, quantity: int = 1,
+                  offset: int = 0, country: str = "US", dialcode: str | None = None
+                  ) -> Response:
+    ratelimit.check_public_search(request)
     if prefix is None:
         raise errors.Invalid("prefix", "`prefix` is required to search")
     return _search(prefix, quantity, offset, country, dialcode, None)
@@ -403,7 +412,12 @@ def healthz() -> Response:
 
 
 @router.get("/metrics", tags=["service"], response_class=Response)
-def prometheus() -> Response:
+def prometheus(request: Request) -> Response:
+    expected = os.environ.get("KNM_METRICS_TOKEN")
+    if expected and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {expected}".encode()):
+        raise errors.Unauthenticated(cause="/metrics needs `Authorization: Bearer` with "
+                                     "KNM_METRICS_TOKEN")
     body, content_type = metrics.render()
     return Response(body, media_type=content_type)
 
@@ -432,7 +446,13 @@ def create_app(db_url: str | None = None) -> FastAPI:
         # only fight over the GIL; a few keep the CPU busy while one waits on the database.
         limiter = anyio.to_thread.current_default_thread_limiter()
         limiter.total_tokens = _api_threads()
-        yield
+        # SPEC §5.1: every worker runs a settler; a lock lets one of them work at a time
+        background = settler.BackgroundSettler()
+        background.start()
+        try:
+            yield
+        finally:
+            background.stop()
 
     app = FastAPI(
         lifespan=lifespan,
@@ -443,13 +463,8 @@ def create_app(db_url: str | None = None) -> FastAPI:
     )
     api_errors.install(app)
     app.include_router(router)
-
-    @app.get("/docs", include_in_schema=False)
-    def docs() -> HTMLResponse:
-        from fastapi.openapi.docs import get_swagger_ui_html
-
-        return get_swagger_ui_html(openapi_url="/openapi.json", title="knm API")
-
+    app.include_router(docs.router)
+    app.include_router(console.router)
     app.add_middleware(RequestMiddleware)
     return app
 

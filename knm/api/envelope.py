@@ -1,8 +1,9 @@
 """Crossbar's response envelope, so Kazoo clients read knm's answers unchanged.
 
 Success: `{"data": …, "status": "success", "request_id": …}` (plus `auth_token` after
-`api_auth`). Error: `{"data": <error json>, "error": "<code>", "message": "<slug>",
-"status": "error", "request_id": …}` with the matching HTTP status.
+`api_auth`, and `carriers` — how each asked carrier did — on a search). Error:
+`{"data": <error json>, "error": "<code>", "message": "<slug>", "status": "error",
+"request_id": …}` with the matching HTTP status.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from knm.api.logging import request_id_var
 from knm.errors import KnmError
 
 REQUEST_ID_HEADER = "X-Request-ID"
+#: top-level key of a search answer: how each asked carrier did (Kazoo clients ignore it)
+CARRIERS_KEY = "carriers"
 
 
 class JSONBody(Response):
@@ -31,6 +34,11 @@ def _headers() -> dict[str, str]:
     return {REQUEST_ID_HEADER: rid} if rid else {}
 
 
+def search_success(results: list[Any], carriers: dict[str, Any]) -> JSONBody:
+    """A page of search results with the per-carrier report beside `data`."""
+    return success(results, **{CARRIERS_KEY: carriers})
+
+
 def success(data: Any, *, status_code: int = 200, **top: Any) -> JSONBody:
     """A success envelope; `top` adds top-level keys (Crossbar's `auth_token`)."""
     body: dict[str, Any] = dict(top)
@@ -39,8 +47,12 @@ def success(data: Any, *, status_code: int = 200, **top: Any) -> JSONBody:
 
 
 def error_body(err: KnmError) -> dict[str, Any]:
-    return {"data": err.to_json(), "error": str(err.code), "message": err.error,
+    body = {"data": err.to_json(), "error": str(err.code), "message": err.error,
             "status": "error", "request_id": request_id_var.get()}
+    report = getattr(err, "carriers", None)
+    if report is not None:  # a failed search: the same per-carrier key as its successes
+        body[CARRIERS_KEY] = report
+    return body
 
 
 def failure(err: KnmError, *, headers: dict[str, str] | None = None) -> JSONBody:

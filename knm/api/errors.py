@@ -8,6 +8,7 @@ slugs; a `KnmError` raised by any layer below is rendered as it is.
 from __future__ import annotations
 
 import logging
+import math
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -54,6 +55,9 @@ def install(app: FastAPI) -> None:
     async def _knm(_request: Request, exc: errors.KnmError) -> Any:
         if exc.code >= 500:
             log.warning("request failed: %s", exc)
+        retry_after = getattr(exc, "retry_after", None)  # knm's own limits, a carrier's 429
+        if isinstance(retry_after, int | float) and exc.code == 429:
+            return failure(exc, headers={"Retry-After": str(max(1, math.ceil(retry_after)))})
         return failure(exc)
 
     @app.exception_handler(RequestValidationError)

@@ -20,6 +20,7 @@ from prometheus_client import (
 
 from knm import carriers
 from knm.carriers import search
+from knm.numbers import purchase
 
 REQUESTS = Counter("knm_http_requests_total", "HTTP requests by route template and status",
                    ["method", "route", "status"])
@@ -50,7 +51,7 @@ def _observe_search(carrier: str, outcome: str, seconds: float) -> None:
 
 
 def install_carrier_observers() -> None:
-    """Hook the carrier metrics into `knm.search` and the purchase/release calls of
+    """Hook the carrier metrics into `knm.carriers.search` and the purchase/release calls of
     `knm.carriers` (once per process)."""
     if _observe_search not in search.observers:
         search.observers.append(_observe_search)
@@ -59,11 +60,25 @@ def install_carrier_observers() -> None:
 
 
 def render() -> tuple[bytes, str]:
-    """The text exposition, merged across worker processes when there are several."""
+    """The text exposition, merged across worker processes when there are several, with the
+    database's own figures (the same whichever worker answers) added."""
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess
 
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
-    return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
+        return generate_latest(registry) + _orders_text(), CONTENT_TYPE_LATEST
+    return generate_latest(REGISTRY) + _orders_text(), CONTENT_TYPE_LATEST
+
+
+def _orders_text() -> bytes:
+    """`knm_orders_unsettled{operation}`: purchases and releases under way or unsettled (an
+    alert on it staying above 0 finds orders no carrier could settle)."""
+    try:
+        counts = purchase.unsettled_counts()
+    except Exception:  # noqa: BLE001 - a database outage must not take /metrics down
+        return b""
+    lines = ["# HELP knm_orders_unsettled Purchases and releases at carriers under way or "
+             "unsettled", "# TYPE knm_orders_unsettled gauge"]
+    lines += [f'knm_orders_unsettled{{operation="{op}"}} {n}' for op, n in sorted(counts.items())]
+    return ("\n".join(lines) + "\n").encode()

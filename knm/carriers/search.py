@@ -14,7 +14,9 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
@@ -22,7 +24,7 @@ from typing import Any
 
 from knm import cache, config, errors, store
 from knm.carriers import registry
-from knm.carriers.base import Carrier
+from knm.carriers.base import Carrier, short_name
 from knm.carriers.selection import carrier_names
 from knm.carriers.threads import DaemonPool
 from knm.phone import normalize_prefix
@@ -70,6 +72,21 @@ class SearchOutcome:
     carriers: dict[str, CarrierReport] = field(default_factory=dict)
     from_cache: bool = False
 
+    def carriers_json(self) -> dict[str, dict[str, Any]]:
+        """The per-carrier report as the HTTP API answers it: short name → `to_json()`."""
+        return {short_name(name): report.to_json() for name, report in self.carriers.items()}
+
+    def failure(self) -> errors.SearchFailed | None:
+        """The error to answer instead of this outcome, if any: no carrier found a number
+        and at least one asked carrier failed or timed out. A store-backed carrier that
+        answered with nothing counts as "found nothing", so it cannot hide the failure of a
+        network carrier behind an empty success. None for a page from the cache."""
+        if self.from_cache or any(r.count for r in self.carriers.values()):
+            return None
+        if all(r.outcome == ANSWERED for r in self.carriers.values()):
+            return None
+        return errors.SearchFailed(self.carriers_json())
+
 
 def find(prefix: str, quantity: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
     """Kazoo's `knm_search:find`: a page of `{"number", "state"[, "locality"]}` dicts."""
@@ -88,9 +105,22 @@ def find_with_report(
     query_id: str | None = None,
     carriers: Iterable[str] | None = None,
     blocks: Any = None,
+    reuse_s: float = 0.0,
     **extra: Any,
 ) -> SearchOutcome:
-    """Search, and say per carrier whether it answered, failed or timed out."""
+    """Search, and say per carrier whether it answered, failed or timed out.
+
+    `reuse_s`: the same search (same parameters and page) made in this process within that
+    many seconds gets the same answer, carrier reports included, without asking the carriers
+    again — for anonymous searches, so that repeating one does not spend their quota."""
+    if reuse_s > 0 and not query_id:
+        key = json.dumps([prefix, quantity, offset, country, dialcode, account_id, reseller_id,
+                          sorted(carriers) if carriers else None, blocks, extra],
+                         sort_keys=True, default=str)
+        return _recent.get_or_run(key, reuse_s, lambda: find_with_report(
+            prefix, quantity, offset=offset, country=country, dialcode=dialcode,
+            account_id=account_id, reseller_id=reseller_id, carriers=carriers, blocks=blocks,
+            **extra))
     started = time.monotonic()
     quantity = _positive_int("quantity", quantity, minimum=1)
     offset = _positive_int("offset", offset, minimum=0)
@@ -124,6 +154,52 @@ def find_with_report(
     except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
         log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
     return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
+
+
+class _RecentAnswers:
+    """Answers of the last searches, for `reuse_s`: bounded, thread-safe, one search asked at a
+    time per key (callers of the same search wait for it rather than asking too)."""
+
+    def __init__(self, size: int = 1024) -> None:
+        self._lock = threading.Lock()
+        self._size = size
+        self._answers: OrderedDict[str, tuple[float, SearchOutcome]] = OrderedDict()
+        self._running: dict[str, threading.Lock] = {}
+
+    def get_or_run(self, key: str, ttl_s: float, run: Callable[[], SearchOutcome]
+                   ) -> SearchOutcome:
+        found = self._fresh(key)
+        if found is not None:
+            return found
+        with self._lock:
+            gate = self._running.setdefault(key, threading.Lock())
+        with gate:
+            found = self._fresh(key)
+            if found is not None:
+                return found
+            outcome = run()
+            with self._lock:
+                self._answers[key] = (time.monotonic() + ttl_s, outcome)
+                self._answers.move_to_end(key)
+                while len(self._answers) > self._size:
+                    self._answers.popitem(last=False)
+                self._running.pop(key, None)
+            return outcome
+
+    def _fresh(self, key: str) -> SearchOutcome | None:
+        with self._lock:
+            hit = self._answers.get(key)
+            if hit is None or hit[0] < time.monotonic():
+                return None
+            return hit[1]
+
+    def clear(self) -> None:
+        with self._lock:
+            self._answers.clear()
+
+
+_recent = _RecentAnswers()
+store.on_engine_switch(_recent.clear)
 
 
 # -- the fan-out ---------------------------------------------------------------------------
@@ -273,7 +349,10 @@ def _collect(name: str, future: Future[tuple[list[SearchResult], float]], starte
     except errors.KnmError as exc:
         if isinstance(exc, errors.CarrierFault) and exc.operation is None:
             exc.operation = "search"
-        report = CarrierReport(name, FAILED, time.monotonic() - started, error=exc.to_json())
+        # a carrier whose own request ran out of the search's time timed out, like one the
+        # search stopped waiting for (its request ends at the deadline, a hair before)
+        outcome = TIMED_OUT if isinstance(exc, errors.CarrierTimeout) else FAILED
+        report = CarrierReport(name, outcome, time.monotonic() - started, error=exc.to_json())
         log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
         return report, []
     except Exception as exc:  # noqa: BLE001 - a crashing carrier loses only its results

@@ -6,16 +6,13 @@ winner; a new record is an `INSERT` on the primary key, so two creators of one n
 both succeed. Bulk paths (imports, `create` of thousands of numbers) use chunked `IN` reads and
 multi-row inserts so they cost a handful of round trips, not one per number.
 
-A *claim* marks a row that an operation is about to change at a carrier (buy, release): the
-row's `rev` becomes `claim:<unix time>:<token>` in a conditional write. Anyone else who loads a
-row under a fresh claim is told the number is busy instead of calling the carrier a second time;
-a claim older than `CLAIM_TTL_S` (a crashed process) may be taken over.
+A row whose `rev` starts with `claim:` is being changed at its carrier (buy, release); the
+claim and its lease are the purchase protocol's (`knm.numbers.purchase`).
 """
 
 from __future__ import annotations
 
 import json
-import time
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -33,7 +30,6 @@ COPY_THRESHOLD = 200  # rows from which PostgreSQL bulk inserts use COPY
 CHUNK = 500  # numbers per IN (...) — well under SQLite's bound-parameter limit
 PG_CHUNK = 5000  # numbers per = ANY(array) on PostgreSQL
 CLAIM_PREFIX = "claim:"
-CLAIM_TTL_S = 900  # longer than any carrier order wait (order_timeout_s defaults to 120)
 #: port requests in these states no longer hold their numbers
 FINISHED_PORT_STATES = ("completed", "canceled", "cancelled", "rejected")
 
@@ -64,6 +60,7 @@ def to_row(pn: PhoneNumber) -> dict[str, Any]:
         "modified": pn.modified or stamp,
         "version": pn.version,
         "rev": pn.rev,
+        "pending_operation": pn.pending_operation,
     }
 
 
@@ -88,6 +85,7 @@ def from_row(row: Any) -> PhoneNumber:
     pn.modified = row.modified
     pn.version = row.version
     pn.rev = row.rev
+    pn.pending_operation = row.pending_operation
     pn.is_dirty = False
     return pn
 
@@ -101,16 +99,10 @@ def next_rev(rev: str | None) -> str:
     return f"{generation + 1}-{uuid.uuid4().hex}"
 
 
-def is_claimed(pn: PhoneNumber, now: float | None = None) -> bool:
-    """True while another operation holds a fresh claim on this row."""
-    rev = pn.rev or ""
-    if not rev.startswith(CLAIM_PREFIX):
-        return False
-    try:
-        since = float(rev.split(":")[1])
-    except (IndexError, ValueError):
-        return False
-    return (now or time.time()) - since < CLAIM_TTL_S
+def is_claimed(pn: PhoneNumber) -> bool:
+    """True while the row carries a claim: an operation is (or was, if its holder died)
+    changing it at its carrier."""
+    return (pn.rev or "").startswith(CLAIM_PREFIX)
 
 
 def _chunks(items: list[str], size: int = CHUNK) -> Iterator[list[str]]:
@@ -352,45 +344,3 @@ def save(pn: PhoneNumber) -> PhoneNumber:
     if failed:
         raise failed[pn.number]
     return pn
-
-
-def claim(pn: PhoneNumber) -> None:
-    """Mark the number as being changed at its carrier, atomically.
-
-    A new number (never saved) is inserted as it is now (normally state `discovery`): a second
-    buyer's insert then fails. A stored one is claimed with a version-checked update.
-    Raises `NumberExists`, `NumberBusy` or `Conflict` when someone else got there first.
-    """
-    if pn.version > 0 and is_claimed(pn):
-        raise errors.NumberBusy(pn.number)
-    token = f"{CLAIM_PREFIX}{int(time.time())}:{uuid.uuid4().hex[:12]}"
-    with store.write() as conn:
-        if pn.version == 0:
-            pn.rev = token
-            failed = insert_many([pn], conn)
-            if failed:
-                raise failed[pn.number]
-        else:
-            try:
-                update_one(pn, conn, rev=token)
-            except errors.Conflict:
-                raise errors.NumberBusy(pn.number) from None
-
-
-def write_back(pn: PhoneNumber) -> None:
-    """Save a claimed record (clears the claim)."""
-    with store.write() as conn:
-        update_one(pn, conn)
-
-
-def drop_claim(number: str, version: int, *, restore: PhoneNumber | None = None) -> None:
-    """Undo a claim: delete a claim row (new number) or write `restore` back over it."""
-    with store.write() as conn:
-        if restore is None:
-            conn.execute(delete(t).where(and_(t.c.number == number, t.c.version == version)))
-        else:
-            restore.version = version
-            try:
-                update_one(restore, conn)
-            except errors.Conflict:
-                pass  # somebody took over a stale claim; theirs is the newer state

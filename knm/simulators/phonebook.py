@@ -32,7 +32,9 @@ DEFAULT_NUMBERS: dict[str, dict[str, Any]] = {
 #: generated stock across area code 415, like the other simulators'
 REGISTRY_NUMBERS: dict[str, dict[str, Any]] = {
     **DEFAULT_NUMBERS,
-    **{f"+1{n}": {"extension": n[-4:]} for n in generate_nanp("415", 150, seed="knm_other")},
+    **{f"+1{n}": {"extension": n[-4:],
+                  "locality": {"city": "SAN FRANCISCO", "region": "CA", "country": "US"}}
+       for n in generate_nanp("415", 150, seed="knm_other")},
 }
 DEFAULT_BLOCKS: list[dict[str, Any]] = [
     {"start_number": "+14158867900", "end_number": "+14158897909"},
@@ -135,7 +137,7 @@ class PhonebookSimulator(Simulator):
             data: dict[str, Any] = {}
             with sim.lock:
                 for number in body.get("numbers") or []:
-                    if number in sim.available:
+                    if number in sim.available and number not in sim.taken:
                         sim.available.pop(number)
                         order_id = f"order-{next(sim._order_ids)}"
                         sim.owned[number] = {"number": number, "order_id": order_id,

@@ -24,19 +24,24 @@ class BackgroundServer:
     """`with BackgroundServer(app) as server: httpx.get(server.url + "/path")`."""
 
     def __init__(self, app: Any, *, host: str = "127.0.0.1", port: int = 0,
-                 log_level: str = "warning") -> None:
+                 log_level: str = "warning", ssl_certfile: str | None = None,
+                 ssl_keyfile: str | None = None) -> None:
+        """`ssl_certfile`/`ssl_keyfile` (PEM paths) serve HTTPS, for SDKs that only speak
+        HTTPS to the host they are given (the `vonage` SDK)."""
         self.host = host
         self.port = port or free_port()
         self.app = app
+        self.scheme = "https" if ssl_certfile else "http"
         self._server = uvicorn.Server(uvicorn.Config(
             app, host=host, port=self.port, log_level=log_level, lifespan="off",
-            access_log=False, timeout_graceful_shutdown=1,
+            access_log=False, timeout_graceful_shutdown=1, ssl_certfile=ssl_certfile,
+            ssl_keyfile=ssl_keyfile,
         ))
         self._thread: threading.Thread | None = None
 
     @property
     def url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def start(self) -> BackgroundServer:
         self._server.config.install_signal_handlers = False  # type: ignore[attr-defined]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, inspect, select
 
 from knm.store import schema
 
@@ -38,11 +38,24 @@ def _v4_search_cache_expiry_indexes(conn: Connection) -> None:
             index.create(conn, checkfirst=True)
 
 
+def _v5_orders_never_lost(conn: Connection) -> None:
+    """SPEC §5.1: the numbers' pending operation (with its partial index) and the claims'
+    leases. A database created by step 1 of this release already has the column."""
+    columns = {c["name"] for c in inspect(conn).get_columns(schema.numbers.name)}
+    if "pending_operation" not in columns:
+        conn.exec_driver_sql(
+            f"ALTER TABLE {schema.numbers.name} ADD COLUMN pending_operation VARCHAR(16)")
+    index = next(i for i in schema.numbers.indexes if i.name == "ix_knm_numbers_pending")
+    index.create(conn, checkfirst=True)
+    schema.claims.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "partial index on assigned_to", _v2_partial_assigned_index),
     (3, "search cache in the database", _v3_search_cache_tables),
     (4, "search cache expiry indexes", _v4_search_cache_expiry_indexes),
+    (5, "pending operations and claim leases", _v5_orders_never_lost),
 ]
 
 

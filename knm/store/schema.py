@@ -46,6 +46,9 @@ numbers = Table(
     # optimistic concurrency: every write bumps `version`; `rev` is the Kazoo-style `_rev`
     Column("version", Integer, nullable=False, default=1),
     Column("rev", String(64)),
+    # SPEC §5.1: `acquire` or `disconnect` while a purchase or release at the carrier is under
+    # way or unsettled (NULL otherwise): what `knm orders` lists and the settler works through
+    Column("pending_operation", String(16)),
 )
 # prefix-bounded searches of local/inventory numbers, and account listings
 Index("ix_knm_numbers_state_module_number",
@@ -54,6 +57,24 @@ Index("ix_knm_numbers_state_module_number",
 Index("ix_knm_numbers_assigned", numbers.c.assigned_to,
       postgresql_where=numbers.c.assigned_to.isnot(None),
       sqlite_where=numbers.c.assigned_to.isnot(None))
+
+# partial: only the few numbers with an order under way or unsettled
+Index("ix_knm_numbers_pending", numbers.c.pending_operation,
+      postgresql_where=numbers.c.pending_operation.isnot(None),
+      sqlite_where=numbers.c.pending_operation.isnot(None))
+
+# who is working on a number at its carrier right now: a lease its holder renews while the
+# call runs. A claim whose lease ran out belongs to a process that died: it is settled, never
+# simply taken over. Times are the database's clock, so hosts' clocks never disagree.
+claims = Table(
+    "knm_claims",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("holder", String(128), nullable=False, index=True),
+    Column("operation", String(16), nullable=False),
+    Column("lease_until", Float, nullable=False),
+    Column("started", Float, nullable=False),
+)
 
 pool_numbers = Table(
     "knm_pool_numbers",
