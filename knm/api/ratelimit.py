@@ -25,7 +25,7 @@ from limits import RateLimitItem, parse_many
 from limits.storage import Storage, storage_from_string
 from limits.strategies import MovingWindowRateLimiter
 
-from knm import config, errors
+from knm import config, errors, store
 
 API_AUTH_PER_CLIENT = "rate_limit_api_auth_per_client"
 API_AUTH_PER_KEY = "rate_limit_api_auth_per_key"
@@ -60,16 +60,24 @@ def _storage_url() -> str:
     return url if url.startswith(("redis://", "rediss://")) else "memory://"
 
 
+def _deployment() -> str:
+    """Counters are shared by the processes of one deployment — those on one database —
+    and kept apart from another deployment's on the same Redis."""
+    return hashlib.sha256((store.current_url() or "").encode()).hexdigest()[:12]
+
+
 def limiter() -> MovingWindowRateLimiter:
     """The process's limiter, on the storage `KNM_CACHE_URL` calls for."""
     global _limiter
     url = _storage_url()
+    name = f"{url}#{_deployment()}"
     current = _limiter
-    if current is None or current[0] != url:
+    if current is None or current[0] != name:
         with _lock:
-            if _limiter is None or _limiter[0] != url:
-                storage = storage_from_string(url)
-                _limiter = (url, MovingWindowRateLimiter(storage), storage)
+            if _limiter is None or _limiter[0] != name:
+                options = {} if url == "memory://" else {"key_prefix": f"knm:{_deployment()}"}
+                storage = storage_from_string(url, **options)
+                _limiter = (name, MovingWindowRateLimiter(storage), storage)
             current = _limiter
     return current[1]
 

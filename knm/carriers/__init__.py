@@ -165,14 +165,23 @@ def disconnect(number: PhoneNumber) -> PhoneNumber:
 
 
 def settle(number: PhoneNumber) -> OrderStatus:
-    """Ask `number`'s carrier what became of its unsettled purchase or release (SPEC §5.1;
-    `Carrier.settle`). A carrier that is not installed, or cannot tell, raises
-    `NotImplementedByCarrier`: its unknown outcomes stay for an operator."""
+    """What became of the unsettled purchase or release of `number` at its carrier
+    (`Carrier.settle`; SPEC §5.1). A carrier that is not installed, or that cannot tell,
+    raises (`NotImplementedByCarrier`): its unknown outcomes stay for an operator."""
     carrier = get_carrier(number.module_name)
     if carrier is None:
-        raise errors.NotImplementedByCarrier(
-            number.module_name, message=f"carrier {number.module_name} is not installed")
-    status = _call(number, "settle", "settle", carrier)
+        raise errors.NotImplementedByCarrier(full_name(str(number.module_name)),
+                                             message="carrier is not installed")
+    crash: errors.CarrierFault | None = None
+    try:
+        status = carrier.settle(number)
+    except errors.KnmError as exc:
+        _name_operation(exc, "settle")
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, "settle")
+    if crash is not None:
+        raise crash from crash.__cause__
     if not isinstance(status, OrderStatus):
         raise errors.MalformedResponse(carrier.name, f"settle returned {type(status).__name__}",
                                        number=number.number, operation="settle")
@@ -180,13 +189,13 @@ def settle(number: PhoneNumber) -> OrderStatus:
 
 
 def parse_webhook(name: str, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
-    """The verified order notifications of one webhook request from carrier `name`
-    (`Carrier.parse_webhook`): `errors.Unauthenticated` when it does not verify,
-    `errors.Invalid` when it cannot be read, `not_found` for a carrier not installed."""
+    """The order events of a webhook request carrier `name` sent (`Carrier.parse_webhook`).
+    Unverifiable: `errors.Unauthenticated`; unreadable: `errors.Invalid`; a carrier without
+    webhooks (or not installed): `NotImplementedByCarrier`."""
     carrier = get_carrier(name)
     if carrier is None:
-        raise errors.KnmError(f"no carrier {full_name(name)} is installed", code=404,
-                              error="not_found", cause=full_name(name))
+        raise errors.NotImplementedByCarrier(full_name(name),
+                                             message="carrier is not installed")
     return carrier.parse_webhook(headers, body)
 
 
@@ -197,10 +206,9 @@ def is_store_backed(name: str | None) -> bool:
     return bool(cls is not None and cls.answers_from_store)
 
 
-def _call(number: PhoneNumber, method: str, operation: str, carrier: Carrier | None = None
-          ) -> Any:
+def _call(number: PhoneNumber, method: str, operation: str) -> PhoneNumber:
     name = number.module_name
-    carrier = carrier or get_carrier(name)
+    carrier = get_carrier(name)
     if carrier is None:
         log.info("carrier %s does not exist, skipping %s of %s", name, method, number.number)
         return number

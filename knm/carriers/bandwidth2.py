@@ -197,12 +197,12 @@ def to_order_status(root: ET.Element) -> OrderStatus:
             return OrderStatus("failed", message=problem, order_id=order_id)
         if not order_id:
             raise ValueError("order answer without an order id or OrderStatus")
-        return OrderStatus("pending", extra={"order_status": "pending"}, order_id=order_id)
+        return OrderStatus("pending", data={"order_status": "pending"}, order_id=order_id)
     state = ORDER_DONE.get(status, "pending")
     message = problem if state == "failed" else None
     if state == "failed" and not message:
         message = f"order {order_id or ''} {status}".replace("  ", " ")
-    return OrderStatus(state, status, message=message, extra={"order_status": status.lower()},
+    return OrderStatus(state, status, message=message, data={"order_status": status.lower()},
                        order_id=order_id)
 
 
@@ -219,7 +219,7 @@ def listed_order(root: ET.Element, reference: str) -> OrderStatus | None:
     failed = status in ORDER_DONE and status != "COMPLETE"
     return OrderStatus(ORDER_DONE.get(status, "pending"), status,
                        message=f"order {status}" if failed else None,
-                       extra={"order_status": status.lower() or None},
+                       data={"order_status": status.lower() or None},
                        order_id=row.findtext("orderId") or None)
 
 
@@ -243,12 +243,13 @@ def to_events(root: ET.Element) -> list[WebhookEvent]:
     reference = (root.findtext("CustomerOrderId") or "").strip() or None
     numbers = [nanp_e164(el.text or "") for el in root.iterfind(
         "CompletedTelephoneNumbers/TelephoneNumber")]
-    extra = {"order_status": status.lower()} if operation == "acquire" and status else {}
+    learnt = {"order_status": status.lower()} if operation == "acquire" and status else {}
 
     def event(number: str | None) -> WebhookEvent:
-        return WebhookEvent(operation, OrderStatus(
-            state, status, message=message if state == "failed" else None, extra=dict(extra),
-            order_id=order_id), number=number, order_reference=reference, order_id=order_id)
+        status_now = OrderStatus(state, status, message=message if state == "failed" else None,
+                                 data=dict(learnt), order_id=order_id)
+        return WebhookEvent(number=number, order_reference=reference, order_id=order_id,
+                            operation=operation, status=status_now)
 
     return [event(n) for n in numbers if n] or [event(None)]
 
@@ -423,7 +424,7 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
                          content=order_xml(num, reference, name, self.config, self.version),
                          headers={"Content-Type": "application/xml"})
         first = self.parsed(to_order_status, root, number=num)
-        first.extra.update(customer_order_id=reference, order_name=name, number=num)
+        first.data.update(customer_order_id=reference, order_name=name, number=num)
         return first
 
     def fetch_order(self, order_id: str, number: PhoneNumber) -> OrderStatus:
@@ -437,13 +438,13 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
                          content=disconnect_xml(num, reference, self.version),
                          headers={"Content-Type": "application/xml"})
         first = self.parsed(to_order_status, root, number=num)
-        first.extra.pop("order_status", None)  # that key is the purchase's
+        first.data.pop("order_status", None)  # that key is the purchase's
         return first
 
     def fetch_disconnect(self, order_id: str, number: PhoneNumber) -> OrderStatus:
         root = self.call("GET", self._path(f"disconnects/{order_id}"), number=number.number)
         status = self.parsed(to_order_status, root, number=number.number)
-        status.extra.pop("order_status", None)
+        status.data.pop("order_status", None)
         return status
 
     # -- check and settle ---------------------------------------------------------------------
@@ -491,11 +492,11 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
         status = self.held(num)
         if status is not None:
             extra = {"order_id": order.order_id} if order is not None else {}
-            learnt = {**(order.extra if order else {}), **extra}
-            return OrderStatus("complete", status, extra=learnt,
+            learnt = {**(order.data if order else {}), **extra}
+            return OrderStatus("complete", status, data=learnt,
                                order_id=order.order_id if order else None)
         if order is not None:  # complete, yet /tns does not show it ours (yet)
-            return OrderStatus("pending", order.status, extra={"order_id": order.order_id},
+            return OrderStatus("pending", order.status, data={"order_id": order.order_id},
                                message="order complete, number not yet in service",
                                order_id=order.order_id)
         return OrderStatus("failed", message="no order with this CustomerOrderId, number not "

@@ -6,8 +6,7 @@ a settlement (`Carrier.settle`) or a webhook (`WebhookEvent`). `AsyncOrderCarrie
 template for carriers whose purchase (and release) is an order, combined with the transport
 template (`class Telnyx(AsyncOrderCarrier, HttpCarrier)`): the carrier writes
 `place_order(number)` and `fetch_order(order_id, number)` (and for releases
-`place_disconnect`/`fetch_disconnect`), each a request plus a pure mapping to `OrderStatus`
-(what the carrier learnt in its `extra`);
+`place_disconnect`/`fetch_disconnect`), each a request plus a pure mapping to `OrderStatus`;
 the base places, polls (bounded by `order_timeout_s`), records what the carrier learnt with the
 one merge rule, and never forgets an order still pending: its id and `order_status: "pending"`
 stay on the record, which the operations layer keeps unsettled.
@@ -25,14 +24,13 @@ from knm import errors
 from knm.carriers.base import Carrier
 from knm.record import PhoneNumber
 
-__all__ = ["COMPLETE", "FAILED", "ORDER_STATES", "PENDING", "AsyncOrderCarrier", "OrderStatus",
-           "WebhookEvent", "poll_order", "settling"]
+__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "poll_order",
+           "settling"]
 
 log = logging.getLogger("knm.carriers.orders")
 
-#: an order's states, in knm's words
-PENDING, COMPLETE, FAILED = "pending", "complete", "failed"
-ORDER_STATES = (PENDING, COMPLETE, FAILED)
+#: knm's words for where an order stands
+ORDER_STATES = ("pending", "complete", "failed")
 #: carrier-data keys of an unfinished purchase and release (SPEC §5.1)
 PURCHASE_KEYS = ("order_id", "order_status")
 DISCONNECT_KEYS = ("disconnect_order_id", "disconnect_status")
@@ -43,27 +41,29 @@ UNFINISHED = ("pending", "unknown")
 class OrderStatus:
     """Where an order stands, in knm's words plus the carrier's.
 
-    `state` is `pending`, `complete` or `failed` (settling a release: `complete` = the carrier
-    no longer holds the number, `failed` = it still does); `status` is the carrier's own word
-    (`RECEIVED`, `success`, …); `data` is what the carrier answered, for the caller; `message`
-    says why; `extra` is carrier data the number's record should keep (the one merge rule: new
-    values win, `None` removes — an order id found by reference, the number's id at the
-    carrier); `order_id` is the carrier's id of the order when known.
+    `state` is `pending`, `complete` or `failed` (for a settled release: `complete` = the
+    carrier no longer holds the number, `failed` = it still does); `status` is the carrier's
+    own word (`RECEIVED`, `success`, …); `data` is carrier data to merge into the number's
+    record (new values win, `None` removes); `message` says why; `order_id` is the carrier's
+    id of the order when known.
     """
 
     state: str
     status: str = ""
-    data: Any = None
+    data: dict[str, Any] = field(default_factory=dict)
     message: str | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
     order_id: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.state not in ORDER_STATES:
+            raise ValueError(f"order state must be one of {ORDER_STATES}, not {self.state!r}")
 
     @property
     def done(self) -> bool:
-        return self.state != PENDING
+        return self.state != "pending"
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"state": self.state, "status": self.status, "extra": self.extra}
+        out: dict[str, Any] = {"state": self.state, "status": self.status, "data": self.data}
         if self.message is not None:
             out["message"] = self.message
         if self.order_id is not None:
@@ -71,17 +71,16 @@ class OrderStatus:
         return out
 
 
-@dataclass
+@dataclass(frozen=True)
 class WebhookEvent:
-    """One order notification a carrier pushed (SPEC §5.1 webhooks), as the carrier's
-    `parse_webhook` read it: which number (or which order, by knm's reference or the carrier's
-    id), whether a purchase (`acquire`) or a release (`disconnect`), and where it stands."""
+    """One order event a carrier sent knm (`Carrier.parse_webhook`): which number or order it
+    is about and where that order now stands."""
 
-    operation: str
+    number: str | None
+    order_reference: str | None
+    order_id: str | None
+    operation: str  # "acquire" | "disconnect"
     status: OrderStatus
-    number: str | None = None
-    order_reference: str | None = None
-    order_id: str | None = None
 
 
 def settling(number: PhoneNumber) -> str:
@@ -194,21 +193,21 @@ class AsyncOrderCarrier(Carrier):
         """Place the order, poll it until it is done, record what the carrier said."""
         first = self.place_order(number)
         order_id = self._order_id(first, number)
-        self.learn(number, {**first.extra, "order_id": order_id})
+        self.learn(number, {**first.data, "order_id": order_id})
         done = self.poll_order(number, order_id, lambda: self.fetch_order(order_id, number),
                                first)
-        self.learn(number, done.extra)
+        self.learn(number, done.data)
         return number
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         """Place the release order, poll it until it is done, record it."""
         first = self.place_disconnect(number)
         order_id = self._order_id(first, number)
-        self.learn(number, {**first.extra, "disconnect_order_id": order_id})
+        self.learn(number, {**first.data, "disconnect_order_id": order_id})
         done = self.poll_order(number, order_id,
                                lambda: self.fetch_disconnect(order_id, number), first,
                                pending_keys=DISCONNECT_KEYS)
-        self.learn(number, {**done.extra, "disconnect_status": "complete"})
+        self.learn(number, {**done.data, "disconnect_status": "complete"})
         return number
 
     def poll_order(self, number: PhoneNumber, order_id: str,

@@ -349,11 +349,11 @@ def _collect(name: str, future: Future[tuple[list[SearchResult], float]], starte
     except errors.KnmError as exc:
         if isinstance(exc, errors.CarrierFault) and exc.operation is None:
             exc.operation = "search"
-        # a carrier whose own request ran out of the search's time timed out, like one the
-        # search stopped waiting for (its request ends at the deadline, a hair before)
+        # a carrier whose own request ran out of time timed out, whichever clock noticed
         outcome = TIMED_OUT if isinstance(exc, errors.CarrierTimeout) else FAILED
         report = CarrierReport(name, outcome, time.monotonic() - started, error=exc.to_json())
-        log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
+        if outcome == FAILED:
+            log.warning("carrier %s failed a search: %s %s", name, exc.code, exc.error)
         return report, []
     except Exception as exc:  # noqa: BLE001 - a crashing carrier loses only its results
         fault = errors.CarrierFault(name, f"carrier crashed: {type(exc).__name__}",

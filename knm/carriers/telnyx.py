@@ -138,7 +138,7 @@ def to_order_status(order: Any, number: str) -> OrderStatus:
     data: dict[str, Any] = {"order_status": status}
     if order.get("customer_reference"):
         data["customer_reference"] = order["customer_reference"]
-    return OrderStatus(state, status, message=message, extra=data, order_id=str(order["id"]))
+    return OrderStatus(state, status, message=message, data=data, order_id=str(order["id"]))
 
 
 def data_of(doc: Any) -> Any:
@@ -207,9 +207,10 @@ def to_events(doc: Any) -> list[WebhookEvent]:
     for row in order.get("phone_numbers") or []:
         number = row.get("phone_number") if isinstance(row, dict) else None
         if isinstance(number, str):
-            out.append(WebhookEvent("acquire", to_order_status(order, number), number=number,
-                                    order_reference=order.get("customer_reference"),
-                                    order_id=str(order.get("id") or "") or None))
+            out.append(WebhookEvent(number=number, order_reference=order.get("customer_reference"),
+                                    order_id=str(order.get("id") or "") or None,
+                                    operation="acquire",
+                                    status=to_order_status(order, number)))
     return out
 
 
@@ -337,27 +338,27 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
                 return OrderStatus("complete", "released", message=f"{num} is not held")
             return OrderStatus("failed", str(row.get("status") or ""),
                                message=f"{num} is still held ({row.get('status')})",
-                               extra={"phone_number_id": row.get("id")})
+                               data={"phone_number_id": row.get("id")})
         order = self._find_order(number)
         order_id = order.order_id if order else None
-        data = {**(order.extra if order else {}), "order_id": order_id}
+        data = {**(order.data if order else {}), "order_id": order_id}
         if row is not None:
             data["phone_number_id"] = row.get("id")
             status = str(row.get("status") or "")
             if status == "purchase-pending" or (order is not None and order.state == "pending"):
-                return OrderStatus("pending", status, extra=data, order_id=order_id)
+                return OrderStatus("pending", status, data=data, order_id=order_id)
             if status == "purchase-failed":
-                return OrderStatus("failed", status, message="the purchase failed", extra=data,
+                return OrderStatus("failed", status, message="the purchase failed", data=data,
                                    order_id=order_id)
-            return OrderStatus("complete", status, extra=data, order_id=order_id)
+            return OrderStatus("complete", status, data=data, order_id=order_id)
         if order is None:
             return OrderStatus("failed", message="no order with this reference, number not held")
         if order.state == "failed":
-            return OrderStatus("failed", order.status, message=order.message, extra=data,
+            return OrderStatus("failed", order.status, message=order.message, data=data,
                                order_id=order_id)
         # an order Telnyx still works on, or one it completed (then it bought the number,
         # even if the account's listing does not show it yet)
-        return OrderStatus(order.state, order.status, message=order.message, extra=data,
+        return OrderStatus(order.state, order.status, message=order.message, data=data,
                            order_id=order_id)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:

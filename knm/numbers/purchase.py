@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, extract, func, literal, select, update
 
 from knm import carriers, config, errors, store
-from knm.carriers.orders import COMPLETE, FAILED, OrderStatus
+from knm.carriers.orders import OrderStatus
 from knm.numbers import repository
 from knm.record import PhoneNumber, now_gregorian
 from knm.store.schema import claims
@@ -52,6 +52,7 @@ REFERENCE, ORDER_ID, ORDER_STATUS = "order_reference", "order_id", "order_status
 DISCONNECT_ORDER_ID, DISCONNECT_STATUS = "disconnect_order_id", "disconnect_status"
 ORDER_ACCOUNT, ORDER_TARGET = "order_account", "order_target"
 UNKNOWN, PENDING = "unknown", "pending"
+COMPLETE, FAILED = "complete", "failed"  # OrderStatus states
 _BOOKKEEPING = (ORDER_STATUS, ORDER_ACCOUNT, ORDER_TARGET, DISCONNECT_STATUS)
 
 
@@ -433,7 +434,10 @@ def _released_claim(pn: PhoneNumber) -> PhoneNumber:
 def apply(row: PhoneNumber, version: int, status: OrderStatus, operation: str) -> Settled:
     """Finish (or undo, or leave) `row`'s operation as `status` says; `row` is claimed by
     this process at `version`."""
-    data = {**(row.carrier_data or {}), **(status.extra or {})}
+    data = {**(row.carrier_data or {}), **(status.data or {})}
+    if status.order_id:
+        data[DISCONNECT_ORDER_ID if operation == DISCONNECT else ORDER_ID] = status.order_id
+    data = {k: v for k, v in data.items() if v is not None}
     if status.state == COMPLETE and operation == ACQUIRE:
         done = row.copy()
         owner = data.get(ORDER_ACCOUNT) or row.assigned_to

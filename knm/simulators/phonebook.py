@@ -32,8 +32,8 @@ DEFAULT_NUMBERS: dict[str, dict[str, Any]] = {
 #: generated stock across area code 415, like the other simulators'
 REGISTRY_NUMBERS: dict[str, dict[str, Any]] = {
     **DEFAULT_NUMBERS,
-    **{f"+1{n}": {"extension": n[-4:],
-                  "locality": {"city": "SAN FRANCISCO", "region": "CA", "country": "US"}}
+    **{f"+1{n}": {"extension": n[-4:], "locality": {"city": "SAN FRANCISCO", "region": "CA",
+                                                     "country": "US"}}
        for n in generate_nanp("415", 150, seed="knm_other")},
 }
 DEFAULT_BLOCKS: list[dict[str, Any]] = [

@@ -78,5 +78,5 @@ def test_a_lost_order_answer_is_found_by_reference(live: registry.Live) -> None:
     assert listed.params["filter[customer_reference]"] == pn.carrier_data["order_reference"]
     live.sim.set(order_result="complete")
     done = live.carrier.settle(pn)
-    assert done.state == "complete" and done.extra["order_id"] == pending.order_id
-    assert done.extra["phone_number_id"] == live.sim.owned[number]["id"]
+    assert done.state == "complete" and done.data["order_id"] == pending.order_id
+    assert done.data["phone_number_id"] == live.sim.owned[number]["id"]

@@ -77,14 +77,15 @@ class Shop(Carrier):
         if number.pending_operation == "disconnect":
             return OrderStatus("failed" if held else "complete")
         if held == "pending":
-            return OrderStatus("pending", extra={"order_id": "ord-7"})
+            return OrderStatus("pending", order_id="ord-7")
         return OrderStatus("complete" if held == "owned" else "failed")
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
         if headers.get("x-shop-secret") != type(self).webhook_secret:
             raise errors.Unauthenticated(cause="webhook signature does not verify")
         number, _, outcome = body.decode().partition("=")
-        return [WebhookEvent("acquire", OrderStatus(outcome), number=number)]
+        return [WebhookEvent(number=number, order_reference=None, order_id=None,
+                             operation="acquire", status=OrderStatus(outcome))]
 
 
 @pytest.fixture
