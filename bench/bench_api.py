@@ -107,7 +107,7 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="knm-bench-api-"))
     url = args.db or f"sqlite:///{tmp / 'bench.sqlite'}"
     from knm import accounts, config, store
-    from knm.carriers.inventory import import_inventory
+    from knm.numbers.stock import import_inventory
     from knm.simulators.server import free_port
 
     store.use(url)

@@ -3,8 +3,9 @@
 Carriers are asked once per query; later pages, and the purchase of a number found in the
 search, read from here. In one process a dict is enough; when several processes serve one
 system they must share it: `KNM_CACHE_URL=redis://…`, `store` (the database), or
-`local+store` (memory, and the database for searches that discovered numbers: `knm serve`'s
-default). Entries expire after `search_cache_ttl_s` seconds (Kazoo's never did).
+`local+store` (memory, and the database for searches that discovered numbers: what `knm
+serve`, `knm demo` and the `knm` command use unless told otherwise, see `knm.runtime`).
+Entries expire after `search_cache_ttl_s` seconds (Kazoo's never did).
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ def _decode(text: str | bytes) -> SearchResult:
     return SearchResult.from_dict(json.loads(text))
 
 
-Packed = tuple[str, str, str, Any, Any, Any]
+Packed = tuple[str, str, str, Any, Any, Any, Any]
 
 
 def _pack(result: SearchResult) -> Packed:
@@ -53,12 +54,13 @@ def _pack(result: SearchResult) -> Packed:
     Python's garbage collector, so a cache of millions of results costs a full collection
     nothing; SearchResult objects (each with a dict) made every collection walk them all."""
     return (result.number, result.carrier, result.state, result.carrier_data or None,
-            result.block, result.locality or None)
+            result.block, result.locality or None, result.price or None)
 
 
 def _unpack(packed: Packed) -> SearchResult:
-    number, carrier, state, data, block, locality = packed
-    return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality)
+    number, carrier, state, data, block, locality, price = packed
+    return SearchResult(number, carrier, state, dict(data) if data else {}, block, locality,
+                        price)
 
 
 Clock = Callable[[], float]
@@ -121,6 +123,13 @@ class LocalCache:
         with self._lock:
             self._queries.clear()
             self._numbers.clear()
+
+    def alive(self) -> list[tuple[str, float, list[SearchResult]]]:
+        """Every query not expired yet: `(query_id, seconds left, results)`."""
+        now = self._clock()
+        with self._lock:
+            entries = [(k, v[0] - now, v[1]) for k, v in self._queries.items() if v[0] >= now]
+        return [(k, left, [_unpack(p) for p in packed]) for k, left, packed in entries]
 
     def _evict(self) -> None:
         now = self._clock()
@@ -282,6 +291,16 @@ class LayeredCache:
     def clear(self) -> None:
         self.local.clear()
         self.shared.clear()
+
+    def persist(self) -> None:
+        """Write the searches only this process's memory holds to the database.
+
+        A `knm` command is a process of its own: the next one (`--offset N --query-id Q`)
+        can page only what the database holds. A server never needs this: it lives on, and
+        writes only what another process must see (searches that discovered numbers)."""
+        for query_id, left, results in self.local.alive():
+            if left >= 1 and not any(r.state == "discovery" for r in results):
+                self.shared.put(query_id, results, int(left))
 
 
 _lock = threading.Lock()

@@ -68,6 +68,18 @@ def _scope(account_id: str | None) -> str:
     return account_id or SYSTEM
 
 
+_FULL_NAME_CATEGORY = f"{CATEGORY}.knm_"
+
+
+def canonical_category(category: str) -> str:
+    """`number_manager.knm_telnyx` → `number_manager.telnyx`. A carrier's settings live under
+    its short name (SPEC §7); its full name, which people type as readily, means the same
+    category rather than one no carrier reads."""
+    if category.startswith(_FULL_NAME_CATEGORY):
+        return CATEGORY + "." + category.removeprefix(_FULL_NAME_CATEGORY)
+    return category
+
+
 # -- the snapshot ------------------------------------------------------------------------------
 # Searches and bulk operations read a dozen keys per call; one query per key made config the
 # hot path of every search. The whole table is small, so each process keeps a snapshot of it,
@@ -152,6 +164,7 @@ _MISSING = object()
 def get(category: str, key: str, default: Any = None, *, account_id: str | None = None,
         node: str | None = None) -> Any:
     """The value of `key`: the account's if it has one, else node → default → built-in."""
+    category = canonical_category(category)
     node = node or node_name()
     rows = _rows()
     if account_id:
@@ -176,6 +189,7 @@ def set(category: str, key: str, value: Any, *, account_id: str | None = None,  
         node: str | None = None) -> None:
     """Set `key`; `value=None` removes it. Takes effect on this process's next read, and
     within `KNM_CONFIG_TTL_MS` in every other process."""
+    category = canonical_category(category)
     scope, section = _scope(account_id), node or DEFAULT_SECTION
     where = and_(t.c.scope == scope, t.c.category == category, t.c.section == section,
                  t.c.key == key)
@@ -195,6 +209,7 @@ def set(category: str, key: str, value: Any, *, account_id: str | None = None,  
 def get_category(category: str, *, account_id: str | None = None, node: str | None = None,
                  with_builtin: bool = True) -> dict[str, Any]:
     """All keys of a category as the lookups would see them (built-in < default < node)."""
+    category = canonical_category(category)
     node = node or node_name()
     merged: dict[str, Any] = copy.deepcopy(BUILTIN.get(category, {})) if with_builtin else {}
     layers = [(SYSTEM, DEFAULT_SECTION), (SYSTEM, node)]

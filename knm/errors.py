@@ -89,6 +89,16 @@ class NotFound(_NumberError):
     template = "number {} not found"
 
 
+class NotDiscovered(NotFound):
+    """A number to buy that knm does not hold and no recent search found. Bare "not found"
+    left people who had just seen the number in a search (of another process, whose cache
+    this one does not share) with nothing to do; this says what to do."""
+
+    template = ("number {} not found: knm does not hold it and no search found it at a "
+                "carrier in the last search_cache_ttl_s seconds; search for it first, on this "
+                "database (or the same KNM_CACHE_URL), then buy it")
+
+
 class NotReconcilable(_NumberError):
     code, error = 404, "not_reconcilable"
     template = "number {} is not reconcilable"

@@ -80,6 +80,23 @@ def normalize(raw: str, country: str = "US") -> str:
     return text
 
 
+_DIGITS = re.compile(r"^\+?\d+$")
+
+
+def looks_like_number(raw: str) -> bool:
+    """Digits with an optional leading `+`, once spaces and `().-` are taken out."""
+    return bool(_DIGITS.match(_JUNK.sub("", str(raw))))
+
+
+def parse_number(raw: str, field: str = "number") -> str:
+    """A number a person typed (`(415) 886-7900`, `+14158867900`), in E.164 where it can be
+    worked out; text with anything but digits (and `+`, spaces, `().-`) is `400 invalid`
+    naming `field`, rather than a `404` for a "number" nobody could have meant."""
+    if not looks_like_number(raw):
+        raise errors.Invalid(field, f"{raw!r} is not a phone number")
+    return normalize(raw)
+
+
 @lru_cache(maxsize=64)
 def _compiled(regex: str) -> re.Pattern[str]:
     return re.compile(regex)

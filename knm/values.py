@@ -56,11 +56,16 @@ class SearchResult:
     carrier_data: dict[str, Any] = field(default_factory=dict)
     block: tuple[str, str] | None = None
     locality: dict[str, Any] | None = None
+    #: what the carrier charges, where it says: `{"currency", "monthly", "upfront"}` as
+    #: decimal strings (a buyer compares offers before buying)
+    price: dict[str, str] | None = None
 
     def to_public(self) -> dict[str, Any]:
         out: dict[str, Any] = {"number": self.number, "state": self.state}
         if self.locality:
             out["locality"] = self.locality
+        if self.price:
+            out["price"] = self.price
         return out
 
     @classmethod

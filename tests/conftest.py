@@ -15,7 +15,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
-from knm import cache, store
+from knm import runtime, store
+
+# helpers with assertions that test modules import (and load as plugins): rewrite them too
+pytest.register_assert_rewrite("cli_support")
 
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"
@@ -38,8 +41,7 @@ def _pg_schema_url(schema: str) -> str:
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[str]:
     url = f"sqlite:///{tmp_path / 'knm.sqlite'}"
-    store.use(url)
-    cache.use(cache.LocalCache())
+    runtime.configure(db=url, cache="local")
     yield url
 
 
@@ -50,8 +52,7 @@ def pg_db() -> Iterator[str]:
     with admin.connect() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     url = _pg_schema_url(schema)
-    store.use(url)
-    cache.use(cache.LocalCache())
+    runtime.configure(db=url, cache="local")
     try:
         yield url
     finally:
@@ -66,8 +67,7 @@ def _isolated_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[
     """Tests that do not ask for a database still get a fresh one of their own, so nothing
     leaks between tests (a previous test's PostgreSQL schema is dropped when it ends)."""
     if not {"db", "sqlite_db", "pg_db"} & set(request.fixturenames):
-        store.use(f"sqlite:///{tmp_path / 'isolated.sqlite'}")
-        cache.use(cache.LocalCache())
+        runtime.configure(db=f"sqlite:///{tmp_path / 'isolated.sqlite'}", cache="local")
     yield
 
 

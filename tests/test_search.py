@@ -337,3 +337,40 @@ def test_a_program_that_searched_a_hung_carrier_still_exits(tmp_path) -> None:  
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[0] == "timed_out ['+14155550100']"
+
+
+def test_quantity_above_the_maximum_is_refused_when_asked(test_carriers: None) -> None:
+    config.set("number_manager", "maximum_search_quantity", 7)
+    with pytest.raises(errors.Invalid) as refused:
+        search.find_with_report("415", 8, carriers=["test_fast"], cap_quantity=False)
+    assert refused.value.cause == "quantity" and "(7)" in refused.value.message
+    assert len(search.find_with_report("415", 7, carriers=["test_fast"],
+                                       cap_quantity=False).results) == 7
+
+
+def test_an_unknown_carrier_asked_by_name_is_refused(test_carriers: None) -> None:
+    with pytest.raises(errors.Invalid) as refused:
+        carriers.find("415", carriers=["test_fast", "telnix"])
+    assert refused.value.cause == "carrier" and "knm_telnix" in refused.value.message
+
+
+def test_an_account_searches_as_itself_without_naming_its_reseller(db: str) -> None:
+    from knm import accounts, numbers
+
+    reseller = accounts.create("reseller", is_reseller=True)
+    child = accounts.create("child", parent_id=reseller.id)
+    held = ["+14155550300", "+14155550301"]
+    assert numbers.create(held, assign_to=reseller.id, state="reserved").ok
+    # the reseller's reserved numbers are offered to its child (knm_reserved_reseller), as
+    # when reseller_id is given: without its reseller, the search would be the system's
+    found = carriers.find("415", quantity=5, account_id=child.id)
+    assert [r["number"] for r in found] == held
+
+
+def test_an_empty_search_says_why(test_carriers: None) -> None:
+    nothing = search.find_with_report("+1999", 5, carriers=["knm_local"], account_id="a" * 32)
+    assert nothing.why_empty() == ("no carrier holds numbers under +1999: knm_local answered "
+                                   "with none")
+    assert search.find_with_report("415", 5, carriers=["test_fast"]).why_empty() is None
+    failed = search.find_with_report("415", 5, carriers=["test_failing"])
+    assert failed.failure() is not None and failed.why_empty() is None

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import os
 import tempfile
+from logging import getLogger  # not `import logging`: knm.api.logging is a submodule
 from typing import Any
 
 __all__ = ["create_app", "serve"]
+
+log = getLogger("knm.api")
 
 
 def create_app(db_url: str | None = None) -> Any:
@@ -21,26 +24,23 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     """Run the API under uvicorn until interrupted.
 
     `db` is a SQLite path or a SQLAlchemy URL (else `KNM_DATABASE_URL`, else the default
-    file). Migrations run once here, before any worker starts, so workers never race to
-    create the schema. With several workers the database URL reaches them through
-    `KNM_DATABASE_URL` and metrics are merged through `PROMETHEUS_MULTIPROC_DIR`.
+    file); the search cache is `KNM_CACHE_URL`, else `local+store` (`knm.runtime`), so a
+    client's `activate` may reach another worker — or a `knm buy` — than its search did. A
+    busy port is refused before anything is opened. Migrations run once here, before any
+    worker starts, so workers never race to create the schema; the workers learn the
+    database and the cache from the environment, and merge their metrics through
+    `PROMETHEUS_MULTIPROC_DIR`.
     """
     import uvicorn
 
-    from knm import store
+    from knm import runtime
     from knm.api import logging as api_logging
 
-    url = store.url_for_path(db) if db else (os.environ.get("KNM_DATABASE_URL")
-                                             or store.default_url())
-    os.environ["KNM_DATABASE_URL"] = url
-    # a client's `activate` may reach another worker (or a `knm buy`) than its search did
-    os.environ.setdefault("KNM_CACHE_URL", "local+store")
-    from knm import cache
-
-    cache.use(None)  # chosen again from KNM_CACHE_URL on first use
+    runtime.check_port(host, port)
     os.environ.setdefault("KNM_LOG_LEVEL", log_level.upper())
     api_logging.configure(log_level.upper())
-    store.use(url)
+    wired = runtime.configure(db=db, export=True)
+    log.info("knm serve on http://%s:%s with %s", host, port, wired.describe())
     _warn_unless_sealed()
     workers = max(1, int(workers))
     common: dict[str, Any] = {"host": host, "port": port, "access_log": False,
@@ -58,13 +58,11 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
 
 def _warn_unless_sealed() -> None:
     """Carrier secrets in plaintext in the database are one backup away from a leak."""
-    import logging
-
     from knm import config, sealing
 
     if not os.environ.get(sealing.ENV):
         stored = config.secrets_at_rest()
-        logging.getLogger("knm.api").warning(
+        log.warning(
             "%s is not set: carrier secrets are stored in plaintext in the database "
             "(%d now); set it, then run `knm config rotate-key` (docs/security.md)",
             sealing.ENV, stored["plaintext"])

@@ -23,7 +23,8 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 import knm
-from knm import accounts, config, errors, numbers, phone, store
+from knm import accounts, config, errors, numbers, phone, runtime, store
+from knm import cache as search_cache
 from knm import carriers as facade
 from knm.api import auth, console, docs, metrics, ratelimit
 from knm.api import errors as api_errors
@@ -434,8 +435,8 @@ def create_app(db_url: str | None = None) -> FastAPI:
     several worker processes; each then opens the database named by `KNM_DATABASE_URL`.
     """
     with _started_lock:
-        if db_url:
-            store.use(db_url)
+        if db_url:  # this database, the search cache as it is
+            runtime.configure(db=db_url, cache=search_cache.get_cache())
         else:
             store.engine()  # opens (and migrates) the configured database
         auth.clear_caches()
@@ -481,6 +482,7 @@ def worker_app() -> FastAPI:
     """The app as `knm serve` runs it in each worker: logging configured, then `create_app`."""
     if not api_logging.is_configured():
         api_logging.configure(os.environ.get("KNM_LOG_LEVEL", "INFO"))
+    runtime.configure()  # what `knm serve` exported: KNM_DATABASE_URL, KNM_CACHE_URL
     return create_app()
 
 

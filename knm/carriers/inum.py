@@ -3,7 +3,7 @@ Search results are already `available`; a released number goes back as `released
 
 from __future__ import annotations
 
-from knm.carriers.pools import PoolCarrier
+from knm.carriers.pool import PoolCarrier
 
 
 class Inum(PoolCarrier):

@@ -6,9 +6,9 @@ are bookkeeping only. Released local numbers are deleted for good by the operati
 
 from __future__ import annotations
 
-from knm.carriers.pools import LocalStoreCarrier
+from knm.carriers.store_backed import AvailableRowsCarrier
 
 
-class Local(LocalStoreCarrier):
+class Local(AvailableRowsCarrier):
     name = "knm_local"
     local = True

@@ -1,10 +1,10 @@
 """`knm_managed`: a private pool of numbers per account, filled by an operator with
-`generate_numbers` / `import_numbers` (Kazoo §4.3). Search results are `discovery` numbers;
+`knm numbers generate` (`knm.numbers.stock`; Kazoo §4.3). Search results are `discovery` numbers;
 buying marks the pool entry taken, releasing puts it back."""
 
 from __future__ import annotations
 
-from knm.carriers.pools import PoolCarrier
+from knm.carriers.pool import PoolCarrier
 
 
 class Managed(PoolCarrier):

@@ -31,6 +31,7 @@ log = logging.getLogger("knm.carriers.orders")
 
 #: knm's words for where an order stands
 ORDER_STATES = ("pending", "complete", "failed")
+PENDING, COMPLETE, FAILED = ORDER_STATES
 #: carrier-data keys of an unfinished purchase and release (SPEC §5.1)
 PURCHASE_KEYS = ("order_id", "order_status")
 DISCONNECT_KEYS = ("disconnect_order_id", "disconnect_status")

@@ -8,30 +8,28 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import bindparam
 
 from knm.carriers.base import SearchOptions, SearchResult, StoreQuery
-from knm.carriers.pools import BookkeepingCarrier, StoreQuerySearch, prefix_bounds
+from knm.carriers.store_backed import (
+    BookkeepingCarrier,
+    StoreBackedCarrier,
+    page_params,
+    prefix_range_query,
+)
 from knm.store.schema import numbers as numbers_t
 
-_QUERY = (
-    # a number in the store needs no carrier data to be bought: not read (no JSON decoding)
-    select(numbers_t.c.number, numbers_t.c.module_name)
-    .where(and_(numbers_t.c.state == "reserved",
-                numbers_t.c.assigned_to == bindparam("owner"),
-                numbers_t.c.number >= bindparam("low"),
-                numbers_t.c.number < bindparam("high")))
-    .order_by(numbers_t.c.number)
-    .limit(bindparam("limit"))
-    .offset(bindparam("skip"))
-)
+# a number in the store needs no carrier data to be bought: not read (no JSON decoding)
+_QUERY = prefix_range_query(numbers_t, [numbers_t.c.number, numbers_t.c.module_name],
+                            numbers_t.c.state == "reserved",
+                            numbers_t.c.assigned_to == bindparam("owner"))
 
 
 def _reserved_results(rows: list[tuple[Any, ...]]) -> list[SearchResult]:
     return [SearchResult(number, module, "reserved") for number, module in rows]
 
 
-class Reserved(BookkeepingCarrier, StoreQuerySearch):
+class Reserved(StoreBackedCarrier, BookkeepingCarrier):
     name = "knm_reserved"
     discovers = False
     local = True
@@ -48,9 +46,7 @@ class Reserved(BookkeepingCarrier, StoreQuerySearch):
         owner = self.owner(options)
         if not options.account_id or not owner or not prefix.startswith("+") or quantity < 1:
             return None
-        low, high = prefix_bounds(prefix)
         # one query with LIMIT/OFFSET pages correctly: Kazoo's top-up recursion (and its
         # swapped-argument bug in knm_reserved_reseller) is not needed
-        return StoreQuery(_QUERY, {"owner": owner, "low": low, "high": high,
-                                   "limit": int(quantity),
-                                   "skip": max(int(options.offset or 0), 0)}, _reserved_results)
+        return StoreQuery(_QUERY, {"owner": owner, **page_params(prefix, quantity, options.offset)},
+                          _reserved_results)

@@ -22,7 +22,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from knm import cache, config, errors, store
+from knm import accounts, cache, config, errors, store
 from knm.carriers import registry
 from knm.carriers.base import Carrier, short_name
 from knm.carriers.selection import carrier_names
@@ -71,6 +71,8 @@ class SearchOutcome:
     query_id: str
     carriers: dict[str, CarrierReport] = field(default_factory=dict)
     from_cache: bool = False
+    #: the normalized prefix searched (`+1415`)
+    prefix: str = ""
 
     def carriers_json(self) -> dict[str, dict[str, Any]]:
         """The per-carrier report as the HTTP API answers it: short name → `to_json()`."""
@@ -86,6 +88,19 @@ class SearchOutcome:
         if all(r.outcome == ANSWERED for r in self.carriers.values()):
             return None
         return errors.SearchFailed(self.carriers_json())
+
+    def why_empty(self) -> str | None:
+        """Why this search found no number, in a sentence; None when it found some or when
+        it failed (`failure()` says that)."""
+        if self.results or self.failure() is not None:
+            return None
+        if self.from_cache:
+            return "no more numbers in this search (the page is past its last result)"
+        if not self.carriers:
+            return "no carrier was asked: none is configured for this search"
+        names = ", ".join(sorted(self.carriers))
+        return f"no carrier holds numbers under {self.prefix or 'this prefix'}: {names} " \
+               "answered with none"
 
 
 def find(prefix: str, quantity: int = 1, **kwargs: Any) -> list[dict[str, Any]]:
@@ -105,29 +120,41 @@ def find_with_report(
     query_id: str | None = None,
     carriers: Iterable[str] | None = None,
     blocks: Any = None,
+    cap_quantity: bool = True,
     reuse_s: float = 0.0,
     **extra: Any,
 ) -> SearchOutcome:
     """Search, and say per carrier whether it answered, failed or timed out.
+
+    A `quantity` above `maximum_search_quantity` is capped (SPEC §4, as Kazoo does), or with
+    `cap_quantity=False` refused as `400 invalid` naming the maximum — for a person, who
+    could take the capped page for everything there is. An `account_id` without its
+    `reseller_id` searches as that account: its reseller is looked up.
 
     `reuse_s`: the same search (same parameters and page) made in this process within that
     many seconds gets the same answer, carrier reports included, without asking the carriers
     again — for anonymous searches, so that repeating one does not spend their quota."""
     if reuse_s > 0 and not query_id:
         key = json.dumps([prefix, quantity, offset, country, dialcode, account_id, reseller_id,
-                          sorted(carriers) if carriers else None, blocks, extra],
+                          sorted(carriers) if carriers else None, blocks, cap_quantity, extra],
                          sort_keys=True, default=str)
         return _recent.get_or_run(key, reuse_s, lambda: find_with_report(
             prefix, quantity, offset=offset, country=country, dialcode=dialcode,
             account_id=account_id, reseller_id=reseller_id, carriers=carriers, blocks=blocks,
-            **extra))
+            cap_quantity=cap_quantity, **extra))
     started = time.monotonic()
     quantity = _positive_int("quantity", quantity, minimum=1)
     offset = _positive_int("offset", offset, minimum=0)
     country = (country or "US").upper()
     normalized = normalize_prefix(prefix, country, dialcode)
     maximum = _config_int("maximum_search_quantity", 500)
+    if quantity > maximum and not cap_quantity:
+        raise errors.Invalid("quantity", f"quantity {quantity} is above "
+                             f"maximum_search_quantity ({maximum}); ask for at most "
+                             f"{maximum} and page with offset")
     quantity = min(quantity, maximum)
+    if account_id and not reseller_id:
+        reseller_id = accounts.reseller_id(account_id)
     search_cache = cache.get_cache()
     names: list[str] | None = None
     if query_id is None or str(query_id) == "":
@@ -137,7 +164,8 @@ def find_with_report(
     if offset > 0:
         cached = _cached_page(search_cache, query_id, offset, quantity)
         if cached is not None:
-            return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True)
+            return SearchOutcome([r.to_public() for r in cached], query_id, from_cache=True,
+                                 prefix=normalized)
     if names is None:
         names = carrier_names(carriers, account_id, reseller_id)
 
@@ -153,7 +181,8 @@ def find_with_report(
         search_cache.put(query_id, merged, ttl)
     except Exception as exc:  # noqa: BLE001 - a cache outage must not lose the search
         log.warning("search cache unavailable, results not cached: %s", type(exc).__name__)
-    return SearchOutcome(_page(merged, offset, quantity), query_id, reports)
+    return SearchOutcome(_page(merged, offset, quantity), query_id, reports,
+                         prefix=normalized)
 
 
 class _RecentAnswers:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from knm import config
+from knm import config, errors
 from knm.carriers.base import full_name
 from knm.carriers.registry import declared_names, is_reachable
 
@@ -92,11 +92,71 @@ def available_carriers(account_id: str | None = None, reseller_id: str | None = 
 
 def carrier_names(carriers: Iterable[str] | None, account_id: str | None,
                   reseller_id: str | None) -> list[str]:
-    """The carriers one search asks: those named (reachable ones, once each), else the
-    account's (`available_carriers`)."""
+    """The carriers one search asks: those named (once each; a name knm does not know is
+    `400 invalid`, see `carrier_name`), else the account's (`available_carriers`)."""
     if carriers is not None:
         if isinstance(carriers, str):
             carriers = [carriers]
-        wanted = [full_name(str(c)) for c in carriers if c]
-        return list(dict.fromkeys(n for n in wanted if is_reachable(n)))
+        return list(dict.fromkeys(carrier_name(str(c)) for c in carriers if c))
     return list(dict.fromkeys(available_carriers(account_id, reseller_id)))
+
+
+# -- names an operator types -------------------------------------------------------------------
+
+
+def known_names() -> list[str]:
+    """Every carrier name knm can be told to use: built in, installed or registered."""
+    return sorted(n for n in declared_names() if n not in ("", "undefined"))
+
+
+def carrier_name(name: str, field: str = "carrier") -> str:
+    """The full name of a carrier someone typed (`telnyx` or `knm_telnyx` → `knm_telnyx`).
+
+    SPEC §1 accepts both forms anywhere a name is; a name knm does not know — a typo, or one
+    of Kazoo's carriers knm does not have — is `400 invalid` naming `field` and listing the
+    names it knows, instead of a carrier silently skipped. A carrier that is installed but
+    cannot be loaded is accepted: the search reports it as failed."""
+    text = str(name).strip()
+    full = full_name(text) if text else text
+    if full and (full in declared_names() or is_reachable(full)):
+        return full
+    raise errors.Invalid(field, f"{_unknown(full or repr(text))} (known: "
+                         f"{', '.join(known_names())})")
+
+
+def _unknown(name: str) -> str:
+    if name in ALL_MODULES:
+        return f"{name} is one of Kazoo's carriers that knm does not have"
+    return f"unknown carrier {name}"
+
+
+#: `number_manager` settings whose value names carriers (a list, or one name)
+NAME_LIST_SETTINGS = ("carrier_modules",)
+NAME_SETTINGS = ("available_module_name", "port_in_module_name")
+
+
+def check_setting(category: str, key: str, value: Any) -> Any:
+    """`value` as `knm.config.set(category, key, value)` should store it, for settings that
+    name carriers: every name known, in its full form. `config.set` itself stays permissive
+    (Kazoo skips names it cannot load, and documents carried over from Kazoo may hold them);
+    whatever takes settings from a person — the CLI, the HTTP API — calls this first."""
+    if category != CATEGORY or value is None:
+        return value
+    if key in NAME_LIST_SETTINGS:
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and v.strip() for v in value):
+            raise errors.Invalid(key, f"{key} must be a non-empty list of carrier names "
+                                 f"(known: {', '.join(known_names())})")
+        names = [full_name(v.strip()) for v in value]
+        unknown = [n for n in names if n not in declared_names() and not is_reachable(n)]
+        if unknown:
+            raise errors.Invalid(key, f"{'; '.join(_unknown(n) for n in unknown)} (known: "
+                                 f"{', '.join(known_names())})")
+        return names
+    if key in NAME_SETTINGS:
+        if not isinstance(value, str):
+            raise errors.Invalid(key, f"{key} must be a carrier name")
+        return carrier_name(value, key)
+    return value

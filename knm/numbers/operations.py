@@ -288,7 +288,7 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
         if pn is None:
             result = search_cache.discovered(num)
             if result is None or result.state != "discovery":
-                batch.fail(num, errors.NotFound(num))
+                batch.fail(num, errors.NotDiscovered(num))
                 continue
             pn = _new_number(num, state="discovery", module_name=result.carrier,
                              assign_to=assign_to, auth_by=auth_by,

@@ -38,7 +38,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, extract, func, literal, select, update
 
 from knm import carriers, config, errors, store
-from knm.carriers.orders import OrderStatus
+from knm.carriers.orders import COMPLETE, FAILED, OrderStatus
 from knm.numbers import repository
 from knm.record import PhoneNumber, now_gregorian
 from knm.store.schema import claims
@@ -52,7 +52,6 @@ REFERENCE, ORDER_ID, ORDER_STATUS = "order_reference", "order_id", "order_status
 DISCONNECT_ORDER_ID, DISCONNECT_STATUS = "disconnect_order_id", "disconnect_status"
 ORDER_ACCOUNT, ORDER_TARGET = "order_account", "order_target"
 UNKNOWN, PENDING = "unknown", "pending"
-COMPLETE, FAILED = "complete", "failed"  # OrderStatus states
 _BOOKKEEPING = (ORDER_STATUS, ORDER_ACCOUNT, ORDER_TARGET, DISCONNECT_STATUS)
 
 

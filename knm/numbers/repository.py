@@ -12,21 +12,20 @@ claim and its lease are the purchase protocol's (`knm.numbers.purchase`).
 
 from __future__ import annotations
 
-import json
 import uuid
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from sqlalchemy import JSON, Connection, String, and_, any_, bindparam, delete, select, update
+from sqlalchemy import Connection, String, and_, any_, bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
 from knm import errors, store
 from knm.record import PhoneNumber, now_gregorian
+from knm.store import bulk
 from knm.store.schema import numbers as t
 from knm.store.schema import port_requests
 
-COPY_THRESHOLD = 200  # rows from which PostgreSQL bulk inserts use COPY
 CHUNK = 500  # numbers per IN (...) — well under SQLite's bound-parameter limit
 PG_CHUNK = 5000  # numbers per = ANY(array) on PostgreSQL
 CLAIM_PREFIX = "claim:"
@@ -196,36 +195,6 @@ def _insert_ignoring_existing(conn: Connection) -> Any:
     return None
 
 
-def _copy_rows(rows: list[dict[str, Any]], conn: Connection) -> None:
-    """PostgreSQL `COPY`: several times faster than multi-row INSERTs for big batches."""
-    columns = list(rows[0])
-    plain = [c for c in columns if c not in JSON_COLUMNS]
-    as_json = [c for c in columns if c in JSON_COLUMNS]
-    cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-    try:
-        with cursor.copy(f"COPY {t.name} ({', '.join(plain + as_json)}) FROM STDIN") as copy:
-            for row in rows:
-                copy.write_row([row[c] for c in plain] + [_json_text(row[c]) for c in as_json])
-    finally:
-        cursor.close()
-
-
-JSON_COLUMNS = frozenset(c.name for c in t.columns if isinstance(c.type, JSON))
-
-
-def _json_text(value: dict[str, Any] | list[Any]) -> str:
-    if not value:
-        return "{}" if isinstance(value, dict) else "[]"
-    return json.dumps(value, separators=(",", ":"))
-
-
-def _insert_rows(rows: list[dict[str, Any]], conn: Connection) -> None:
-    if conn.dialect.name == "postgresql" and len(rows) >= COPY_THRESHOLD:
-        _copy_rows(rows, conn)
-    else:
-        conn.execute(t.insert(), rows)
-
-
 def _insert_reporting(rows: list[dict[str, Any]], conn: Connection) -> set[str]:
     """Slow but exact: insert what is free, return the numbers that went in."""
     stmt = _insert_ignoring_existing(conn)
@@ -278,12 +247,12 @@ def insert_many(pns: list[PhoneNumber], conn: Connection) -> dict[str, errors.Kn
         rows.append(row)
     if conn.dialect.name == "sqlite":
         # BEGIN IMMEDIATE holds the write lock: nobody can have inserted since the check
-        _insert_rows(rows, conn)
+        bulk.insert_rows(conn, t, rows)
         inserted = {row["number"] for row in rows}
     else:
         try:
             with conn.begin_nested():
-                _insert_rows(rows, conn)
+                bulk.insert_rows(conn, t, rows)
             inserted = {row["number"] for row in rows}
         except IntegrityError:
             inserted = _insert_reporting(rows, conn)

@@ -56,9 +56,27 @@ def url_for_path(path: str | os.PathLike[str]) -> str:
     return text if "://" in text else f"sqlite:///{Path(text).expanduser().resolve()}"
 
 
+def canonical_url(url: str) -> str:
+    """`url` with the driver knm ships with: `postgres://` and `postgresql://` (what hosting
+    providers and `psql` hand out) become `postgresql+psycopg://`; SQLAlchemy would look for
+    psycopg2, or for a `postgres` dialect that does not exist."""
+    for scheme in ("postgres://", "postgresql://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url.removeprefix(scheme)
+    return url
+
+
 def _make_engine(url: str) -> Engine:
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    """An engine for `url`; a URL SQLAlchemy cannot use is `400 invalid` (cause `db`)."""
+    url = canonical_url(url)
+    try:
+        return _create_engine(url)
+    except Exception as exc:  # an unknown dialect or driver, a malformed URL
+        raise errors.Invalid("db", redact_url(
+            f"cannot use database URL {url}: {type(exc).__name__}: {exc}")) from None
+
+
+def _create_engine(url: str) -> Engine:
     if url.startswith("sqlite"):
         db_path = url.split(":///", 1)[-1]
         if db_path and db_path != ":memory:":
@@ -105,6 +123,7 @@ def engine() -> Engine:
 def use(url: str) -> Engine:
     """Switch this process to the database at `url`, creating or migrating its schema."""
     global _engine, _url
+    url = canonical_url(url)
     with _lock:
         new = _make_engine(url)
         try:
