@@ -15,7 +15,7 @@ from collections.abc import Iterator
 import pytest
 
 from knm import errors
-from knm.carriers.base import SearchOptions
+from knm.carriers.base import Carrier, SearchOptions, new_order_reference
 from knm.record import PhoneNumber
 from knm.simulators import registry
 from knm.simulators.server import free_port
@@ -317,12 +317,12 @@ def test_failed_order_is_a_carrier_fault(live: registry.Live) -> None:
     assert info.value.carrier == live.spec.carrier
 
 
-# -- ambiguous answers: the carrier acted, the answer was lost (SPEC §5.1) ---------------------
+# -- orders that are never lost (SPEC §5.1) ---------------------------------------------------
 
 AMBIGUOUS = ["timeout", "truncated", "empty_502", "html_500"]
 
 
-def _spoilt(live: registry.Live, how: str, method: str) -> registry.Carrier:
+def _spoilt(live: registry.Live, how: str, method: str) -> Carrier:
     """The carrier, with the simulator set to do the next `method` request and spoil its
     answer; a short timeout for the answer that never comes."""
     live.sim.set(ambiguous=how, match=method, times=1, hang_s=5)
@@ -333,16 +333,33 @@ def _orders_of(sim: object, number: str) -> list[dict]:
     return [o for o in getattr(sim, "orders", {}).values() if number in o.get("numbers", ())]
 
 
+def _claimed(number: str, operation: str, data: dict | None = None) -> PhoneNumber:
+    """The record as the operations layer hands it to the carrier: the reference it stored
+    before the call, the status unknown until the carrier answers."""
+    pn = PhoneNumber.new(number)
+    status = "order_status" if operation == "acquire" else "disconnect_status"
+    pn.set_carrier_data({**(data or {}), "order_reference": new_order_reference(),
+                         status: "unknown"})
+    pn.pending_operation = operation
+    return pn
+
+
+def _settles(live: registry.Live) -> bool:
+    return "settle" in live.carrier.capabilities
+
+
 @pytest.mark.parametrize("how", AMBIGUOUS)
-def test_purchase_whose_answer_is_lost_is_unsettled(live: registry.Live, how: str) -> None:
+def test_purchase_whose_answer_is_lost_is_unsettled_then_settled(live: registry.Live,
+                                                                 how: str) -> None:
     if "buy" not in live.carrier.capabilities:
         pytest.skip("no purchase")
     number = _buyable(live)
     live.sim.reset()
+    pn = _claimed(number, "acquire")
     carrier = _spoilt(live, how, live.spec.purchase_method)
     started = time.monotonic()
     with pytest.raises(errors.KnmError) as info:
-        carrier.acquire_number(PhoneNumber.new(number))
+        carrier.acquire_number(pn)
     assert info.value.unsettled is True, f"{type(info.value).__name__}: {info.value}"
     assert time.monotonic() - started < 5
     # the simulator did buy it, once: knm must not forget it nor order it again blindly
@@ -350,18 +367,59 @@ def test_purchase_whose_answer_is_lost_is_unsettled(live: registry.Live, how: st
     assert len(live.sim.received(live.spec.purchase_method)) == 1
     assert len(_orders_of(live.sim, number)) <= 1
     _assert_clean(live, info.value)
+    if not _settles(live):
+        return
+    books = (sorted(live.sim.owned), len(live.sim.orders))
+    settled = live.carrier.settle(pn)
+    assert settled.state == "complete", settled
+    assert (sorted(live.sim.owned), len(live.sim.orders)) == books, "settling only reads"
+
+
+def test_refused_purchase_is_settled_and_settles_as_failed(live: registry.Live) -> None:
+    if "buy" not in live.carrier.capabilities:
+        pytest.skip("no purchase")
+    number = _buyable(live)
+    live.sim.taken.add(number)  # another customer has it
+    pn = _claimed(number, "acquire")
+    with pytest.raises(errors.NumberUnavailable) as info:
+        live.carrier.acquire_number(pn)
+    assert info.value.unsettled is False
+    assert number not in live.sim.owned
+    if _settles(live):
+        assert live.carrier.settle(pn).state == "failed"
 
 
 @pytest.mark.parametrize("how", AMBIGUOUS)
-def test_release_whose_answer_is_lost_is_unsettled(live: registry.Live, how: str) -> None:
+def test_release_whose_answer_is_lost_is_unsettled_then_settled(live: registry.Live,
+                                                                how: str) -> None:
     if "release" not in live.carrier.capabilities:
         pytest.skip("no release")
     number = _buyable(live)
-    bought = live.carrier.acquire_number(PhoneNumber.new(number))
+    bought = live.carrier.acquire_number(_claimed(number, "acquire"))
     assert number in live.sim.owned
+    pn = _claimed(number, "disconnect", bought.carrier_data)
     carrier = _spoilt(live, how, live.spec.release_method)
     with pytest.raises(errors.KnmError) as info:
-        carrier.disconnect_number(bought)
+        carrier.disconnect_number(pn)
     assert info.value.unsettled is True, f"{type(info.value).__name__}: {info.value}"
     assert number not in live.sim.owned, "the simulator released it"
     _assert_clean(live, info.value)
+    if _settles(live):
+        assert live.carrier.settle(pn).state == "complete"
+
+
+def test_refused_release_is_settled_and_settles_as_failed(live: registry.Live) -> None:
+    if "release" not in live.carrier.capabilities:
+        pytest.skip("no release")
+    number = _buyable(live)
+    bought = live.carrier.acquire_number(_claimed(number, "acquire"))
+    pn = _claimed(number, "disconnect", bought.carrier_data)
+    live.sim.set(fail_with={"status": 400, "message": "this number cannot be released"},
+                 match=live.spec.release_method)
+    with pytest.raises(errors.CarrierFault) as info:
+        live.carrier.disconnect_number(pn)
+    assert info.value.unsettled is False
+    live.sim.reset_switches()
+    assert number in live.sim.owned
+    if _settles(live):
+        assert live.carrier.settle(pn).state == "failed", "the carrier still holds it"

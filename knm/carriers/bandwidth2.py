@@ -18,6 +18,7 @@ counts only when its `AccountId` is ours and its status one of a held number.
 
 from __future__ import annotations
 
+import hmac
 import threading
 import time
 import xml.etree.ElementTree as ET
@@ -30,8 +31,8 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
-from knm.carriers.payloads import local_name
+from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, WebhookEvent, settling
+from knm.carriers.payloads import local_name, parse_xml_text
 from knm.phone import is_us_tollfree, nanp_e164, national_number
 from knm.record import PhoneNumber
 
@@ -193,15 +194,16 @@ def to_order_status(root: ET.Element) -> OrderStatus:
     problem = xml_errors(root)
     if not status:
         if problem:
-            return OrderStatus("failed", "", {}, problem, order_id)
+            return OrderStatus("failed", message=problem, order_id=order_id)
         if not order_id:
             raise ValueError("order answer without an order id or OrderStatus")
-        return OrderStatus("pending", "", {"order_status": "pending"}, None, order_id)
+        return OrderStatus("pending", data={"order_status": "pending"}, order_id=order_id)
     state = ORDER_DONE.get(status, "pending")
     message = problem if state == "failed" else None
     if state == "failed" and not message:
         message = f"order {order_id or ''} {status}".replace("  ", " ")
-    return OrderStatus(state, status, {"order_status": status.lower()}, message, order_id)
+    return OrderStatus(state, status, message=message, data={"order_status": status.lower()},
+                       order_id=order_id)
 
 
 def listed_order(root: ET.Element, reference: str) -> OrderStatus | None:
@@ -214,10 +216,42 @@ def listed_order(root: ET.Element, reference: str) -> OrderStatus | None:
     rows.sort(key=lambda el: el.findtext("lastModifiedDate") or el.findtext("OrderDate") or "")
     row = rows[-1]
     status = (row.findtext("OrderStatus") or "").strip().upper()
+    failed = status in ORDER_DONE and status != "COMPLETE"
     return OrderStatus(ORDER_DONE.get(status, "pending"), status,
-                       {"order_status": status.lower() or None},
-                       None if status not in ORDER_DONE or status == "COMPLETE"
-                       else f"order {status}", row.findtext("orderId") or None)
+                       message=f"order {status}" if failed else None,
+                       data={"order_status": status.lower() or None},
+                       order_id=row.findtext("orderId") or None)
+
+
+def to_events(root: ET.Element) -> list[WebhookEvent]:
+    """The events of an order or disconnect `<Notification>` (orderWebhook.md): one per
+    completed number, or one naming only the order when none completed. Other order types
+    (port-ins, e911s, …) → none; `ValueError` for a body that is no notification."""
+    if root.tag != "Notification":
+        raise ValueError(f"expected <Notification>, got <{root.tag}>")
+    kind = (root.findtext("OrderType") or "").strip().lower()
+    if kind in ("orders", "order", "new_number"):
+        operation = "acquire"
+    elif kind in ("disconnects", "disconnect"):
+        operation = "disconnect"
+    else:
+        return []
+    status = (root.findtext("Status") or "").strip().upper()
+    state = ORDER_DONE.get(status, "pending")
+    message = (root.findtext("Message") or "").strip() or None
+    order_id = (root.findtext("OrderId") or "").strip() or None
+    reference = (root.findtext("CustomerOrderId") or "").strip() or None
+    numbers = [nanp_e164(el.text or "") for el in root.iterfind(
+        "CompletedTelephoneNumbers/TelephoneNumber")]
+    learnt = {"order_status": status.lower()} if operation == "acquire" and status else {}
+
+    def event(number: str | None) -> WebhookEvent:
+        status_now = OrderStatus(state, status, message=message if state == "failed" else None,
+                                 data=dict(learnt), order_id=order_id)
+        return WebhookEvent(number=number, order_reference=reference, order_id=order_id,
+                            operation=operation, status=status_now)
+
+    return [event(n) for n in numbers if n] or [event(None)]
 
 
 def held_status(root: ET.Element, account_id: str) -> str | None:
@@ -452,22 +486,41 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
                     return found
             status = self.held(num)
             if status is None:
-                return OrderStatus("complete", "disconnected", {},
-                                   f"{num} is no longer held")
-            return OrderStatus("failed", status, {}, f"{num} is still held ({status})")
+                return OrderStatus("complete", "disconnected",
+                                   message=f"{num} is no longer held")
+            return OrderStatus("failed", status, message=f"{num} is still held ({status})")
         order = self._find_order(number)
         if order is not None and order.state in ("pending", "failed"):
             return order
         status = self.held(num)
         if status is not None:
             extra = {"order_id": order.order_id} if order is not None else {}
-            return OrderStatus("complete", status, {**(order.data if order else {}), **extra},
+            learnt = {**(order.data if order else {}), **extra}
+            return OrderStatus("complete", status, data=learnt,
                                order_id=order.order_id if order else None)
         if order is not None:  # complete, yet /tns does not show it ours (yet)
-            return OrderStatus("pending", order.status, {"order_id": order.order_id},
-                               "order complete, number not yet in service", order.order_id)
-        return OrderStatus("failed", "", {}, "no order with this CustomerOrderId, "
-                                             "number not held")
+            return OrderStatus("pending", order.status, data={"order_id": order.order_id},
+                               message="order complete, number not yet in service",
+                               order_id=order.order_id)
+        return OrderStatus("failed", message="no order with this CustomerOrderId, number not "
+                                             "held")
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """Order and disconnect notifications, verified with the Basic credentials set on
+        knm's subscription (`webhook_username`, `webhook_password`)."""
+        user, password = self.config.get("webhook_username"), self.config.get("webhook_password")
+        if not user or not password:
+            raise errors.Unauthenticated("webhook_username and webhook_password are not "
+                                         "configured: a Bandwidth notification cannot be "
+                                         "verified", cause="webhook")
+        sent = {str(k).lower(): str(v) for k, v in headers.items()}.get("authorization", "")
+        if not hmac.compare_digest(sent.encode(), self.basic_auth(user, password).encode()):
+            raise errors.Unauthenticated("Bandwidth notification refused: wrong credentials",
+                                         cause="webhook")
+        try:
+            return to_events(parse_xml_text(body))
+        except ValueError as exc:
+            raise errors.Invalid("body", f"unreadable Bandwidth notification: {exc}") from None
 
     def _find_order(self, number: PhoneNumber) -> OrderStatus | None:
         data = number.carrier_data

@@ -85,8 +85,12 @@ class WebhookEvent:
 
 
 def settling(number: PhoneNumber) -> str:
-    """Which operation of `number` is unsettled: `disconnect` when its release is (its
-    `disconnect_status` is pending or unknown), else `acquire`."""
+    """Which operation of `number` is unsettled: the record's `pending_operation` when the
+    operations layer set it, else `disconnect` when its release is pending or unknown (its
+    `disconnect_status`), else `acquire`."""
+    operation = getattr(number, "pending_operation", None)
+    if operation in ("acquire", "disconnect"):
+        return str(operation)
     if number.carrier_data.get("disconnect_status") in UNFINISHED:
         return "disconnect"
     return "acquire"

@@ -165,6 +165,6 @@ class Simwood(HttpCarrier):
         if settling(number) == "disconnect":
             return (OrderStatus("failed", "allocated", message="still allocated") if held
                     else OrderStatus("complete", "not allocated"))
-        return (OrderStatus("complete", "allocated", {"simwood_account_id": self.account})
+        return (OrderStatus("complete", "allocated", data={"simwood_account_id": self.account})
                 if held else OrderStatus("failed", "not allocated",
                                          message="not allocated to the account"))

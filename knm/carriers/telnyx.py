@@ -14,16 +14,22 @@ read and the exact number kept, skipping `deleted` and `ported-out` rows: audit 
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
+import time
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
 import httpx
 import phonenumbers
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
+from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, WebhookEvent, settling
 from knm.phone import is_us_tollfree
 from knm.record import PhoneNumber
 
@@ -36,6 +42,8 @@ ORDER_STATES = {"success": "complete", "failure": "failed", "pending": "pending"
 GONE = frozenset({"deleted", "ported-out"})
 #: rows read per ownership lookup (the filter matches more than the one number)
 LOOKUP_PAGE_SIZE = 50
+#: how far a webhook's `telnyx-timestamp` may be from now (Telnyx's SDK: 300 s)
+WEBHOOK_TOLERANCE_S = 300
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -130,7 +138,7 @@ def to_order_status(order: Any, number: str) -> OrderStatus:
     data: dict[str, Any] = {"order_status": status}
     if order.get("customer_reference"):
         data["customer_reference"] = order["customer_reference"]
-    return OrderStatus(state, status, data, message, order_id=str(order["id"]))
+    return OrderStatus(state, status, message=message, data=data, order_id=str(order["id"]))
 
 
 def data_of(doc: Any) -> Any:
@@ -160,6 +168,50 @@ def order_for(doc: Any, number: str) -> dict[str, Any] | None:
         for p in r.get("phone_numbers") or [])]
     mine.sort(key=lambda r: str(r.get("created_at") or ""))
     return mine[-1] if mine else None
+
+
+def verify_webhook(headers: Mapping[str, str], body: bytes, public_key: str, *,
+                   now: float, tolerance_s: float = WEBHOOK_TOLERANCE_S) -> None:
+    """Check a webhook came from Telnyx: Ed25519 over `"{telnyx-timestamp}|{body}"`, its
+    signature (base64) in `telnyx-signature-ed25519`, verified with the account's public key
+    (base64), and the timestamp within `tolerance_s` of `now`. `ValueError` says why not."""
+    lowered = {str(k).lower(): str(v) for k, v in headers.items()}
+    signature, stamp = lowered.get("telnyx-signature-ed25519"), lowered.get("telnyx-timestamp")
+    if not signature or not stamp:
+        raise ValueError("telnyx-signature-ed25519 and telnyx-timestamp headers are required")
+    try:
+        sent_at = int(stamp)
+    except ValueError:
+        raise ValueError(f"telnyx-timestamp {stamp!r} is not a number") from None
+    if abs(now - sent_at) > tolerance_s:
+        raise ValueError(f"telnyx-timestamp is {abs(now - sent_at):.0f}s away from now")
+    try:
+        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key, validate=True))
+        key.verify(base64.b64decode(signature, validate=True), stamp.encode() + b"|" + body)
+    except (InvalidSignature, binascii.Error, ValueError):
+        raise ValueError("the signature does not verify") from None
+
+
+def to_events(doc: Any) -> list[WebhookEvent]:
+    """The order events of a (verified) webhook: `number_order.complete` → one per number;
+    other event types → none. `ValueError` for a body that is not a Telnyx event."""
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or not isinstance(data.get("event_type"), str):
+        raise ValueError("not a Telnyx webhook event")
+    if data["event_type"] != "number_order.complete":
+        return []
+    order = data.get("payload")
+    if not isinstance(order, dict):
+        raise ValueError("number_order.complete without a payload")
+    out = []
+    for row in order.get("phone_numbers") or []:
+        number = row.get("phone_number") if isinstance(row, dict) else None
+        if isinstance(number, str):
+            out.append(WebhookEvent(number=number, order_reference=order.get("customer_reference"),
+                                    order_id=str(order.get("id") or "") or None,
+                                    operation="acquire",
+                                    status=to_order_status(order, number)))
+    return out
 
 
 def country_of(prefix: str) -> str | None:
@@ -199,7 +251,7 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
     default_base_url = "https://api.telnyx.com/v2"
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
-                              "locality", "settle"})
+                              "locality", "settle", "webhooks"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, secret=True, description="Telnyx API v2 key"),
         Setting("connection_id", description="connection (SIP trunk) bought numbers route to"),
@@ -207,6 +259,11 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
         Setting("should_keep_best_effort", bool, default=False,
                 description="keep near matches Telnyx offers when exact ones run out"),
         Setting("max_search_quantity", int, default=500, description="cap on filter[limit]"),
+        Setting("webhook_public_key",
+                description="the account's webhook public key (base64, Ed25519): verifies "
+                            "number_order.complete webhooks"),
+        Setting("webhook_tolerance_s", int, default=WEBHOOK_TOLERANCE_S,
+                description="how old (or early) a webhook's timestamp may be"),
     )
 
     def request_headers(self) -> dict[str, str]:
@@ -280,8 +337,8 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
             if row is None:
                 return OrderStatus("complete", "released", message=f"{num} is not held")
             return OrderStatus("failed", str(row.get("status") or ""),
-                               {"phone_number_id": row.get("id")},
-                               f"{num} is still held ({row.get('status')})")
+                               message=f"{num} is still held ({row.get('status')})",
+                               data={"phone_number_id": row.get("id")})
         order = self._find_order(number)
         order_id = order.order_id if order else None
         data = {**(order.data if order else {}), "order_id": order_id}
@@ -289,17 +346,37 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
             data["phone_number_id"] = row.get("id")
             status = str(row.get("status") or "")
             if status == "purchase-pending" or (order is not None and order.state == "pending"):
-                return OrderStatus("pending", status, data, order_id=order_id)
+                return OrderStatus("pending", status, data=data, order_id=order_id)
             if status == "purchase-failed":
-                return OrderStatus("failed", status, data, "the purchase failed", order_id)
-            return OrderStatus("complete", status, data, order_id=order_id)
+                return OrderStatus("failed", status, message="the purchase failed", data=data,
+                                   order_id=order_id)
+            return OrderStatus("complete", status, data=data, order_id=order_id)
         if order is None:
-            return OrderStatus("failed", "", {}, "no order with this reference, number not held")
+            return OrderStatus("failed", message="no order with this reference, number not held")
         if order.state == "failed":
-            return OrderStatus("failed", order.status, data, order.message, order_id)
+            return OrderStatus("failed", order.status, message=order.message, data=data,
+                               order_id=order_id)
         # an order Telnyx still works on, or one it completed (then it bought the number,
         # even if the account's listing does not show it yet)
-        return OrderStatus(order.state, order.status, data, order.message, order_id)
+        return OrderStatus(order.state, order.status, message=order.message, data=data,
+                           order_id=order_id)
+
+    def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:
+        """`number_order.complete` events, verified with `webhook_public_key`."""
+        key = self.config.get("webhook_public_key")
+        if not key:
+            raise errors.Unauthenticated("webhook_public_key is not configured: a Telnyx "
+                                         "webhook cannot be verified", cause="webhook")
+        try:
+            verify_webhook(headers, body, str(key), now=time.time(),
+                           tolerance_s=float(self.config["webhook_tolerance_s"]))
+        except ValueError as exc:
+            raise errors.Unauthenticated(f"Telnyx webhook refused: {exc}",
+                                         cause="webhook") from None
+        try:
+            return to_events(json.loads(body))
+        except ValueError as exc:
+            raise errors.Invalid("body", f"unreadable Telnyx webhook: {exc}") from None
 
     def _find_order(self, number: PhoneNumber) -> OrderStatus | None:
         num = number.number

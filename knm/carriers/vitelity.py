@@ -302,7 +302,7 @@ class Vitelity(HttpCarrier):
         if held is None:
             return OrderStatus("failed", "not listed", message="not on the account")
         learnt = {"routesip": held["routesip"]} if held.get("routesip") else {}
-        return OrderStatus("complete", "listed", learnt)
+        return OrderStatus("complete", "listed", data=learnt)
 
     def _path(self) -> str:
         """`api.php` under a root URL; the URL itself when it names the script (an absolute

@@ -323,7 +323,7 @@ class VoipInnovations(HttpCarrier):
             return OrderStatus("failed", "available", message="not assigned to us")
         learnt = {k: v for k, v in (("status", held.get("status")), ("tier", held.get("tier")),
                                     ("ref_id", held.get("refId"))) if v}
-        return OrderStatus("complete", "assigned", learnt)
+        return OrderStatus("complete", "assigned", data=learnt)
 
     # -- plumbing ----------------------------------------------------------------------------
 

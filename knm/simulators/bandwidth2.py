@@ -34,7 +34,10 @@ Unverified, chosen here: the bodies of 401/403 (`ErrorResponse/ResponseStatus`);
 the v2 error for `areaCode` without `countryCodeA3` (4010); an unavailable number on v1 is a
 synchronous 400 with 5005 (kept for knm's v1 carrier), on v2 the asynchronous failure
 (201 `RECEIVED`, then `FAILED` 5005), which the breaking-changes and ordering guides suggest;
-`BACKORDERED` comes only from the switch `order_result="backordered"`. `/tns/{tn}` answers 404
+`BACKORDERED` comes only from the switch `order_result="backordered"`. Webhooks (switch
+`webhook_url`): an order's or disconnect's `<Notification>` (orderWebhook.md: `OrderType`,
+`OrderId`, `CustomerOrderId`, `Status`, `CompletedTelephoneNumbers`) with the subscription's
+Basic credentials (`webhook_username`, `webhook_password`). `/tns/{tn}` answers 404
 for a released number unless `report_aging` is set (then `Aging`, as the real API does; knm's
 carrier must check `Status` and `AccountId` first, audit B5). `sim.foreign[e164] = account`
 makes a number in service on another account.
@@ -94,10 +97,13 @@ class Bandwidth2Simulator(Simulator):
 
     def __init__(self, *, account_id: str = "9900001", api_username: str = "knm",
                  api_password: str = "bw-password", client_id: str = "knm-client",
-                 client_secret: str = "bw-client-secret") -> None:
+                 client_secret: str = "bw-client-secret",
+                 webhook_username: str = "knm-hooks",
+                 webhook_password: str = "bw-hook-secret") -> None:
         super().__init__(account_id=account_id, api_username=api_username,
                          api_password=api_password, client_id=client_id,
-                         client_secret=client_secret)
+                         client_secret=client_secret, webhook_username=webhook_username,
+                         webhook_password=webhook_password)
         self.tokens: dict[str, float] = {}
         self.token_ttl_s = 3600
         self.fixed_stock.update(FIXTURE_STOCK)
@@ -134,8 +140,37 @@ class Bandwidth2Simulator(Simulator):
                 order["state"] = "backordered"
                 for n in order["numbers"]:
                     self.owned.pop(n, None)
+                self.finished("order", order)
                 return order
         return super().order_progress(order_id)
+
+    # -- webhooks -----------------------------------------------------------------------------
+
+    def webhook_request(self, kind: str, subject: dict[str, Any]
+                        ) -> tuple[dict[str, str], bytes] | None:
+        """The order or disconnect `<Notification>` of a subscription (orderWebhook.md), sent
+        with the subscription's Basic credentials (`webhook_username`/`webhook_password`)."""
+        if kind == "order":
+            status, order_type = self._status(subject["state"]), "orders"
+            show = (lambda n: n) if subject.get("v2") else national
+            done = subject["numbers"] if subject["state"] == "complete" else []
+            reference = subject.get("customer_order_id", "")
+        else:
+            status, order_type, show = "COMPLETE", "disconnects", (lambda n: n)
+            done, reference = subject["numbers"], subject.get("customer_order_id", "")
+        tns = "".join(f"<TelephoneNumber>{show(n)}</TelephoneNumber>" for n in done)
+        message = {"COMPLETE": "Order completed", "FAILED": "5005: Telephone Number "
+                   "Unavailable", "BACKORDERED": "Order backordered"}.get(status, status)
+        body = (f'<?xml version="1.0"?><Notification><SubscriptionId>sim-subscription'
+                f"</SubscriptionId><OrderType>{order_type}</OrderType>"
+                f"<OrderId>{subject['id']}</OrderId>"
+                f"<CustomerOrderId>{escape(reference)}</CustomerOrderId>"
+                f"<Status>{status}</Status><Message>{escape(message)}</Message>"
+                f"<CompletedTelephoneNumbers>{tns}</CompletedTelephoneNumbers></Notification>")
+        c = self.credentials
+        return ({"content-type": "application/xml; charset=utf-8",
+                 "authorization": self._basic(c["webhook_username"], c["webhook_password"])},
+                body.encode())
 
     # -- auth and errors ----------------------------------------------------------------------
 
@@ -526,6 +561,7 @@ class Bandwidth2Simulator(Simulator):
                  "customer_order_id": root.findtext("CustomerOrderId") or ""}
         with self.lock:
             self.disconnects[order_id] = found
+        self.finished("disconnect", found)
         return xml_response(self._disconnect_xml(found, "RECEIVED"), 201,
                             headers={"Location": f"/accounts/{self.credentials['account_id']}"
                                                  f"/disconnects/{order_id}"})

@@ -23,13 +23,20 @@ the same controls, so tests, benchmarks and `knm demo` drive every simulator ali
   | `times` | apply them this many times, then clear them (None: until reset) |
   | `order_complete_ms` | an order stays pending this long (0: completes at once) |
   | `order_result` | `complete`, `failed`, or `never` (stays pending forever) |
+  | `webhook_url` | where the simulator sends the carrier's own webhooks (orders done, |
+  |   | releases), as the carrier signs or authenticates them; None: none are sent |
 
 - **records**: every carrier request received (`sim.requests`: method, path, query, headers,
   body), so tests assert what was sent on the wire;
 - **scripts**: `sim.script("GET", "/path", body)` answers one route with an exact body (used to
   replay Kazoo's fixture payloads verbatim);
 - a deterministic **stock** per prefix (`sim.stock("415", 20)`: the same numbers every run,
-  minus the ones bought) and an **order book** moving pending → complete/failed.
+  minus the ones bought) and an **order book** moving pending → complete/failed;
+  `sim.taken` holds numbers sold to another customer (a purchase of one is refused as
+  unavailable, and they are not this account's);
+- **webhooks** (`webhook_url`): when an order finishes (or a release is done) the simulator
+  POSTs the carrier's notification (`webhook_request`, per carrier) to that URL from a
+  background thread; `sim.webhooks_sent` records each (`GET /_sim/webhooks`).
 
 Subclasses set `name`, `content_type`, implement `routes(app)`, `check_auth(request)`
 and `error_body(status, message)`. Run one with `knm.simulators.server.BackgroundServer`.
@@ -48,6 +55,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, ClassVar
 
+import httpx
 from fastapi import FastAPI
 from fastapi import Request as FastAPIRequest
 from starlette.responses import JSONResponse, Response
@@ -80,6 +88,7 @@ class Switches:
     times: int | None = None
     order_complete_ms: int = 0
     order_result: str = "complete"
+    webhook_url: str | None = None
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -140,6 +149,10 @@ class Simulator:
         self.requests: list[RecordedRequest] = []
         self.orders: dict[str, dict[str, Any]] = {}
         self.owned: dict[str, dict[str, Any]] = {}
+        #: numbers another customer holds: not for sale, not this account's
+        self.taken: set[str] = set()
+        #: webhooks sent: `{"url", "headers", "body", "status"}` (status None: not delivered)
+        self.webhooks_sent: list[dict[str, Any]] = []
         #: prefix → numbers served instead of generated ones (Kazoo fixture stock)
         self.fixed_stock: dict[str, list[str]] = {}
         self._scripts: list[dict[str, Any]] = []
@@ -163,6 +176,13 @@ class Simulator:
         """The carrier's own error response."""
         return JSONResponse({"error": message}, status_code=status)
 
+    def webhook_request(self, kind: str, subject: dict[str, Any]
+                        ) -> tuple[dict[str, str], bytes] | None:
+        """The carrier's notification (headers, body) that `subject` — an order (`kind`
+        `"order"`, finished) or a release (`"disconnect"`) — is done; None: this carrier
+        sends none."""
+        return None
+
     def malformed_body(self) -> bytes:
         """A body that starts right and then breaks off."""
         return b'{"data": [{"phone_number": "+1415' if "json" in self.content_type \
@@ -176,6 +196,11 @@ class Simulator:
             self.switches.update(values)
         return self
 
+    def reset_switches(self) -> None:
+        """Switches back to their defaults; records, orders and owned numbers kept."""
+        with self.lock:
+            self.switches = Switches()
+
     def reset(self) -> None:
         """Back to a fresh simulator: switches, records, scripts, orders, owned numbers."""
         with self.lock:
@@ -184,6 +209,8 @@ class Simulator:
             self._scripts.clear()
             self.orders.clear()
             self.owned.clear()
+            self.taken.clear()
+            self.webhooks_sent.clear()
 
     def script(self, method: str, path: str, body: str | bytes, *, status: int = 200,
                content_type: str | None = None, times: int | None = None) -> None:
@@ -211,7 +238,8 @@ class Simulator:
         else:
             pool = generate_nanp(digits, self.stock_size, seed=self.name)
         with self.lock:
-            free = [n for n in pool if n not in self.owned and _e164(n) not in self.owned]
+            free = [n for n in pool if n not in self.owned and _e164(n) not in self.owned
+                    and _e164(n) not in self.taken]
         return free[:max(0, quantity)]
 
     # -- orders ---------------------------------------------------------------------------------
@@ -221,7 +249,7 @@ class Simulator:
         at once with `failed_numbers` naming it; the others are held for the order."""
         with self.lock:
             order_id = data.pop("order_id", None) or str(uuid.uuid4())
-            taken = [n for n in numbers if n in self.owned]
+            taken = [n for n in numbers if self.unavailable(n)]
             order = {"id": order_id, "numbers": list(numbers), "created": time.monotonic(),
                      "state": "pending", "failed_numbers": taken, **data}
             if taken:
@@ -232,7 +260,18 @@ class Simulator:
                                      "number": n}
             self.orders[order_id] = order
             self.order_progress(order_id)
+            if order["state"] == "pending" and self.switches.webhook_url:
+                # no poll may come: finish the order on time so its webhook goes out
+                timer = threading.Timer(self.switches.order_complete_ms / 1000 + 0.01,
+                                        self.order_progress, (order_id,))
+                timer.daemon = True
+                timer.start()
             return order
+
+    def unavailable(self, number: str) -> bool:
+        """Can `number` not be bought here (already this account's, or another's)?"""
+        with self.lock:
+            return number in self.owned or number in self.taken
 
     def order_progress(self, order_id: str) -> dict[str, Any] | None:
         """The order with its state advanced per the switches (None if unknown)."""
@@ -248,7 +287,26 @@ class Simulator:
                 if order["state"] == "failed":
                     for n in order["numbers"]:
                         self.owned.pop(n, None)
+                self.finished("order", order)
             return order
+
+    def finished(self, kind: str, subject: dict[str, Any]) -> None:
+        """An order finished or a release was done: send the carrier's webhook, if any."""
+        url = self.switches.webhook_url
+        request = self.webhook_request(kind, subject) if url else None
+        if url and request is not None:
+            threading.Thread(target=self._deliver, args=(url, *request), daemon=True).start()
+
+    def _deliver(self, url: str, headers: dict[str, str], body: bytes) -> None:
+        sent: dict[str, Any] = {"url": url, "headers": headers, "body": body.decode(),
+                                "status": None}
+        try:
+            sent["status"] = httpx.post(url, headers=headers, content=body,
+                                        timeout=5).status_code
+        except httpx.HTTPError as exc:
+            sent["error"] = type(exc).__name__
+        with self.lock:
+            self.webhooks_sent.append(sent)
 
     def release(self, number: str) -> dict[str, Any] | None:
         """Give a number back; returns what was owned, or None if it was not."""
@@ -329,6 +387,11 @@ class Simulator:
         def get_requests() -> list[dict[str, Any]]:
             with self.lock:
                 return [r.to_json() for r in self.requests]
+
+        @app.get("/_sim/webhooks")
+        def get_webhooks() -> list[dict[str, Any]]:
+            with self.lock:
+                return list(self.webhooks_sent)
 
 
 class _SimMiddleware:

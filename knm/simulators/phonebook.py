@@ -178,7 +178,7 @@ class PhonebookSimulator(Simulator):
             data: dict[str, Any] = {}
             with sim.lock:
                 for number in body.get("numbers") or []:
-                    if number in sim.available:
+                    if number in sim.available and number not in sim.taken:
                         sim.available.pop(number)
                         order_id = f"order-{next(sim._order_ids)}"
                         sim.owned[number] = {"number": number, "order_id": order_id,

@@ -129,7 +129,7 @@ class SimwoodSimulator(Simulator):
                 return self.error_body(404, f"{digits} is not allocated to account {account}")
             return Response(status_code=204)
         with self.lock:
-            if key in self.owned:  # a third-party spec documents 404 (audit S2)
+            if self.unavailable(key):  # a third-party spec documents 404 (audit S2)
                 return self.error_body(404, f"Number {digits} is not available")
             self.owned[key] = {"number": key, "account": account}
         return JSONResponse({"country_code": digits[:2], "number": digits[2:],

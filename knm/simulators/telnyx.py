@@ -20,7 +20,11 @@ team-telnyx/openapi (the team notes §2) and Telnyx's error catalogue (audit §2
   lists page with `page[number]`/`page[size]` and `meta.{page_number, page_size,
   total_pages, total_results}` (the SDK stops at `total_pages`);
 - owned numbers are `purchase-pending` while their order is pending, then `active`;
-  `DELETE /phone_numbers/{id}` takes the resource id and answers the row, `status: deleted`.
+  `DELETE /phone_numbers/{id}` takes the resource id and answers the row, `status: deleted`;
+- webhooks (switch `webhook_url`): `number_order.complete` with the number order as payload,
+  signed with Ed25519 over `"{telnyx-timestamp}|{body}"` in `telnyx-signature-ed25519` (base64),
+  as the `telnyx` SDK's `webhooks.unwrap` verifies them; the simulator's own key pair signs,
+  its public key is `sim.webhook_public_key` and `GET /_sim/webhook_key`.
 
 Unverified, chosen here: "number not available" is code 85001 (third-party evidence only)
 with HTTP `unavailable_status` (422 by default; the third-party code saw 409); how
@@ -29,12 +33,16 @@ with HTTP `unavailable_status` (422 by default; the third-party code saw 409); h
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import json
 import random
 import time
 import uuid
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
@@ -78,6 +86,30 @@ class TelnyxSimulator(Simulator):
         super().__init__(api_key=api_key)
         self.fixed_stock.update(FIXTURE_STOCK)
         self.unavailable_status = unavailable_status
+        # the key pair webhooks are signed with; Telnyx shows its public key (base64) in the
+        # portal, here it is `webhook_public_key` and `GET /_sim/webhook_key`
+        self._signing_key = Ed25519PrivateKey.generate()
+        self.webhook_public_key = base64.b64encode(self._signing_key.public_key().public_bytes(
+            Encoding.Raw, PublicFormat.Raw)).decode()
+
+    def sign(self, body: bytes, timestamp: str) -> str:
+        """Telnyx's `telnyx-signature-ed25519`: Ed25519 over `"{timestamp}|{body}"`."""
+        return base64.b64encode(self._signing_key.sign(timestamp.encode() + b"|" + body)).decode()
+
+    def webhook_request(self, kind: str, subject: dict[str, Any]
+                        ) -> tuple[dict[str, str], bytes] | None:
+        """`number_order.complete` (success or failure) for a finished number order; Telnyx
+        sends no webhook for a deleted number."""
+        if kind != "order":
+            return None
+        body = json.dumps({"data": {
+            "event_type": "number_order.complete", "id": str(uuid.uuid4()),
+            "occurred_at": time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime()),
+            "payload": self._order_json(subject), "record_type": "event"},
+            "meta": {"attempt": 1, "delivered_to": self.switches.webhook_url}}).encode()
+        stamp = str(int(time.time()))
+        return ({"content-type": "application/json", "telnyx-timestamp": stamp,
+                 "telnyx-signature-ed25519": self.sign(body, stamp)}, body)
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         if request.headers.get("authorization") == f"Bearer {self.credentials['api_key']}":
@@ -111,6 +143,10 @@ class TelnyxSimulator(Simulator):
 
     def routes(self, app: FastAPI) -> None:
         sim = self
+
+        @app.get("/_sim/webhook_key")
+        def webhook_key() -> dict[str, str]:
+            return {"public_key": sim.webhook_public_key}
 
         @app.get("/available_phone_numbers")
         def search(request: Request) -> Response:

@@ -137,7 +137,7 @@ class VitelitySimulator(Simulator):
             return fail("Missing routesip")
         number = e164(did)
         with self.lock:
-            if number in self.owned:
+            if self.unavailable(number):
                 return fail("DID not available")
             self.owned[number] = {"number": number, "routesip": params["routesip"]}
         return content("ok", "<response>Success</response>")

@@ -163,7 +163,7 @@ class VoipInnovationsSimulator(Simulator):
             with self.lock:
                 for param in req.did_params():
                     tn, number = param.get("tn", ""), e164(param.get("tn", ""))
-                    if number in self.owned:
+                    if self.unavailable(number):
                         items.append(did(tn, "106230", "Number not available"))
                         continue
                     self.owned[number] = {"number": number, "epg": param.get("epg")}
