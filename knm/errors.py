@@ -450,12 +450,12 @@ class AddressInvalid(KnmError):
         self.address = address
 
     def to_json(self) -> dict[str, Any]:
+        """Kazoo's `data` (`address.invalid`), beside knm's usual keys."""
         invalid: dict[str, Any] = {"cause": self.address, "message": self.message}
         if self.carrier:
             invalid["provider"] = self.carrier
-        out: dict[str, Any] = {"address": {"invalid": invalid}}
-        if self.carrier:
-            out.update(carrier=self.carrier, carrier_message=self.carrier_message)
+        out = {k: v for k, v in super().to_json().items() if k != "cause"}
+        out["address"] = {"invalid": invalid}
         return out
 
 
@@ -477,13 +477,18 @@ class MultipleChoice(KnmError):
         self.feature = feature
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"multiple_choice": {self.feature: {
-            "cause": self.address, "details": self.details, "message": self.message}}}
-        if self.carrier:
-            out["carrier"] = self.carrier
-            if self.carrier_message:
-                out["carrier_message"] = self.carrier_message
+        """Kazoo's `data` (`multiple_choice.e911`), beside knm's usual keys."""
+        out = {k: v for k, v in super().to_json().items() if k != "cause"}
+        out["multiple_choice"] = {self.feature: {
+            "cause": self.address, "details": self.details, "message": self.message}}
         return out
+
+    def __str__(self) -> str:
+        choices = "; ".join(
+            ", ".join(str(d.get(k)) for k in ("street_address", "extended_address",
+                                              "locality", "region", "postal_code")
+                      if d.get(k)) for d in self.details)
+        return f"{super().__str__()} — the carrier suggests: {choices}"
 
 
 class FeaturePending(KnmError):

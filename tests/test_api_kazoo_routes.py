@@ -137,8 +137,16 @@ def test_features_available_on_listings_and_single_reads(api: Api) -> None:
                                               "deny": ["cnam"]}, account_id=api.ids["reseller"])
     rows = assert_ok(api.call("GET", path, "child"))["numbers"]
     assert rows["+14155550302"]["features_available"] == ["e911", "prepend"]
-    # a denial set on the reseller replaces the local rule: the local number gets e911 too
+    # a denial set on the reseller replaces the local rule — but a local number has no
+    # carrier to register an address: e911 only once the reseller names a provider for it
+    assert rows["+14155550301"]["features_available"] == ["prepend"]
+    config.set("number_manager", "e911_provider", "knm_bandwidth2",
+               account_id=api.ids["reseller"])
+    rows = assert_ok(api.call("GET", path, "child"))["numbers"]
     assert rows["+14155550301"]["features_available"] == ["e911", "prepend"]
+    single = assert_ok(api.call("GET", api.numbers_path("child", "+14155550301"), "child"))
+    assert single["_read_only"]["features"]["settings"] == {
+        "e911": {"provider": "knm_bandwidth2"}}
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -323,8 +331,8 @@ def test_collection_patch_hard_delete_and_accept_charges(api: Api) -> None:
     assert all("accept_charges" not in n and n["tag"] == "a" for n in created.values())
     patched = assert_ok(api.call("PATCH", path, "reseller",
                                  data={"numbers": wanted, "tag": "b", "keep": None,
-                                       "cnam": {"display_name": "ACME"}}))["success"]
-    assert {n: (p["tag"], "keep" in p, p["cnam"]) for n, p in patched.items()} == dict.fromkeys(
+                                       "label": {"display_name": "ACME"}}))["success"]
+    assert {n: (p["tag"], "keep" in p, p["label"]) for n, p in patched.items()} == dict.fromkeys(
         wanted, ("b", False, {"display_name": "ACME"}))
     # ?hard=true: a superduper admin deletes outright; anyone else is refused per number
     refused = api.call("DELETE", path, "reseller", params={"hard": "true"},

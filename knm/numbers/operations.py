@@ -710,6 +710,23 @@ def _waiting_for(event: carriers.WebhookEvent, waiting: list[PhoneNumber], carri
     return None
 
 
+def pending_features(*, account_id: str | None = None) -> list[dict[str, Any]]:
+    """Number features a carrier accepted and still provisions (SPEC §13) — of
+    `account_id` and its descendants when given — as `knm orders` lists them (`operation`
+    is the feature: `e911` or `cnam`)."""
+    rows = providers.pending()
+    found = repository.fetch_many([row.number for row in rows])
+    auth = AuthCache()
+    out = []
+    for row in rows:
+        pn = found.get(row.number)
+        owner = pn.assigned_to if pn is not None else None
+        if account_id is not None and not auth.in_hierarchy(account_id, owner):
+            continue
+        out.append(providers.summary(row, pn))
+    return out
+
+
 def order_summary(pn: PhoneNumber) -> dict[str, Any]:
     """One unsettled order as `knm orders` and the HTTP API show it."""
     data = pn.carrier_data or {}
@@ -733,6 +750,6 @@ def order_summary(pn: PhoneNumber) -> dict[str, Any]:
 
 __all__ = [
     "BulkResult", "MDN", "PhoneNumber", "apply_webhook", "assign_to_app", "create", "delete",
-    "get", "import_kazoo", "list_account", "move", "order_summary", "release", "reserve",
-    "settle", "unsettled", "update",
+    "get", "import_kazoo", "list_account", "move", "order_summary", "pending_features",
+    "release", "reserve", "settle", "unsettled", "update",
 ]

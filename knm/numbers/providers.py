@@ -67,6 +67,7 @@ from knm.carriers.orders import WebhookEvent
 from knm.numbers import features, repository
 from knm.record import PhoneNumber, now_gregorian
 from knm.store.schema import feature_orders
+from knm.values import GREGORIAN_OFFSET
 
 log = logging.getLogger("knm.numbers.providers")
 
@@ -805,4 +806,4 @@ def summary(row: PendingFeature, pn: PhoneNumber | None) -> dict[str, Any]:
     return {"number": row.number, "carrier": row.provider, "operation": row.feature,
             "status": PENDING.lower(), "order_id": ", ".join(row.refs) or None,
             "order_reference": None, "account_id": pn.assigned_to if pn else None,
-            "state": pn.state if pn else None, "since": int(row.since)}
+            "state": pn.state if pn else None, "since": int(row.since) + GREGORIAN_OFFSET}
