@@ -90,6 +90,8 @@ class Address:
         characters when given. `400 invalid` names the field otherwise."""
         if not isinstance(doc, Mapping):
             raise errors.Invalid("e911", "e911 must be an object")
+        street = _text(doc, "street_address", required=True)
+        locality = _text(doc, "locality", required=True)
         region = _text(doc, "region", required=True)
         if len(region) != 2 or not region.isalpha():
             raise errors.Invalid("e911.region", "e911.region must be a 2-letter state code")
@@ -101,9 +103,7 @@ class Address:
             raise errors.Invalid("e911.caller_name",
                                  f"e911.caller_name must be at least {MIN_CALLER_NAME} "
                                  "characters")
-        return cls(street_address=_text(doc, "street_address", required=True),
-                   locality=_text(doc, "locality", required=True),
-                   region=region.upper(),
+        return cls(street_address=street, locality=locality, region=region.upper(),
                    postal_code=_text(doc, "postal_code", required=True),
                    extended_address=_text(doc, "extended_address", required=False),
                    country=country.upper(), caller_name=caller)

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import RESELLER
 
-from knm import config, errors, numbers
+from knm import config, numbers
 from knm.numbers import features
 
 ADMIN, RESELLER_ONLY = True, False
