@@ -478,11 +478,14 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
         """`(trunk_id, trunk_group_id)`; `CarrierMisconfigured` naming `trunk_id` when
         neither is set — checked before anything is bought."""
         trunk, group = self.config.get("trunk_id"), self.config.get("trunk_group_id")
-        if not trunk and not group:
+        if not self._routes():
             raise errors.CarrierMisconfigured(
                 self.name, "trunk_id", "is required to buy (or trunk_group_id): DIDWW numbers "
                                        "are routed to a voice-in trunk")
         return trunk, group
+
+    def _routes(self) -> bool:
+        return bool(self.config.get("trunk_id") or self.config.get("trunk_group_id"))
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         """Route check, the order (placed, then polled), then the DID routed to the trunk.
@@ -616,7 +619,9 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
             why = ("the order completed without this number" if order
                    else "no order with this external_reference_id, number not held")
             return OrderStatus("failed", order.status if order else "", {}, why)
-        data = {**(order.data if order else {}), **self._route(did, num)}
+        routed = self._route(did, num) if self._routes() else {
+            "did_id": str(did["id"]), "routing_status": "unrouted"}
+        data = {**(order.data if order else {}), **routed}
         return OrderStatus("complete", order.status if order else "held", data,
                            order_id=order.order_id if order else None)
 
