@@ -5,6 +5,7 @@ lost, the failure bodies, and the Kazoo-style flow through the facade on both da
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterator
@@ -361,8 +362,8 @@ def test_a_release_whose_answer_is_lost_settles_complete(live: registry.Live,
 def test_a_release_answer_not_saying_terminated_is_unsettled(live: registry.Live) -> None:
     bought = live.carrier.acquire_number(offer(live))
     did = bought.carrier_data["did_id"]
-    live.sim.script("PATCH", f"/v3/dids/{did}", '{"data": {"id": "%s", "type": "dids", '
-                    '"attributes": {"terminated": false}}}' % did, times=1)
+    live.sim.script("PATCH", f"/v3/dids/{did}", json.dumps(
+        {"data": {"id": did, "type": "dids", "attributes": {"terminated": False}}}), times=1)
     with pytest.raises(errors.MalformedResponse) as info:
         live.carrier.disconnect_number(bought)
     assert info.value.unsettled is True
