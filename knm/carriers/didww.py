@@ -18,8 +18,8 @@ settled.
 
 Release: DIDs have no DELETE. knm terminates the DID (`PATCH /dids/{id}` with
 `terminated: true`): DIDWW's documented way to give a number up ("terminated DIDs … will be
-removed from service at the end of the billing cycle", DID object, API 2017-09-18 to
-2026-04-16). `billing_cycles_count: 0` only stops the renewal of a DID that stays the
+removed from service at the end of the billing cycle", DID object of API versions
+2017-09-18, 2021-04-19 and 2026-04-16). `billing_cycles_count: 0` only stops the renewal of a DID that stays the
 account's, so it is not a release. What knm records is the carrier's confirmation: the
 number may keep ringing until the paid cycle ends (`expires_at`, kept as `service_ends_at`);
 the cycle is not refunded; a terminated DID stays listed (`terminated: true`) and is never
