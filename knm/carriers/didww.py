@@ -19,11 +19,11 @@ settled.
 Release: DIDs have no DELETE. knm terminates the DID (`PATCH /dids/{id}` with
 `terminated: true`): DIDWW's documented way to give a number up ("terminated DIDs … will be
 removed from service at the end of the billing cycle", DID object of API versions
-2017-09-18, 2021-04-19 and 2026-04-16). `billing_cycles_count: 0` only stops the renewal of a DID that stays the
-account's, so it is not a release. What knm records is the carrier's confirmation: the
-number may keep ringing until the paid cycle ends (`expires_at`, kept as `service_ends_at`);
-the cycle is not refunded; a terminated DID stays listed (`terminated: true`) and is never
-taken for a held one.
+2017-09-18, 2021-04-19 and 2026-04-16). `billing_cycles_count: 0` only stops the renewal of
+a DID that stays the account's, so it is not a release. What knm records is the carrier's
+confirmation: the number may keep ringing until the paid cycle ends (`expires_at`, kept as
+`service_ends_at`); the cycle is not refunded; a terminated DID stays listed
+(`terminated: true`) and is never taken for a held one.
 
 Auth: API version 2026-04-16 (the default) sends the key in `Api-Key` with
 `X-DIDWW-API-Version`; version 2026-11-19 refuses keys on API requests: the key mints a
@@ -83,11 +83,16 @@ def wire_number(number: str) -> str:
 
 
 def country_of(prefix: str, default: str = "US") -> tuple[str, str] | None:
-    """`(ISO country, dial code)` of an E.164 prefix: `+4420` → `("GB", "44")`; a NANP prefix
-    is the search's country when that is one of NANP's, else the US. None when the prefix
-    names no country."""
+    """`(ISO country, dial code)` of an E.164 prefix: `+4420` → `("GB", "44")`, `+1604` →
+    `("CA", "1")`; a NANP prefix without an area code is the search's country when that is
+    one of NANP's, else the US. None when the prefix names no country."""
     digits = prefix.lstrip("+")
     if digits.startswith("1"):
+        if len(digits) >= 4:
+            region = phonenumbers.region_code_for_number(
+                phonenumbers.parse(f"+{digits[:4]}2345678"))
+            if region:
+                return region, "1"
         if phonenumbers.country_code_for_region(default) == 1:
             return default.upper(), "1"
         return "US", "1"

@@ -72,7 +72,7 @@ def kept(pn: PhoneNumber, **data: object) -> PhoneNumber:
 
 def test_request_building() -> None:
     assert country_of("+14155") == ("US", "1")
-    assert country_of("+1604", "CA") == ("CA", "1")
+    assert country_of("+1604") == ("CA", "1") and country_of("+1", "CA") == ("CA", "1")
     assert country_of("+44207") == ("GB", "44")
     assert area_prefixes("+1415886", "1") == ["415"]
     assert area_prefixes("+1", "1") == []
