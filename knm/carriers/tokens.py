@@ -1,7 +1,8 @@
 """Short-lived bearer tokens a carrier mints with its long-lived credentials.
 
-Several carriers authenticate with an access token obtained from a token endpoint (Sinch's
-OAuth2 client credentials, DIDWW's API version 2026-11-19, Bandwidth's Universal Platform).
+Some carriers authenticate with an access token obtained from a token endpoint (Sinch's
+OAuth2 client credentials, DIDWW's API version 2026-11-19; Bandwidth's OAuth2 keeps its own
+cache in `bandwidth2.py` for now).
 The token is a secret like the credential it came from, expires on the carrier's clock, and
 may be revoked before it expires. What every such carrier needs is the same:
 
