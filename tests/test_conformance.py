@@ -277,10 +277,11 @@ def test_purchase_post_is_never_retried(live: registry.Live) -> None:
 
 
 def test_search_get_is_retried_after_a_transient_502(live: registry.Live) -> None:
-    live.sim.set(empty_502=True, times=1)
+    path = live.spec.search_path  # the request the numbers come from ("": every request)
+    live.sim.set(empty_502=True, times=1, match=path or None)
     found = live.carrier.find_numbers(_search_prefix(live), 2, SearchOptions())
     assert found
-    assert len(live.sim.received(live.spec.search_method)) == 2
+    assert len(live.sim.received(live.spec.search_method, path)) == 2
 
 
 def test_xml_bomb_is_rejected(live: registry.Live) -> None:

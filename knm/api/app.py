@@ -18,7 +18,7 @@ from fastapi import APIRouter, FastAPI
 import knm
 from knm import cache as search_cache
 from knm import runtime, store
-from knm.api import auth, console, docs, metrics
+from knm.api import auth, console, docs, metrics, openapi
 from knm.api import errors as api_errors
 from knm.api import logging as api_logging
 from knm.api.middleware import RequestMiddleware
@@ -74,6 +74,7 @@ def create_app(db_url: str | None = None, *, routers: Sequence[APIRouter] = ()) 
     api_errors.install(app)
     for router in [*ROUTERS, *routers, *CATCH_ALL]:
         app.include_router(router)
+    openapi.install(app)
     app.add_middleware(RequestMiddleware)
     return app
 

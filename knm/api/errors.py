@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import logging
 import math
+import re
+from functools import lru_cache
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
+from starlette.routing import Match
 
 from knm import errors
 from knm.api.envelope import failure
@@ -48,6 +51,40 @@ def from_validation(exc: RequestValidationError) -> errors.Invalid:
     return errors.Invalid(name, f"{name}: {first.get('msg', 'invalid value')}")
 
 
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """The methods of this path, as the API's document has them: of the most specific path
+    template that matches (`…/carriers_info` rather than `…/{number}`, which would take any
+    word). Paths the document leaves out (`/docs`, `/console`) ask the routes themselves."""
+    documented = _documented_methods(request.app, request.url.path)
+    if documented is None:
+        documented = [method for method in METHODS
+                      if any(route.matches({**request.scope, "method": method})[0]
+                             == Match.FULL for route in request.app.router.routes)]
+    allowed = set(documented)
+    if "GET" in allowed:
+        allowed.add("HEAD")
+    return sorted(allowed)
+
+
+def _documented_methods(app: FastAPI, path: str) -> list[str] | None:
+    best: tuple[int, list[str]] | None = None
+    for template, operations in app.openapi().get("paths", {}).items():
+        if _template_regex(template).match(path):
+            generic = template.count("{")
+            if best is None or generic < best[0]:
+                best = (generic, [m.upper() for m in operations if m.upper() in METHODS])
+    return None if best is None else best[1]
+
+
+@lru_cache(maxsize=256)
+def _template_regex(template: str) -> re.Pattern[str]:
+    pattern = re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(template))
+    return re.compile(f"^{pattern}$")
+
+
 def install(app: FastAPI) -> None:
     """Register the translators on `app`."""
 
@@ -69,7 +106,8 @@ def install(app: FastAPI) -> None:
         if exc.status_code == 404:
             return failure(RouteNotFound(cause=request.url.path))
         if exc.status_code == 405:
+            allowed = _allowed_methods(request)
             return failure(MethodNotAllowed(cause=request.method),
-                           headers=dict(exc.headers or {}))
+                           headers={"Allow": ", ".join(allowed)})
         return failure(errors.KnmError(str(exc.detail), code=exc.status_code,
                                        error="http_error"))

@@ -26,19 +26,40 @@ def schema(properties: dict[str, Any], required: list[str] | None = None) -> dic
     """OpenAPI for Crossbar's `{"data": {...}}` request body (docs and schemathesis use it)."""
     data: dict[str, Any] = {"type": "object", "properties": properties,
                             "additionalProperties": True}
-    if required:
+    body: dict[str, Any] = {"type": "object", "properties": {
+        "data": data, "accept_charges": {"type": "boolean"}}}
+    if required:  # the route cannot do without these: body, `data` and fields required
         data["required"] = required
-    return {"requestBody": {"required": False, "content": {"application/json": {"schema": {
-        "type": "object", "properties": {"data": data,
-                                         "accept_charges": {"type": "boolean"}}}}}}}
+        body["required"] = ["data"]
+    else:  # `"data": null` is no data, as an empty body is
+        data["type"] = ["object", "null"]
+    return {"requestBody": {"required": bool(required),
+                            "content": {"application/json": {"schema": body}}}}
 
 
-NUMBERS_BODY = schema({"numbers": {"type": "array", "items": {"type": "string"}},
+NUMBERS_BODY = schema({"numbers": {"type": "array", "minItems": 1,
+                                   "items": {"type": "string", "minLength": 1}},
                        "carrier_name": {"type": "string"},
                        "create_with_state": {"type": "string"}}, ["numbers"])
 NUMBER_BODY = schema({"create_with_state": {"type": "string"},
                       "carrier_name": {"type": "string"}})
 API_AUTH_BODY = schema({"api_key": {"type": "string"}}, ["api_key"])
+#: just the numbers (`check`, `locality`)
+ONLY_NUMBERS_BODY = schema({"numbers": {"type": "array", "minItems": 1,
+                                        "items": {"type": "string", "minLength": 1}}},
+                           ["numbers"])
+#: the numbers are optional: without them, every number the route covers
+SOME_NUMBERS_BODY = schema({"numbers": {"type": "array", "minItems": 1,
+                                        "items": {"type": "string", "minLength": 1}}})
+
+
+def search_window(quantity: int, offset: int) -> None:
+    """A search's page, checked whether or not the request turns out to be a search (a
+    parameter that is given must be right, even where it is not used)."""
+    if quantity < 1:
+        raise errors.Invalid("quantity", "quantity must be at least 1")
+    if offset < 0:
+        raise errors.Invalid("offset", "offset must be at least 0")
 
 
 async def json_data(request: Request) -> dict[str, Any]:
@@ -52,6 +73,8 @@ async def json_data(request: Request) -> dict[str, Any]:
         raise errors.Invalid("body", "request body is not valid JSON") from exc
     if not isinstance(doc, dict):
         raise errors.Invalid("body", "request body must be a JSON object")
+    if not isinstance(doc.get("accept_charges", False), bool):
+        raise errors.Invalid("accept_charges", "`accept_charges` must be true or false")
     data = doc.get("data")
     if data is None:
         return {}
@@ -90,8 +113,9 @@ def number_list(data: dict[str, Any]) -> list[str]:
     found = data.get("numbers")
     if not isinstance(found, list) or not found:
         raise errors.Invalid("numbers", "`data.numbers` must be a non-empty list of numbers")
-    if not all(isinstance(n, str) for n in found):
-        raise errors.Invalid("numbers", "every entry of `data.numbers` must be a string")
+    if not all(isinstance(n, str) and n.strip() for n in found):
+        raise errors.Invalid("numbers", "every entry of `data.numbers` must be a number "
+                             "(a non-empty string)")
     return list(dict.fromkeys(dialled(n.strip()) for n in found))
 
 

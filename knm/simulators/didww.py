@@ -137,21 +137,25 @@ def errors_body(status: int, detail: str, *, title: str | None = None, code: str
 
 
 class DidwwSimulator(Simulator):
-    """`DidwwSimulator(api_key="…", token_ttl_s=600)`: the `Api-Key` header (API version
-    2026-04-16) or a bearer token from `POST /token` (version 2026-11-19)."""
+    """`DidwwSimulator(api_key="…", token_ttl_s=600, trunk_id=None)`: the `Api-Key` header
+    (API version 2026-04-16) or a bearer token from `POST /token` (version 2026-11-19).
+    `trunk_id` is a voice-in trunk the account already has — the one an operator sets up
+    once before buying numbers routed to it —, kept across `reset()`."""
 
     name = "knm_didww"
     content_type = JSONAPI
 
-    def __init__(self, *, api_key: str = "didww-simulated-api-key", token_ttl_s: int = 600
-                 ) -> None:
+    def __init__(self, *, api_key: str = "didww-simulated-api-key", token_ttl_s: int = 600,
+                 trunk_id: str | None = None) -> None:
         super().__init__(api_key=api_key)
         self.token_ttl_s = token_ttl_s
         self.tokens: dict[str, float] = {}
         self.trunks: dict[str, dict[str, Any]] = {}
+        self.standing_trunk = trunk_id
         #: DIDs that were terminated: id → row (they stay listed, `terminated: true`)
         self.terminated: dict[str, dict[str, Any]] = {}
         self._numbers: dict[str, list[str]] = {}
+        self._add_standing_trunk()
 
     def reset(self) -> None:
         super().reset()
@@ -159,6 +163,18 @@ class DidwwSimulator(Simulator):
             self.tokens.clear()
             self.trunks.clear()
             self.terminated.clear()
+            self._add_standing_trunk()
+
+    def _add_standing_trunk(self) -> None:
+        if self.standing_trunk:
+            self.trunks[self.standing_trunk] = {
+                "id": self.standing_trunk, "name": "knm", "priority": 1, "weight": 100,
+                "capacity_limit": None, "ringing_timeout": None, "cli_format": "e164",
+                "cli_prefix": None, "description": None, "external_reference_id": None,
+                "created_at": _stamp(), "configuration": {
+                    "type": "sip_configurations",
+                    "attributes": {"host": "sip.knm.invalid", "port": 5060}},
+                "pop": None}
 
     # -- auth and errors ----------------------------------------------------------------------
 

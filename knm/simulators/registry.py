@@ -60,6 +60,9 @@ class SimulatorSpec:
     #: constructor arguments of the simulator when none are given (credentials it needs to
     #: pass the conformance suite, e.g. a key for a protocol where one is optional)
     defaults: dict[str, Any] = field(default_factory=dict)
+    #: path of the request a search's numbers come from, for a carrier whose search is
+    #: several requests (DIDWW looks its DID groups up first); "" = any request
+    search_path: str = ""
 
     def make_simulator(self, **kw: Any) -> Simulator:
         return _load(self.simulator)(**{**self.defaults, **kw})
@@ -233,4 +236,30 @@ register(SimulatorSpec(
     prefixes={"local": "+1415", "npanxx": "+1415886"},
     purchase_method="PUT",
     defaults={"api_key": "phonebook-sim-key", "numbers": REGISTRY_NUMBERS},
+))
+
+register(SimulatorSpec(
+    carrier="knm_didww",
+    simulator="knm.simulators.didww:DidwwSimulator",
+    # API version 2026-04-16 (Api-Key); the bearer mode is tested in tests/carriers
+    config=lambda sim, url: {"base_url": url + "/v3", "api_key": sim.credentials["api_key"],
+                             "trunk_id": sim.standing_trunk},
+    prefixes={"local": "+1415", "npanxx": "+1415333", "tollfree": "+1800",
+              "international": "+4420", "country": "GB"},
+    release_method="PATCH",
+    search_path="/v3/available_dids",
+    defaults={"trunk_id": "7a1f0c2e-5b7d-4e11-9c3a-0d1f2e3a4b5c"},
+))
+
+register(SimulatorSpec(
+    carrier="knm_sinch",
+    simulator="knm.simulators.sinch:SinchSimulator",
+    # Basic auth: the simulator's reset forgets OAuth2 tokens (tests/carriers test OAuth2)
+    config=lambda sim, url: {"base_url": url, "project_id": sim.credentials["project_id"],
+                             "key_id": sim.credentials["key_id"],
+                             "key_secret": sim.credentials["key_secret"], "auth": "basic",
+                             "trunk_id": "knm-est-trunk"},
+    prefixes={"local": "+1206", "npanxx": "+1206555", "tollfree": "+1800",
+              "international": "+4420", "country": "GB"},
+    release_method="POST",
 ))

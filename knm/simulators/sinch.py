@@ -272,7 +272,7 @@ class SinchSimulator(Simulator):
             kind = sim.describe(number)
             if project_id != sim.credentials["project_id"]:
                 return sim._no_project(project_id)
-            if kind is None or number in sim.owned:
+            if kind is None or sim.unavailable(number):
                 return not_found("AvailableNumber", number)
             return JSONResponse(sim._available_doc(number, *kind))
 
@@ -355,7 +355,7 @@ class SinchSimulator(Simulator):
         if kind is None:
             return not_found("AvailableNumber", number)
         with self.lock:
-            if number in self.owned:
+            if self.unavailable(number):  # ours already, or another customer's
                 return not_found("AvailableNumber", number)
             row = {"number": number, "region": kind[0], "kind": kind[1], "voice": None,
                    "scheduled_voice": None, "voice_updated": None, "sms": None,

@@ -17,7 +17,7 @@ from knm import errors, numbers
 from knm.api.auth import Caller, authenticate, authorize
 from knm.api.envelope import success
 from knm.api.present import collection_answer
-from knm.api.requests import NUMBERS_BODY, json_data, number_list
+from knm.api.requests import SOME_NUMBERS_BODY, json_data, number_list
 from knm.api.routes import ACCOUNT, V2
 
 router = APIRouter()
@@ -36,13 +36,14 @@ def list_orders(account_id: str, caller: Caller = Depends(authenticate)) -> Resp
                    + numbers.pending_features(account_id=account.id))
 
 
-@router.post(ACCOUNT + "/orders/settle", tags=["orders"], openapi_extra=NUMBERS_BODY,
+@router.post(ACCOUNT + "/orders/settle", tags=["orders"],
+             openapi_extra=SOME_NUMBERS_BODY,
              summary="Ask the carriers now what became of unsettled orders (all of the "
                      "account's, or `data.numbers`)")
 def settle_orders(account_id: str, data: dict[str, Any] = Depends(json_data),
                   caller: Caller = Depends(authenticate)) -> Response:
     account = authorize(caller, account_id)
-    if data.get("numbers") is not None:
+    if "numbers" in data:
         wanted = number_list(data)
     else:
         wanted = list(dict.fromkeys(

@@ -24,7 +24,13 @@ from knm import carriers as facade
 from knm.api import auth, listing, metrics, ratelimit
 from knm.api.auth import Caller, authenticate, authorize
 from knm.api.envelope import JSONBody, search_success, success
-from knm.api.requests import NUMBERS_BODY, json_data, number_list, raw_query_value
+from knm.api.requests import (
+    ONLY_NUMBERS_BODY,
+    json_data,
+    number_list,
+    raw_query_value,
+    search_window,
+)
 from knm.api.routes import ACCOUNT, V2
 from knm.carriers import locality, search
 
@@ -120,6 +126,7 @@ async def account_numbers(request: Request, account_id: str, prefix: str | None 
     # the listing reads its parameters (and Crossbar's open-ended filters) from the query
     # string itself; they are declared above for the OpenAPI document
     del page_size, start_key, paginate, descending
+    search_window(quantity, offset)
     # the account lookups are cached per process (a miss is one indexed read): done in place
     account = authorize(caller, account_id)
     if prefix is None:
@@ -163,7 +170,7 @@ def city_prefixes(account_id: str, city: str | None = None,
     return _city(city)
 
 
-@router.post(ACCOUNT + "/locality", openapi_extra=NUMBERS_BODY, tags=["search"],
+@router.post(ACCOUNT + "/locality", openapi_extra=ONLY_NUMBERS_BODY, tags=["search"],
              summary="Locality of numbers, from the phonebook")
 def localities(account_id: str, data: dict[str, Any] = Depends(json_data),
                caller: Caller = Depends(authenticate)) -> Response:
@@ -180,7 +187,7 @@ def carriers_info(account_id: str, caller: Caller = Depends(authenticate)) -> Re
     return success(facade.info(caller.account_id, account.id, auth.reseller_of(account.id)))
 
 
-@router.post(ACCOUNT + "/check", openapi_extra=NUMBERS_BODY, tags=["carriers"],
+@router.post(ACCOUNT + "/check", openapi_extra=ONLY_NUMBERS_BODY, tags=["carriers"],
              summary="Status of numbers at their carriers")
 def check(account_id: str, data: dict[str, Any] = Depends(json_data),
           caller: Caller = Depends(authenticate)) -> Response:
