@@ -82,6 +82,7 @@ FEATURE_ORDER_TYPES = {"e911s": "e911", "e911": "e911", "tnoptions": "cnam",
 #: the carrier-data keys of the feature orders (what settling reads)
 E911_ORDER, LIDB_ORDER, TNOPTION_ORDER = ("e911_order_id", "cnam_lidb_order_id",
                                           "cnam_tnoption_order_id")
+E911_REFERENCE = "e911_order_reference"
 #: ISO 3166 alpha-2 → alpha-3 for the Universal Platform's `countryCodeA3`
 ALPHA3 = {"US": "USA", "CA": "CAN", "GB": "GBR", "IE": "IRL", "DE": "DEU", "FR": "FRA",
           "ES": "ESP", "IT": "ITA", "NL": "NLD", "BE": "BEL", "AT": "AUT", "CH": "CHE",
@@ -446,6 +447,21 @@ def to_feature_status(root: ET.Element) -> FeatureStatus:
                          refs=[order_id] if state == PENDING else [])
 
 
+def listed_feature_order(root: ET.Element) -> str | None:
+    """The newest order id of a `GET /e911s?customerOrderId=` answer (`<E911Orders>` of
+    `E911OrderSummary` or `E911Order`); None when it lists none."""
+    if root.tag != "E911Orders":
+        raise ValueError(f"expected <E911Orders>, got <{root.tag}>")
+    rows = [el for el in root if el.tag in ("E911OrderSummary", "E911Order")]
+    rows.sort(key=lambda el: el.findtext("lastModifiedDate") or el.findtext(
+        "LastModifiedDate") or el.findtext("OrderDate") or "")
+    for row in reversed(rows):
+        found = (row.findtext("OrderId") or row.findtext("orderId") or "").strip()
+        if found:
+            return found
+    return None
+
+
 def _feature_event(root: ET.Element, feature: str) -> WebhookEvent:
     status = (root.findtext("Status") or "").strip().upper()
     state = {"COMPLETE": "complete", "ADJUSTED_COMPLETE": "complete", "FAILED": "failed",
@@ -768,9 +784,19 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
         return found
 
     def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
-        body = e911_order_xml(number.number, address, new_order_reference(), self.version)
-        status = self._order("e911s", body, number, E911_ORDER)
+        reference = new_order_reference()
+        body = e911_order_xml(number.number, address, reference, self.version)
+        try:
+            status = self._order("e911s", body, number, E911_ORDER)
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                raise
+            # the answer was lost: an order may exist; settling finds it by its reference
+            return FeatureStatus(PENDING, "unknown", {E911_ORDER: None,
+                                                      E911_REFERENCE: reference}, address,
+                                 message=self.scrub(str(exc)))
         status.address = address
+        status.data[E911_REFERENCE] = reference
         return status
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
@@ -782,10 +808,24 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
         return FeatureStatus(REMOVED, status.carrier_status, {E911_ORDER: None})
 
     def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The E911 order by its id; one whose answer was lost, by knm's `CustomerOrderId`
+        (none found: Bandwidth never took it — the change failed)."""
+        num = number.number
         order_id = number.carrier_data.get(E911_ORDER)
         if not order_id:
-            return FeatureStatus(ERROR, message="no E911 order is known for the number")
-        return self._read_order("e911s", str(order_id), number.number)
+            reference = number.carrier_data.get(E911_REFERENCE)
+            if not reference:
+                return FeatureStatus(ERROR, message="no E911 order is known for the number")
+            _, root = self._feature_xml("GET", "e911s", num,
+                                        params={"customerOrderId": reference})
+            found = self.parsed(listed_feature_order, root, number=num)
+            if found is None:
+                return FeatureStatus(ERROR, message=f"Bandwidth has no E911 order {reference}")
+            order_id = found
+            status = self._read_order("e911s", str(order_id), num)
+            status.data[E911_ORDER] = order_id
+            return status
+        return self._read_order("e911s", str(order_id), num)
 
     def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
         body = lidb_xml(number.number, display_name, new_order_reference(), self.version)

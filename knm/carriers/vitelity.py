@@ -34,6 +34,7 @@ from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    PENDING,
     PROVISIONED,
     REMOVED,
     Address,
@@ -403,18 +404,33 @@ class Vitelity(HttpCarrier):
 
     def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
         num = number.number
-        reply = self.call("POST", self._path(), number=num,
-                          params=e911_params(num, "e911send", self.config, address))
+        try:
+            reply = self.call("POST", self._path(), number=num,
+                              params=e911_params(num, "e911send", self.config, address))
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                raise
+            # the answer was lost: settling reads what Vitelity holds (`e911getinfo`)
+            return FeatureStatus(PENDING, "unknown", {"e911_sent": address.to_e911()},
+                                 address, message=self.scrub(str(exc)))
         return FeatureStatus(PROVISIONED, (reply.root.findtext("response") or "ok").strip(),
-                             address=info_address(reply, address))
+                             {"e911_sent": None}, address=info_address(reply, address))
 
     def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """What Vitelity holds for the number; after a lost answer, whether it is the
+        address knm sent."""
         num = number.number
         reply = self._ask(e911_params(num, "e911getinfo", self.config), num)
         if reply.status != "ok":
             return FeatureStatus(ERROR, reply.status or "", message=reply.error or
                                  "Vitelity has no E911 record for the number")
-        return FeatureStatus(PROVISIONED, "ok")
+        sent = number.carrier_data.get("e911_sent")
+        if isinstance(sent, dict):
+            wanted = Address.from_e911(sent)
+            if not info_address(reply, wanted).same_place(wanted):
+                return FeatureStatus(ERROR, "ok", {"e911_sent": None},
+                                     message="Vitelity holds another address")
+        return FeatureStatus(PROVISIONED, "ok", {"e911_sent": None})
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number

@@ -49,7 +49,8 @@ Number features (SPEC §13; numbers.yml `CreateGeocodeRequest`, `CreateE911Order
 the simulators' one rule (`knm.simulators.addresses`): 200 with the `GeocodedAddress`, 409
 "Some adjustments are required…" with the corrected one, 400 12110 for a rejected address;
 `POST /accounts/{id}/e911s` (a TN of the account in service, else 400 8003; an address that
-does not geocode, 400 12110; `DeleteTNSpecificE911Address` removes it), `/lidbs` (11020 for
+does not geocode, 400 12110; `DeleteTNSpecificE911Address` removes it; `GET
+/accounts/{id}/e911s?customerOrderId=` lists `E911OrderSummary` rows), `/lidbs` (11020 for
 a TN whose LIDB order is in process) and `/tnoptions` answer 201 RECEIVED and complete per
 `feature_complete_ms` / `feature_result` (COMPLETE, or FAILED with an ErrorList), read with
 `GET …/{e911s|lidbs|tnoptions}/{id}`; `sim.e911`, `sim.lidb` and `sim.calling_name` hold what
@@ -341,7 +342,21 @@ class Bandwidth2Simulator(Simulator):
                 return sim.error_body(404, "The resource does not exist")
             return xml_response(sim._feature_order_xml(order))
 
+        def listed(account_id: str, request: Request) -> Response:
+            denied = foreign(account_id)
+            if denied:
+                return denied
+            wanted = request.query_params.get("customerOrderId")
+            with sim.lock:
+                ids = [i for i, o in sim.feature_orders.items() if o["kind"] == kind
+                       and (wanted is None or o["customer_order_id"] == wanted)]
+            rows = "".join(sim._feature_summary(sim.feature_progress(i)) for i in ids)
+            return xml_response(f"<E911Orders><TotalCount>{len(ids)}</TotalCount>{rows}"
+                                "</E911Orders>")
+
         router.add_api_route(f"/accounts/{{account_id}}/{path}", create, methods=["POST"])
+        if kind == "e911":
+            router.add_api_route(f"/accounts/{{account_id}}/{path}", listed, methods=["GET"])
         router.add_api_route(f"/accounts/{{account_id}}/{path}/{{order_id}}", read,
                              methods=["GET"])
 
@@ -442,6 +457,18 @@ class Bandwidth2Simulator(Simulator):
         shown = {**order, "state": "pending"}  # a new order is always RECEIVED at first
         response = f"{tag}Response"
         return xml_response(f"<{response}>{self._feature_order_xml(shown)}</{response}>", 201)
+
+    def _feature_summary(self, order: dict[str, Any] | None) -> str:
+        if order is None:
+            return ""
+        status = {"pending": "RECEIVED", "complete": "COMPLETE", "failed": "FAILED"}[
+            order["state"]]
+        return (f"<E911OrderSummary><accountId>{self.credentials['account_id']}</accountId>"
+                f"<CountOfTNs>1</CountOfTNs><userId>{self.credentials['api_username']}"
+                f"</userId><lastModifiedDate>{order['create_date']}</lastModifiedDate>"
+                f"<OrderDate>{order['create_date']}</OrderDate><OrderType>e911</OrderType>"
+                f"<OrderStatus>{status}</OrderStatus><OrderId>{order['id']}</OrderId>"
+                f"</E911OrderSummary>")
 
     def _order_error(self, tag: str, code: str, text: str) -> Response:
         return xml_response(f"<{tag}Response><ResponseStatus><ErrorCode>{code}</ErrorCode>"

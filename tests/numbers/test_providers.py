@@ -254,6 +254,32 @@ def test_pending_provisioning_settles_to_provisioned_then_error(
         assert numbers.pending_features() == []
 
 
+#: the request whose answer is lost: the one that registers the address
+LOST = {"knm_telnyx": "enable_emergency", "knm_bandwidth2": "POST /accounts/9900001/e911s",
+        "knm_vitelity": "POST /api.php"}
+
+
+@pytest.mark.parametrize("name", sorted(CARRIERS))
+def test_a_registration_whose_answer_is_lost_is_pending_then_settled(
+        kazoo_accounts: dict[str, str], name: str) -> None:
+    """The carrier registered the address, then its answer was lost (a proxy's HTML 500):
+    knm cannot know, so the address is PENDING — never lost, never shown as registered — and
+    settling reads what the carrier holds (Telnyx: the number's emergency settings; Bandwidth:
+    its order found by knm's CustomerOrderId; Vitelity: `e911getinfo`)."""
+    number = CARRIERS[name]
+    with carrier(name) as sim:
+        held(sim, number)
+        sim.set(ambiguous="html_500", match=LOST[name], times=1)
+        pn = numbers.update(number, merge_fields={"e911": GEARY})
+        assert pn.doc["e911"]["status"] == "PENDING" and "e911" not in pn.features
+        assert registered(sim, number) is not None  # the carrier did it
+        settled = numbers.settle([number])
+        assert settled.ok, settled.failed
+        done = numbers.get(number)
+        assert done.doc["e911"]["status"] == "PROVISIONED" and "e911" in done.features
+        assert numbers.pending_features() == []
+
+
 def test_a_bandwidth_notification_settles_at_once(kazoo_accounts: dict[str, str]) -> None:
     """Bandwidth's `e911s` notification finishes the pending registration with no carrier
     read; a forged one (wrong Basic credentials) is refused and changes nothing."""
