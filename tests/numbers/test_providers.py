@@ -364,7 +364,6 @@ def test_a_carrier_failure_stores_nothing(kazoo_accounts: dict[str, str]) -> Non
         held(sim, number)
         before = numbers.get(number)
         for switch in ({"fail_with": {"status": 500}, "match": "geocodeRequest"},
-                       {"empty_502": True, "match": "/e911s"},
                        {"fail_with": {"status": 400, "message": "5070: invalid TN"},
                         "match": "/e911s"}):
             sim.reset_switches()
@@ -372,6 +371,16 @@ def test_a_carrier_failure_stores_nothing(kazoo_accounts: dict[str, str]) -> Non
             with pytest.raises(errors.CarrierFault):
                 numbers.update(number, merge_fields={"e911": GEARY})
             assert numbers.get(number).version == before.version
+        # an empty 502 to the order: knm cannot tell whether Bandwidth took it — PENDING,
+        # and settling finds no order with knm's reference: the change failed
+        sim.reset_switches()
+        sim.set(empty_502=True, match="POST /accounts/9900001/e911s", times=1)
+        assert numbers.update(number, merge_fields={"e911": GEARY}).doc["e911"][
+            "status"] == "PENDING"
+        assert numbers.settle([number]).ok
+        after = numbers.get(number)
+        assert after.doc["e911"]["status"] == "ERROR" and "e911" not in after.features
+        assert "no E911 order" in after.doc["e911"]["message"]
         assert sim.e911 == {}  # type: ignore[attr-defined]
 
 
