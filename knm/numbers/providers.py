@@ -756,15 +756,25 @@ def _settle_row(row: PendingFeature, status: FeatureStatus | None = None) -> Set
             return SettledFeature(row.number, row.feature, "unknown", pn, exc)
     if status.state == PENDING:
         return SettledFeature(row.number, row.feature, "pending", pn)
+    waited_on = (pn.doc or {}).get(row.feature)
     effect = _final(pn, row.feature, row.provider, status)
     effect.apply(pn)
-    saved = commit(pn, [effect], reload=lambda: _refetched(row))
+    try:
+        saved = commit(pn, [effect], reload=lambda: _refetched(row, waited_on))
+    except errors.Conflict as exc:  # the number moved on meanwhile: a later round looks again
+        return SettledFeature(row.number, row.feature, "unknown", repository.fetch(row.number),
+                              exc)
     return SettledFeature(row.number, row.feature,
                           "done" if status.state == PROVISIONED else "failed", saved)
 
 
-def _refetched(row: PendingFeature) -> PhoneNumber | None:
-    return repository.fetch(row.number)
+def _refetched(row: PendingFeature, waited_on: Any) -> PhoneNumber | None:
+    """The number again, if it still waits on the same change (another writer changed
+    something else meanwhile); None when the change itself is no longer the one pending."""
+    fresh = repository.fetch(row.number)
+    if fresh is None or (fresh.doc or {}).get(row.feature) != waited_on:
+        return None
+    return fresh
 
 
 def _forget(row: PendingFeature) -> None:

@@ -6,6 +6,7 @@ and "nothing is ever stored as if provisioned when it was not" — on SQLite and
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -356,6 +357,34 @@ def test_what_the_carrier_did_is_kept_when_a_later_step_is_refused(
         after = numbers.get(number)
         assert after.doc["e911"]["status"] == "PROVISIONED" and "e911" in after.features
         assert "cnam" not in after.doc and "outbound_cnam" not in after.features
+
+
+def test_a_concurrent_writer_does_not_make_knm_forget_a_registration(
+        kazoo_accounts: dict[str, str]) -> None:
+    """Another save lands while the carrier registers the address: what the carrier did is
+    written on that save's version, and the slower save is told the rest of it was not."""
+    number = CARRIERS["knm_telnyx"]
+    with carrier("knm_telnyx") as sim:
+        held(sim, number)
+        sim.set(latency_ms=400, match="enable_emergency")
+        outcome: dict[str, Any] = {}
+
+        def register() -> None:
+            try:
+                numbers.update(number, merge_fields={"e911": GEARY, "tag": "mine"})
+            except errors.KnmError as exc:
+                outcome["error"] = exc
+
+        slow = threading.Thread(target=register)
+        slow.start()
+        time.sleep(0.2)
+        numbers.update(number, merge_fields={"tag": "theirs"})
+        slow.join(10)
+        assert isinstance(outcome.get("error"), errors.Conflict)
+        after = numbers.get(number)
+        assert after.doc["tag"] == "theirs"  # the other writer's save stands
+        assert after.doc["e911"]["status"] == "PROVISIONED" and "e911" in after.features
+        assert after.carrier_data["e911_provider"] == "knm_telnyx"
 
 
 def test_a_carrier_failure_stores_nothing(kazoo_accounts: dict[str, str]) -> None:
