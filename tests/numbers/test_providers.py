@@ -499,3 +499,21 @@ def test_local_features_are_copied_with_no_carrier_call(kazoo_numbers: list[str]
     numbers.assign_to_app(number, "trunkstore")
     pn = numbers.update(number, merge_fields={"failover": {"sip": "sip:backup@example.com"}})
     assert pn.features["failover"] == {"sip": "sip:backup@example.com"}
+
+
+def test_provisioning_disabled_refuses_or_sandboxes(kazoo_accounts: dict[str, str]) -> None:
+    """SPEC §12's switches apply to features: disabled refuses (`provisioning_disabled`,
+    nothing stored); disabled and sandboxed answers as done without asking the carrier, and
+    says so (`carrier_status: sandbox`) — Kazoo's `sandbox_provisioning` for E911."""
+    number = CARRIERS["knm_vitelity"]
+    with carrier("knm_vitelity", enable_provisioning=False) as sim:
+        held(sim, number)
+        before = numbers.get(number)
+        with pytest.raises(errors.ProvisioningDisabled):
+            numbers.update(number, merge_fields={"e911": GEARY})
+        assert numbers.get(number).version == before.version
+        config.set("number_manager.vitelity", "sandbox_provisioning", True)
+        pn = numbers.update(number, merge_fields={"e911": GEARY})
+        assert (pn.doc["e911"]["status"], pn.doc["e911"]["carrier_status"]) == (
+            "PROVISIONED", "sandbox")
+        assert sim.requests == [] and sim.e911 == {}  # type: ignore[attr-defined]
