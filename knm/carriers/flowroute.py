@@ -18,7 +18,9 @@ routing call that fails leaves the number bought with `routing_status` `failed` 
 `unknown`) and a warning.
 
 Flowroute takes no client reference; a purchase or release whose answer was lost is settled
-by `GET /numbers/{id}`: 200 the account holds it, 404 it does not.
+by `GET /numbers/{id}`: 200 the account holds it, 404 it does not. Such a purchase never had
+its route assigned, so settling assigns it when the held number's primary route is not the
+configured one (the one write settling does: idempotent, it neither buys nor releases).
 """
 
 from __future__ import annotations
@@ -286,23 +288,32 @@ class Flowroute(HttpCarrier):
             self.learn(number, {"messaging_status": "not_enabled", "messaging_note": note})
         elif body and body.get("messaging_enabled"):
             self.learn(number, {"messaging_status": "pending"})
-        return self.route_number(number, route)
+        return self.learn(number, self.route_number(num, route))
 
-    def route_number(self, number: PhoneNumber, route: str) -> PhoneNumber:
-        """Point a bought number's primary route at `route`; a failure is recorded, not
-        raised (the number is bought)."""
-        num = number.number
+    def route_number(self, number: str, route: str) -> dict[str, Any]:
+        """Point a bought number's primary route at `route`; what became of it, as carrier
+        data. A failure is recorded, not raised: the number is bought. A remembered route
+        id Flowroute refuses (the route was deleted) is looked up again, once."""
         try:
-            route_id = self.route_id(route, num)
-            self.request("PATCH", f"/numbers/{number_id(num)}/relationships/primary_route",
-                         json=primary_route_body(route_id), number=num,
-                         headers={"Content-Type": MEDIA})
+            try:
+                route_id = self.route_id(route, number)
+                self._assign(number, route_id)
+            except errors.CarrierFault as exc:
+                if exc.unsettled or not self._forget_route(route):
+                    raise
+                route_id = self.route_id(route, number)
+                self._assign(number, route_id)
         except errors.KnmError as exc:
             status = "unknown" if exc.unsettled else "failed"
-            self.log.warning("%s: %s bought but not routed (%s): %s", self.name, num, status,
-                             self.scrub(exc))
-            return self.learn(number, {"routing_status": status})
-        return self.learn(number, {"routing_status": "routed", "primary_route": route_id})
+            self.log.warning("%s: %s bought but not routed (%s): %s", self.name, number,
+                             status, self.scrub(exc))
+            return {"routing_status": status}
+        return {"routing_status": "routed", "primary_route": route_id}
+
+    def _assign(self, number: str, route_id: str) -> None:
+        self.request("PATCH", f"/numbers/{number_id(number)}/relationships/primary_route",
+                     json=primary_route_body(route_id), number=number,
+                     headers={"Content-Type": MEDIA})
 
     def route_id(self, route: str, number: str) -> str:
         """The id of the account's route for `route` (an id is itself); a host's route is
@@ -315,6 +326,11 @@ class Flowroute(HttpCarrier):
                 known = self._existing_route(route, number) or self._create_route(route, number)
                 self._route_ids[route] = known
             return known
+
+    def _forget_route(self, route: str) -> bool:
+        """Forget the id remembered for `route`; whether there was one."""
+        with self._route_lock:
+            return self._route_ids.pop(route, None) is not None
 
     def _existing_route(self, route: str, number: str) -> str | None:
         for page in range(ROUTE_PAGES):
@@ -350,13 +366,28 @@ class Flowroute(HttpCarrier):
 
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Purchases and releases are synchronous: settled by whether the account holds the
-        number."""
+        number. A purchase whose answer was lost never had its route assigned, so a held
+        number whose primary route is not the configured one is routed now (idempotent:
+        nothing is bought or released)."""
         row = self.held(number.number)
-        data = {"flowroute_id": row.get("id")} if row else {}
+        data: dict[str, Any] = {"flowroute_id": row.get("id")} if row else {}
         if settling(number) == "disconnect":
             if row is None:
                 return OrderStatus("complete", "released", message="not held by the account")
             return OrderStatus("failed", "held", data, "still held by the account")
         if row is None:
             return OrderStatus("failed", "not held", message="the account does not hold it")
+        current = purchase_data({"data": row}, number.number)["primary_route"]
+        route = str(self.config.get("route") or "").strip()
+        if not route:
+            data["routing_status"] = "unknown"  # no routing setting any more to check it by
+            return OrderStatus("complete", "held", data)
+        try:
+            wanted: str | None = self.route_id(route, number.number)
+        except errors.KnmError:
+            wanted = None  # route_number below says what went wrong
+        if wanted is not None and current == wanted:
+            data.update({"routing_status": "routed", "primary_route": current})
+        else:
+            data.update(self.route_number(number.number, route))
         return OrderStatus("complete", "held", data)

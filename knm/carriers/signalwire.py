@@ -12,7 +12,9 @@ says, so a routing call that fails leaves the purchase done with `routing_status
 (or `unknown` when its answer was lost) and a warning, rather than an unsettled purchase.
 The same request names the number after knm's `order_reference` (SignalWire takes no
 reference with the purchase itself). A purchase or release whose answer was lost is settled by
-whether the project holds the number (`GET phone_numbers?filter_number=`).
+whether the project holds the number (`GET phone_numbers?filter_number=`); a purchase settled
+that way never had its routing request, so settling sends it when the number is not routed
+as configured (the one write settling does: idempotent, it neither buys nor releases).
 
 SignalWire sells US and Canadian numbers here; the `sip_gateway` handler (an external SIP
 host) is "Fabric API only" and cannot be set through this API.
@@ -258,23 +260,39 @@ class SignalWire(HttpCarrier):
                                               f"is required with call_handler {handler}")
         return str(handler), field
 
+    def can_route(self) -> bool:
+        handler = self.config.get("call_handler")
+        return bool(handler and self.config.get(HANDLER_FIELDS[str(handler)]))
+
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
-        handler, field = self.routing()
-        reference = self.order_reference(number)
+        self.routing()
         doc = self.call("POST", "/phone_numbers", json={"number": num}, number=num)
         bought = self.parsed(purchase_data, doc, num, number=num)
         self.learn(number, bought)
+        return self.learn(number, self.route(number, bought["signalwire_id"]))
+
+    def route(self, number: PhoneNumber, number_id: str) -> dict[str, Any]:
+        """Route a bought number by the configured `call_handler` (naming it after knm's
+        reference); what became of it, as carrier data. A failure is recorded, not raised:
+        the number is bought."""
+        num = number.number
+        handler, field = self.routing()
         try:
-            self.call("PUT", f"/phone_numbers/{quote(bought['signalwire_id'], safe='')}",
-                      json=routing_body(self.config, reference), number=num)
+            self.call("PUT", f"/phone_numbers/{quote(number_id, safe='')}",
+                      json=routing_body(self.config, self.order_reference(number)),
+                      number=num)
         except errors.KnmError as exc:
             status = "unknown" if exc.unsettled else "failed"
             self.log.warning("%s: %s bought but not routed (%s): %s", self.name, num, status,
                              self.scrub(exc))
-            return self.learn(number, {"routing_status": status})
-        return self.learn(number, {"routing_status": "routed", "call_handler": handler,
-                                   field: self.config[field]})
+            return {"routing_status": status}
+        return {"routing_status": "routed", "call_handler": handler, field: self.config[field]}
+
+    def routed(self, row: Mapping[str, Any]) -> bool:
+        """Whether the project's row for a number routes it as configured."""
+        handler, field = self.routing()
+        return row.get("call_handler") == handler and row.get(field) == self.config[field]
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
@@ -298,13 +316,22 @@ class SignalWire(HttpCarrier):
 
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Purchases and releases are synchronous: settled by whether the project holds the
-        number."""
+        number. A purchase whose answer was lost never got its routing request, so a held
+        number not routed as configured is routed now (an idempotent update: nothing is
+        bought or released)."""
         row = self.held(number.number)
-        data = {"signalwire_id": row.get("id")} if row else {}
+        data: dict[str, Any] = {"signalwire_id": row.get("id")} if row else {}
         if settling(number) == "disconnect":
             if row is None:
                 return OrderStatus("complete", "released", message="not held by the project")
             return OrderStatus("failed", "held", data, "still held by the project")
         if row is None:
             return OrderStatus("failed", "not held", message="the project does not hold it")
+        routed = self.routed(row) if self.can_route() else None
+        if routed is None:
+            data["routing_status"] = "unknown"  # no routing setting any more to check it by
+        elif routed:
+            data["routing_status"] = "routed"
+        else:
+            data.update(self.route(number, str(row["id"])))
         return OrderStatus("complete", "held", data)

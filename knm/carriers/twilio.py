@@ -267,6 +267,9 @@ class Twilio(HttpCarrier):
         raise errors.CarrierMisconfigured(self.name, "trunk_sid",
                                           "(or voice_url) is required to buy numbers")
 
+    def can_route(self) -> bool:
+        return bool(self.config.get("trunk_sid") or self.config.get("voice_url"))
+
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
         self.routing_setting()
@@ -298,12 +301,36 @@ class Twilio(HttpCarrier):
         """`in_service` for each number the account holds; others are left out."""
         return {num: "in_service" for num in numbers if self.held(num) is not None}
 
+    def routed(self, row: Mapping[str, Any]) -> bool:
+        """Whether the account's IncomingPhoneNumber routes as configured."""
+        if self.routing_setting() == "trunk_sid":
+            return row.get("trunk_sid") == self.config["trunk_sid"]
+        return not row.get("trunk_sid") and row.get("voice_url") == self.config["voice_url"]
+
+    def reroute(self, number: str, sid: str) -> dict[str, Any]:
+        """Route a held number as configured (`POST IncomingPhoneNumbers/{sid}.json`); what
+        became of it, as carrier data. A failure is recorded, not raised."""
+        form = {k: v for k, v in purchase_form(number, "", self.config).items()
+                if k in ("TrunkSid", "VoiceUrl", "VoiceMethod")}
+        form.setdefault("TrunkSid", "")  # a voice URL is ignored while a trunk is set
+        try:
+            self.call("POST", f"{self.account}/IncomingPhoneNumbers/{quote(sid, safe='')}.json",
+                      data=form, number=number)
+        except errors.KnmError as exc:
+            status = "unknown" if exc.unsettled else "failed"
+            self.log.warning("%s: %s held but not routed (%s): %s", self.name, number, status,
+                             self.scrub(exc))
+            return {"routing_status": status}
+        return {"routing_status": "routed"}
+
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Purchases and releases are synchronous: settled by whether the account holds the
-        number (a held number is ours whatever its FriendlyName says)."""
+        number (a held number is ours whatever its FriendlyName says). The purchase routed
+        the number in the same request; a held number routed elsewhere is routed as
+        configured (an idempotent update: nothing is bought or released)."""
         row = self.held(number.number)
-        data = {"twilio_sid": row.get("sid"), "friendly_name": row.get("friendly_name")} \
-            if row else {}
+        data: dict[str, Any] = {"twilio_sid": row.get("sid"),
+                                "friendly_name": row.get("friendly_name")} if row else {}
         if settling(number) == "disconnect":
             if row is None:
                 return OrderStatus("complete", "released", message="not held by the account")
@@ -311,4 +338,11 @@ class Twilio(HttpCarrier):
                                "still held by the account")
         if row is None:
             return OrderStatus("failed", "not held", message="the account does not hold it")
+        routed = self.routed(row) if self.can_route() else None
+        if routed is None:
+            data["routing_status"] = "unknown"  # no routing setting any more to check it by
+        elif routed:
+            data["routing_status"] = "routed"
+        else:
+            data.update(self.reroute(number.number, str(row.get("sid"))))
         return OrderStatus("complete", str(row.get("status") or "in-use"), data)

@@ -17,7 +17,9 @@ release without any `error-code` is unreadable, hence unsettled. A `420` to `num
 
 Vonage takes no client reference. Purchases and releases are synchronous; one whose answer
 was lost is settled by whether the account holds the number
-(`GET /account/numbers?pattern=<msisdn>&search_pattern=0`, exact match kept).
+(`GET /account/numbers?pattern=<msisdn>&search_pattern=0`, exact match kept). Such a purchase
+never had its `number/update`, so settling sends it when the held number is not routed as
+configured (the one write settling does: idempotent, it neither buys nor releases).
 """
 
 from __future__ import annotations
@@ -265,6 +267,9 @@ class Vonage(HttpCarrier):
         raise errors.CarrierMisconfigured(self.name, "app_id",
                                           "(or sip_uri) is required to buy numbers")
 
+    def can_route(self) -> bool:
+        return bool(self.config.get("app_id") or self.config.get("sip_uri"))
+
     def country_of(self, number: PhoneNumber) -> str:
         """The country Vonage sells `number` in: the one its search said, else the number's."""
         country = number.carrier_data.get("country") or region_of(number.number)
@@ -292,20 +297,32 @@ class Vonage(HttpCarrier):
 
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
-        setting = self.routing_setting()
+        self.routing_setting()
         country = self.country_of(number)
         self.submit("/number/buy", number_form(num, country), num,
                     method_failed=errors.NumberUnavailable)
         self.learn(number, {"country": country})
+        return self.learn(number, self.route(num, country))
+
+    def route(self, number: str, country: str) -> dict[str, Any]:
+        """Route a bought number by `number/update`; what became of it, as carrier data. A
+        failure is recorded, not raised: the number is bought."""
+        setting = self.routing_setting()
         try:
-            self.submit("/number/update", routing_form(num, country, self.config), num)
+            self.submit("/number/update", routing_form(number, country, self.config), number)
         except errors.KnmError as exc:
             status = "unknown" if exc.unsettled else "failed"
-            self.log.warning("%s: %s bought but not routed (%s): %s", self.name, num, status,
-                             self.scrub(exc))
-            return self.learn(number, {"routing_status": status})
-        return self.learn(number, {"routing_status": "routed",
-                                   setting: self.config[setting]})
+            self.log.warning("%s: %s bought but not routed (%s): %s", self.name, number,
+                             status, self.scrub(exc))
+            return {"routing_status": status}
+        return {"routing_status": "routed", setting: self.config[setting]}
+
+    def routed(self, row: Mapping[str, Any]) -> bool:
+        """Whether the account's row for a number routes it as configured."""
+        if self.routing_setting() == "app_id":
+            return row.get("app_id") == self.config["app_id"]
+        return (row.get("voiceCallbackType") == "sip"
+                and row.get("voiceCallbackValue") == self.config["sip_uri"])
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number
@@ -325,13 +342,23 @@ class Vonage(HttpCarrier):
 
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Purchases and releases are synchronous: settled by whether the account holds the
-        number."""
+        number. A purchase whose answer was lost never got its `number/update`, so a held
+        number not routed as configured is routed now (idempotent: nothing is bought or
+        released)."""
         row = self.held(number.number)
-        data = {"country": row.get("country")} if row else {}
+        data: dict[str, Any] = {"country": row.get("country")} if row else {}
         if settling(number) == "disconnect":
             if row is None:
                 return OrderStatus("complete", "released", message="not held by the account")
             return OrderStatus("failed", "held", data, "still held by the account")
         if row is None:
             return OrderStatus("failed", "not held", message="the account does not hold it")
+        routed = self.routed(row) if self.can_route() else None
+        if routed is None:
+            data["routing_status"] = "unknown"  # no routing setting any more to check it by
+        elif routed:
+            data["routing_status"] = "routed"
+        else:
+            data.update(self.route(number.number, str(row.get("country") or
+                                                      self.country_of(number))))
         return OrderStatus("complete", "held", data)

@@ -199,6 +199,10 @@ def test_release_deletes_the_id_found_by_number(live: registry.Live) -> None:
 def test_lost_purchase_settles_complete(live: registry.Live, how: str) -> None:
     status = order_flows.lost_purchase_settles_complete(live, how)
     assert status.data["signalwire_id"]
+    # the lost purchase never sent its routing request: settling did, once
+    (row,) = live.sim.owned.values()
+    assert row["call_handler"] == "laml_webhooks" and row["name"] == "knm-" + "a" * 32
+    assert len(live.sim.received("PUT")) == 1
 
 
 def test_refused_purchase_settles_failed(live: registry.Live) -> None:

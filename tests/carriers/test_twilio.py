@@ -201,6 +201,22 @@ def test_lost_purchase_settles_complete(live: registry.Live, how: str) -> None:
     status = order_flows.lost_purchase_settles_complete(live, how)
     assert status.data["twilio_sid"].startswith("PN")
     assert status.data["friendly_name"] == "knm-" + "a" * 32
+    # routed in the purchase itself: settling changes nothing
+    assert not live.sim.received("POST", "/IncomingPhoneNumbers/PN")
+
+
+def test_settling_routes_a_held_number_routed_elsewhere(live: registry.Live) -> None:
+    number = order_flows.buyable(live)
+    elsewhere = live.make_carrier(trunk_sid=None, voice_url="https://old.example.com/twiml")
+    elsewhere.acquire_number(PhoneNumber.new(number))
+    status = live.carrier.settle(order_flows.unsettled_purchase(number))
+    assert (status.state, status.data["routing_status"]) == ("complete", "routed")
+    update = live.sim.received("POST", "/IncomingPhoneNumbers/PN")[-1]
+    assert dict(_form(update.text)) == {"TrunkSid": TRUNK}
+    assert live.sim.owned[number]["trunk_sid"] == TRUNK
+    unrouted = live.make_carrier(trunk_sid=None)
+    assert unrouted.settle(order_flows.unsettled_purchase(number)).data[
+        "routing_status"] == "unknown"
 
 
 def test_refused_purchase_settles_failed(live: registry.Live) -> None:
