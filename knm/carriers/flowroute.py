@@ -211,6 +211,8 @@ class Flowroute(HttpCarrier):
 
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = "https://api.flowroute.com/v2"
+    #: national digits a search prefix may have (Kazoo's `maximal_prefix_length`)
+    maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
          "locality", "settle"})

@@ -182,6 +182,8 @@ class SignalWire(HttpCarrier):
     """SignalWire numbers (US and Canada), routed by a `call_handler` of the space."""
 
     name: ClassVar[str] = NAME
+    #: national digits a search prefix may have (Kazoo's `maximal_prefix_length`)
+    maximal_prefix_length: ClassVar[int] = 7
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
          "locality", "settle"})

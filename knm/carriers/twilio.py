@@ -202,9 +202,11 @@ class Twilio(HttpCarrier):
 
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = "https://api.twilio.com"
+    #: national digits a search prefix may have (Kazoo's `maximal_prefix_length`)
+    maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"search_local", "search_npanxx", "search_tollfree", "international", "buy",
-         "release", "check", "locality", "settle"})
+        {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
+         "buy", "release", "check", "locality", "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_sid", required=True,
                 description="Account SID (`AC…`): the Basic-auth user and the account path"),

@@ -193,9 +193,11 @@ class Vonage(HttpCarrier):
 
     name: ClassVar[str] = NAME
     default_base_url: ClassVar[str] = "https://rest.nexmo.com"
+    #: national digits a search prefix may have (Kazoo's `maximal_prefix_length`)
+    maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
-        {"search_local", "search_npanxx", "search_tollfree", "international", "buy",
-         "release", "check", "locality", "settle"})
+        {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
+         "buy", "release", "check", "locality", "settle"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, description="API key (Basic-auth user)"),
         Setting("api_secret", required=True, secret=True,
