@@ -228,8 +228,10 @@ class Flowroute(HttpCarrier):
                             "then means bought without messaging)"),
         Setting("cnam_lookups_enabled", bool,
                 description="CNAM lookups on inbound calls (unset: the account's default)"),
-        Setting("max_search_pages", int, default=3,
-                description="most `numbers/available` pages (of 200) read for one search"),
+        Setting("max_search_pages", int, default=1,
+                description="most `numbers/available` pages (of 200) read one after another "
+                            "for one search (each costs a round trip of the search's "
+                            "deadline)"),
     )
 
     def __init__(self, config: Any = None) -> None:

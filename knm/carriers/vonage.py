@@ -208,8 +208,9 @@ class Vonage(HttpCarrier):
                                        "(`voiceCallbackType=sip`) when no `app_id` is set"),
         Setting("currency", default="EUR",
                 description="currency of the `cost` Vonage quotes (your account's)"),
-        Setting("max_search_pages", int, default=5,
-                description="most `number/search` pages (of 100) read for one search"),
+        Setting("max_search_pages", int, default=1,
+                description="most `number/search` pages (of 100) read one after another for "
+                            "one search (each costs a round trip of the search's deadline)"),
     )
 
     def request_headers(self) -> dict[str, str]:
