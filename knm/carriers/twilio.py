@@ -278,7 +278,12 @@ class Twilio(HttpCarrier):
         form = purchase_form(num, self.order_reference(number), self.config)
         doc = self.call("POST", f"{self.account}/IncomingPhoneNumbers.json", data=form,
                         number=num)
-        return self.learn(number, self.parsed(purchase_data, doc, num, number=num))
+        self.learn(number, self.parsed(purchase_data, doc, num, number=num))
+        routed = self.routed(doc)
+        if not routed:
+            self.log.warning("%s: %s bought, but Twilio's answer does not show it routed",
+                             self.name, num)
+        return self.learn(number, {"routing_status": "routed" if routed else "unknown"})
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:
         num = number.number

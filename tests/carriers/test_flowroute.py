@@ -284,6 +284,11 @@ def test_purchase_failure_bodies_and_timeout(live: registry.Live) -> None:
     with pytest.raises(errors.CarrierTimeout) as timeout:
         live.make_carrier(timeout_ms=300).acquire_number(PhoneNumber.new(number))
     assert timeout.value.unsettled is True
+    live.sim.script("POST", f"/v2/numbers/{number[1:]}", '{"data": {"id": "1"}}', status=201,
+                    times=1)
+    with pytest.raises(errors.MalformedResponse) as malformed:
+        live.carrier.acquire_number(PhoneNumber.new(number))
+    assert malformed.value.unsettled is True
     assert not live.sim.received("PATCH"), "no routing without a purchase"
 
 

@@ -139,6 +139,7 @@ def test_purchase_routes_to_the_trunk_and_carries_the_reference(live: registry.L
     assert owned["trunk_sid"] == TRUNK and owned["friendly_name"] == "knm-" + "c" * 32
     assert bought.carrier_data["twilio_sid"] == owned["id"]
     assert bought.carrier_data["trunk_sid"] == TRUNK
+    assert bought.carrier_data["routing_status"] == "routed"
     assert number in live.carrier.check_numbers([number, "+14155550000"])
 
 
