@@ -127,6 +127,7 @@ def to_results(doc: Any, prefix: str, options: SearchOptions, limit: int
     wanted = [c for c in CAPABILITIES if options.extra.get(c)]
     region = options.extra.get("region") or options.extra.get("administrative_area")
     city = options.extra.get("locality")
+    contains = str(options.extra.get("contains") or "")
     out: list[SearchResult] = []
     for row in rows:
         if not isinstance(row, dict):
@@ -134,6 +135,8 @@ def to_results(doc: Any, prefix: str, options: SearchOptions, limit: int
         number = row.get("number")
         if not isinstance(number, str) or not number.startswith(prefix):
             continue
+        if contains.isdigit() and contains not in number[2:]:
+            continue  # not sent with a longer prefix: SignalWire takes one digit pattern
         caps = row.get("capabilities") if isinstance(row.get("capabilities"), dict) else {}
         if any(not caps.get(c) for c in wanted):
             continue
@@ -242,8 +245,15 @@ class SignalWire(HttpCarrier):
         digits = nanp_digits(prefix)
         if digits is None:
             return []  # SignalWire sells NANP numbers only through this API
-        doc = self.call("GET", "/phone_numbers/search",
-                        params=search_params(digits, quantity, options),
+        # filters SignalWire cannot apply with this prefix are applied here, from a full
+        # answer (one of `quantity` rows would rarely hold `quantity` that pass)
+        extra = options.extra
+        local = (any(extra.get(c) for c in CAPABILITIES)
+                 or (len(digits) > 3 and bool(extra.get("contains")))
+                 or (len(digits) >= 3 and any(extra.get(k) for k in (
+                     "region", "administrative_area", "locality"))))
+        params = search_params(digits, MAX_RESULTS if local else quantity, options)
+        doc = self.call("GET", "/phone_numbers/search", params=params,
                         deadline=options.deadline)
         return self.parsed(to_results, doc, prefix, options, quantity)
 

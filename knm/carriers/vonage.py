@@ -135,8 +135,10 @@ def error_message(body: bytes) -> str | None:
     return None if status is None else described(*status)
 
 
-def to_results(doc: Any, prefix: str, currency: str) -> tuple[list[SearchResult], int]:
-    """One search page's results under `prefix`, and how many numbers matched in all
+def to_results(doc: Any, prefix: str, currency: str, contains: str = ""
+               ) -> tuple[list[SearchResult], int]:
+    """One search page's results under `prefix` (and holding the digits `contains`, which
+    Vonage's one pattern could not also ask for), and how many numbers matched in all
     (`count`); `ValueError` for an answer that is not a search page."""
     if not isinstance(doc, dict) or "count" not in doc:
         raise ValueError("search answer without count")
@@ -148,7 +150,7 @@ def to_results(doc: Any, prefix: str, currency: str) -> tuple[list[SearchResult]
         if not isinstance(row, dict) or not str(row.get("msisdn") or "").isdigit():
             continue
         number = "+" + str(row["msisdn"])
-        if not number.startswith(prefix):
+        if not number.startswith(prefix) or (contains and contains not in number[1:]):
             continue
         data = {k: row[k] for k in ("country", "type", "features") if k in row}
         locality = {"country": row["country"]} if row.get("country") else None
@@ -247,12 +249,18 @@ class Vonage(HttpCarrier):
         if country is None:
             return []
         currency = str(self.config.get("currency") or "EUR")
+        first = search_params(prefix, country, quantity, options)
+        contains = str(options.extra.get("contains") or "")
+        # a prefix takes Vonage's one pattern: `contains` is then filtered here, from full
+        # pages (a page of `quantity` would rarely hold `quantity` such numbers)
+        unsent = contains if first.get("search_pattern") == "0" and contains.isdigit() else ""
+        size = PAGE_SIZE if unsent else quantity
         found: list[SearchResult] = []
         pages = max(1, int(self.config.get("max_search_pages") or 1))
         for index in range(1, pages + 1):
-            params = search_params(prefix, country, quantity, options, index)
+            params = search_params(prefix, country, size, options, index)
             doc = self.call("GET", "/number/search", params=params, deadline=options.deadline)
-            page, count = self.parsed(to_results, doc, prefix, currency)
+            page, count = self.parsed(to_results, doc, prefix, currency, unsent)
             found += page
             if len(found) >= quantity or index * int(params["size"]) >= count:
                 break

@@ -105,6 +105,12 @@ def test_region_city_and_capability_filters(live: registry.Live) -> None:
         ("TX", "Austin")}
     assert live.sim.received("GET")[-1].params == {"max_results": "3", "region": "TX",
                                                   "city": "Austin"}
+    # one digit pattern per search: with a longer prefix, `contains` is knm's to apply
+    with_7 = search(live, "+1512555", 5, contains="7")
+    assert with_7 and all("7" in r.number[2:] for r in with_7)
+    assert "contains" not in live.sim.received("GET")[-1].params
+    assert live.sim.received("GET")[-1].params["starts_with"] == "512555"
+    assert live.sim.received("GET")[-1].params["max_results"] == "100"  # room to filter
     # SignalWire's search has no capability filter: knm keeps the rows that have it
     assert search(live, "+1877", 3, mms=True) == []
     assert len(search(live, "+1877", 3, sms=True)) == 3

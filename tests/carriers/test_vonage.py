@@ -99,6 +99,11 @@ def test_tollfree_international_mobile_and_features(live: registry.Live) -> None
     # GB landlines are voice only here: asking for SMS among them finds none
     assert search(live, "+44161", 3, country="GB", sms=True) == []
     assert live.sim.received("GET")[-1].params["features"] == "SMS"
+    # one pattern per search: with a prefix, `contains` is knm's to apply
+    with_77 = search(live, "+1415", 5, contains="77")
+    assert with_77 and all("77" in r.number for r in with_77)
+    assert live.sim.received("GET")[-1].params["pattern"] == "1415"
+    assert live.sim.received("GET")[-1].params["size"] == "100"  # room to filter
     usd = live.make_carrier(currency="USD")
     assert usd.find_numbers("+1415", 1, SearchOptions())[0].price["currency"] == "USD"
 
