@@ -235,3 +235,26 @@ def tollfree_wildcard(text: str) -> str | None:
     `tollFreeWildCardPattern`; `1`/`+1` may lead): `80*` → `80`; None for anything else."""
     match = _TOLLFREE_WILDCARD.match(text)
     return match.group(1) if match else None
+
+
+def region_of(number: str) -> str | None:
+    """The ISO 3166 region (`US`, `CA`, `GB`) a carrier's country parameter wants for an E.164
+    number (`+14165550123` → `CA`) or prefix (`+4420` → `GB`: the main region of its dial
+    code); None when the digits start no dial code. Carriers that take a country beside the
+    number (Twilio's path, Vonage's `country`) ask this rather than guessing from `+1`."""
+    digits = number.lstrip("+")
+    if not digits.isdigit():
+        return None
+    try:
+        parsed = phonenumbers.parse("+" + digits, None)
+    except phonenumbers.NumberParseException:
+        parsed = None
+    if parsed is not None and phonenumbers.is_valid_number(parsed):
+        region = phonenumbers.region_code_for_number(parsed)
+        if region and region != "ZZ":
+            return region
+    for length in (1, 2, 3):
+        regions = phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(int(digits[:length] or 0))
+        if regions and regions[0] != "001":
+            return regions[0]
+    return None

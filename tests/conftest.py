@@ -18,7 +18,7 @@ import sqlalchemy
 from knm import runtime, store
 
 # helpers with assertions that test modules import (and load as plugins): rewrite them too
-pytest.register_assert_rewrite("cli_support")
+pytest.register_assert_rewrite("cli_support", "order_flows")
 
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"

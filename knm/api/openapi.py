@@ -68,7 +68,7 @@ PARAMETERS: dict[str, dict[str, Any]] = {
     "account_id": {"type": "string", "pattern": "^[a-z0-9_]{32}$"},
     "quantity": {"type": "integer", "minimum": 1},
     "offset": {"type": "integer", "minimum": 0},
-    "page_size": {"type": "integer", "minimum": 1},
+    "page_size": {"type": "integer", "minimum": 1},  # larger than 100,000 reads 100,000
 }
 
 DESCRIPTIONS = {

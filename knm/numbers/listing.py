@@ -24,6 +24,8 @@ from knm import errors
 from knm.numbers import repository
 from knm.record import PhoneNumber
 
+#: the largest page one request reads (more is `paginate=false`'s job, or the next page)
+MAX_PAGE_SIZE = 100_000
 #: Crossbar's default page (`crossbar.pagination_page_size`)
 DEFAULT_PAGE_SIZE = 50
 #: rows read per query while filters that are not columns thin the page
@@ -157,7 +159,8 @@ def parse(params: Mapping[str, str]) -> Query:
     if _is_false(params.get("paginate")):
         query.page_size = None
     elif params.get("page_size") is not None:
-        query.page_size = _integer("page_size", params["page_size"], 1)
+        # a page as large as the databases' LIMIT allows is "everything", not an overflow
+        query.page_size = min(_integer("page_size", params["page_size"], 1), MAX_PAGE_SIZE)
     start = params.get("start_key")
     if start:
         start = start.strip()

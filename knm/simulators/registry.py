@@ -263,3 +263,45 @@ register(SimulatorSpec(
               "international": "+4420", "country": "GB"},
     release_method="POST",
 ))
+
+register(SimulatorSpec(
+    carrier="knm_twilio",
+    simulator="knm.simulators.twilio:TwilioSimulator",
+    config=lambda sim, url: {"base_url": url, "account_sid": sim.credentials["account_sid"],
+                             "auth_token": sim.credentials["auth_token"],
+                             "trunk_sid": "TK" + "0" * 31 + "1"},
+    prefixes={"local": "+1415", "npanxx": "+1415555", "tollfree": "+1888",
+              "international": "+4420", "country": "GB"},
+))
+
+register(SimulatorSpec(
+    carrier="knm_signalwire",
+    simulator="knm.simulators.signalwire:SignalWireSimulator",
+    config=lambda sim, url: {"base_url": url + "/api/relay/rest",
+                             "space_url": f"{sim.credentials['space']}.signalwire.com",
+                             "project_id": sim.credentials["project_id"],
+                             "api_token": sim.credentials["api_token"],
+                             "call_handler": "laml_webhooks",
+                             "call_request_url": "https://pbx.knm.example/signalwire/voice"},
+    prefixes={"local": "+1512", "npanxx": "+1512555", "tollfree": "+1877"},
+))
+
+register(SimulatorSpec(
+    carrier="knm_vonage",
+    simulator="knm.simulators.vonage:VonageSimulator",
+    config=lambda sim, url: {"base_url": url, "api_key": sim.credentials["api_key"],
+                             "api_secret": sim.credentials["api_secret"],
+                             "sip_uri": "sip:inbound@pbx.knm.example"},
+    prefixes={"local": "+1415", "npanxx": "+1415886", "tollfree": "+1800",
+              "international": "+44161", "country": "GB"},
+    release_method="POST",
+))
+
+register(SimulatorSpec(
+    carrier="knm_flowroute",
+    simulator="knm.simulators.flowroute:FlowrouteSimulator",
+    config=lambda sim, url: {"base_url": url + "/v2", "access_key": sim.credentials["access_key"],
+                             "secret_key": sim.credentials["secret_key"],
+                             "route": "pbx.knm.example"},
+    prefixes={"local": "+1206", "npanxx": "+1206555", "tollfree": "+1888"},
+))

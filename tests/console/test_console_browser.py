@@ -227,7 +227,7 @@ def test_buying_several_shows_each_numbers_own_result(console: Console) -> None:
     page = console.page
     console.open()
     console.log_in()
-    console.search("415")
+    console.search("415", 100)  # enough rows to hold numbers of both, whatever else is wired
     found = console.row_numbers("search-row")
     stock = {name: console.stock(name, "415") for name in ("knm_telnyx", "knm_bandwidth2")}
     from_telnyx = [n for n in found if n in stock["knm_telnyx"] - stock["knm_bandwidth2"]]

@@ -1,0 +1,355 @@
+"""knm_twilio: Twilio REST API 2010-04-01 — available numbers, incoming phone numbers, release.
+
+Requests are form-encoded with Twilio's PascalCase names, answers snake_case JSON, auth HTTP
+Basic `AccountSid:AuthToken` (carriers/current-apis.md §3, audit §4.2). A search is
+`GET …/AvailablePhoneNumbers/{CC}/{Local|TollFree|Mobile}.json`; a purchase is one
+`POST …/IncomingPhoneNumbers.json` naming the number (`PhoneNumber`, never `AreaCode`: buying
+"any number in an area code" is not idempotent and could buy a second number on a retry) and
+routing it in the same request (`TrunkSid`, else `VoiceUrl`), answered 201 synchronously; a
+release is `DELETE …/IncomingPhoneNumbers/{PN sid}.json` (204).
+
+Twilio has no idempotency key, but buying a specific number is "idempotent by nature" (its
+20500 error page). knm's `order_reference` travels as `FriendlyName`, and a purchase or
+release whose answer was lost is settled by whether the account holds the number:
+`GET …/IncomingPhoneNumbers.json?PhoneNumber=<e164>` (a pattern filter: the exact number is
+kept from the page).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any, ClassVar
+from urllib.parse import quote
+
+import httpx
+
+from knm import errors
+from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.http import HttpCarrier
+from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.payloads import ERROR_PREFIX_BYTES
+from knm.phone import is_us_tollfree, nanp_digits, region_of
+from knm.record import PhoneNumber
+
+NAME = "knm_twilio"
+API_VERSION = "2010-04-01"
+#: Twilio's codes meaning the number cannot be had (21422: not available; 21452: none left in
+#: the area code — unverified, from Twilio's test-credentials pages)
+UNAVAILABLE_CODES = frozenset({21422, 21452})
+#: countries whose numbers share the +1 dial code and that Twilio lists under their own code
+NANP_COUNTRIES = ("US", "CA")
+#: most available numbers asked for at once (the spec's PageSize bound; the real cap of this
+#: list is unverified)
+MAX_PAGE_SIZE = 1000
+#: owned-number rows read per lookup (the PhoneNumber filter is a pattern)
+LOOKUP_PAGE_SIZE = 50
+#: SearchOptions.extra flag → Twilio capability filter
+CAPABILITY_FILTERS = {"voice": "VoiceEnabled", "sms": "SmsEnabled", "mms": "MmsEnabled",
+                      "fax": "FaxEnabled"}
+#: SearchOptions.extra key → Twilio locality filter
+LOCALITY_FILTERS = {"region": "InRegion", "administrative_area": "InRegion",
+                    "locality": "InLocality", "postal_code": "InPostalCode",
+                    "rate_center": "InRateCenter", "lata": "InLata"}
+
+
+# -- pure request building ---------------------------------------------------------------------
+
+
+def account_path(account_sid: str) -> str:
+    return f"/{API_VERSION}/Accounts/{quote(account_sid, safe='')}"
+
+
+def number_kind(prefix: str, options: SearchOptions) -> str:
+    """Which list of Twilio's a search reads: `TollFree` for toll-free prefixes (or
+    `extra["tollfree"]`), `Mobile` for `extra["mobile"]` or a UK `+447` prefix, else `Local`."""
+    if options.extra.get("tollfree"):
+        return "TollFree"
+    if options.extra.get("mobile"):
+        return "Mobile"
+    digits = nanp_digits(prefix)
+    if digits is not None:
+        return "TollFree" if is_us_tollfree(digits) else "Local"
+    if prefix.startswith("+447"):
+        return "Mobile"
+    if prefix.startswith(("+4480", "+44800", "+44808")):
+        return "TollFree"
+    return "Local"
+
+
+def search_request(prefix: str, quantity: int, options: SearchOptions
+                   ) -> tuple[str, str, dict[str, str]] | None:
+    """(country, list, query) of a search under E.164 `prefix`; None when the prefix names no
+    country. The prefix travels as `AreaCode` (NANP) and, when it says more or less than an
+    area code, as an anchored `Contains` (`+` and its digits: Twilio matches from the start);
+    the other filters come from `options.extra`."""
+    digits = nanp_digits(prefix)
+    if digits is not None:
+        country = options.country if options.country in NANP_COUNTRIES else "US"
+    else:
+        country = region_of(prefix) or ""
+        if not country:
+            return None
+    kind = number_kind(prefix, options)
+    params: dict[str, str] = {"PageSize": str(max(1, min(quantity, MAX_PAGE_SIZE)))}
+    if digits is not None and len(digits) >= 3:
+        params["AreaCode"] = digits[:3]
+    whole = prefix.lstrip("+")
+    if options.extra.get("contains"):
+        params["Contains"] = str(options.extra["contains"])
+    elif (digits is not None and digits and len(digits) != 3) or (
+            digits is None and len(whole) >= 2):
+        params["Contains"] = "+" + whole
+    for key, name in CAPABILITY_FILTERS.items():
+        if options.extra.get(key):
+            params[name] = "true"
+    for key, name in LOCALITY_FILTERS.items():
+        if options.extra.get(key):
+            params[name] = str(options.extra[key])
+    return country, kind, params
+
+
+def purchase_form(number: str, reference: str, config: Mapping[str, Any]) -> dict[str, str]:
+    """The `POST IncomingPhoneNumbers.json` form buying `number` and routing it here: the
+    trunk when one is set (Twilio then ignores voice URLs), else the voice URL."""
+    form = {"PhoneNumber": number, "FriendlyName": reference}
+    if config.get("trunk_sid"):
+        form["TrunkSid"] = str(config["trunk_sid"])
+    else:
+        form["VoiceUrl"] = str(config["voice_url"])
+        if config.get("voice_method"):
+            form["VoiceMethod"] = str(config["voice_method"])
+    for key, name in (("address_sid", "AddressSid"), ("bundle_sid", "BundleSid")):
+        if config.get(key):
+            form[name] = str(config[key])
+    return form
+
+
+def lookup_params(number: str) -> dict[str, str]:
+    return {"PhoneNumber": number, "PageSize": str(LOOKUP_PAGE_SIZE)}
+
+
+# -- pure response parsing ---------------------------------------------------------------------
+
+
+def to_results(doc: Any, prefix: str, kind: str, limit: int) -> list[SearchResult]:
+    """Search results under `prefix` from an AvailablePhoneNumbers page; `ValueError` for an
+    answer without the list."""
+    rows = doc.get("available_phone_numbers") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("search answer without available_phone_numbers")
+    out: list[SearchResult] = []
+    for row in rows:
+        if not isinstance(row, dict):
+            continue
+        number = row.get("phone_number")
+        if not isinstance(number, str) or not number.startswith(prefix):
+            continue
+        data = {"kind": kind, **{k: row[k] for k in ("iso_country", "address_requirements",
+                                                      "capabilities") if k in row}}
+        out.append(SearchResult(number, NAME, carrier_data=data, locality=_locality(row)))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def held_row(doc: Any, number: str) -> dict[str, Any] | None:
+    """The account's IncomingPhoneNumber for exactly `number` in a list page, if any."""
+    rows = doc.get("incoming_phone_numbers") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("list answer without incoming_phone_numbers")
+    return next((r for r in rows if isinstance(r, dict) and r.get("phone_number") == number),
+                None)
+
+
+def purchase_data(doc: Any, number: str) -> dict[str, Any]:
+    """What a purchase answer tells knm to keep; `ValueError` unless it is the number's
+    IncomingPhoneNumber with its `PN…` sid."""
+    if not isinstance(doc, dict) or not doc.get("sid") or doc.get("phone_number") != number:
+        raise ValueError("purchase answer without the number's sid")
+    return {"twilio_sid": str(doc["sid"]), "friendly_name": doc.get("friendly_name"),
+            "trunk_sid": doc.get("trunk_sid"), "voice_url": doc.get("voice_url")}
+
+
+def error_parts(body: bytes) -> tuple[int | None, str | None]:
+    """Twilio's error `code` and `message` from an error body (`{"code": 21422, "message",
+    "more_info", "status"}`), each None when absent."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return None, None
+    if not isinstance(doc, dict):
+        return None, None
+    code = doc.get("code")
+    message = doc.get("message")
+    return (code if isinstance(code, int) else None,
+            message if isinstance(message, str) and message else None)
+
+
+def _locality(row: dict[str, Any]) -> dict[str, Any] | None:
+    locality = {"city": row.get("locality"), "region": row.get("region"),
+                "country": row.get("iso_country"), "rate_center": row.get("rate_center")}
+    locality = {k: v for k, v in locality.items() if v}
+    return locality or None
+
+
+# -- the carrier ---------------------------------------------------------------------------------
+
+
+class Twilio(HttpCarrier):
+    """Twilio numbers (US, Canada and the countries Twilio sells), routed to an Elastic SIP
+    trunk (`trunk_sid`) or a voice webhook (`voice_url`)."""
+
+    name: ClassVar[str] = NAME
+    default_base_url: ClassVar[str] = "https://api.twilio.com"
+    #: national digits a search prefix may have (Kazoo's `maximal_prefix_length`)
+    maximal_prefix_length: ClassVar[int] = 10
+    capabilities: ClassVar[frozenset[str]] = frozenset(
+        {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
+         "buy", "release", "check", "locality", "settle"})
+    settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("account_sid", required=True,
+                description="Account SID (`AC…`): the Basic-auth user and the account path"),
+        Setting("auth_token", required=True, secret=True,
+                description="Auth Token (Basic-auth password)"),
+        Setting("trunk_sid", description="Elastic SIP trunk (`TK…`) bought numbers route to; "
+                                         "this or `voice_url` is needed to buy"),
+        Setting("voice_url", description="voice webhook bought numbers route to when no "
+                                         "`trunk_sid` is set"),
+        Setting("voice_method", description="HTTP method of `voice_url` (Twilio's default: "
+                                            "POST)"),
+        Setting("address_sid", description="address (`AD…`) sent with purchases, for numbers "
+                                           "that require one"),
+        Setting("bundle_sid", description="regulatory bundle (`BU…`) sent with purchases in "
+                                          "regulated countries"),
+    )
+
+    def request_headers(self) -> dict[str, str]:
+        return {"Authorization": self.basic_auth(str(self.config["account_sid"]),
+                                                 str(self.config["auth_token"])),
+                "Accept": "application/json"}
+
+    def extract_error_message(self, response: httpx.Response) -> str | None:
+        """`<code>: <message>` of Twilio's error body, else the common shapes."""
+        code, message = error_parts(response.content[:ERROR_PREFIX_BYTES])
+        if message is not None:
+            return f"{code}: {message}" if code is not None else message
+        return super().extract_error_message(response)
+
+    def classify_error(self, response: httpx.Response, message: str | None
+                       ) -> type[errors.CarrierFault] | None:
+        code, _ = error_parts(response.content[:ERROR_PREFIX_BYTES])
+        return errors.NumberUnavailable if code in UNAVAILABLE_CODES else None
+
+    @property
+    def account(self) -> str:
+        return account_path(str(self.config["account_sid"]))
+
+    # -- search -------------------------------------------------------------------------------
+
+    def find_numbers(self, prefix: str, quantity: int, options: SearchOptions
+                     ) -> list[SearchResult]:
+        request = search_request(prefix, quantity, options)
+        if request is None:
+            return []
+        country, kind, params = request
+        doc = self.call("GET", f"{self.account}/AvailablePhoneNumbers/{country}/{kind}.json",
+                        params=params, deadline=options.deadline)
+        return self.parsed(to_results, doc, prefix, kind, quantity)
+
+    # -- purchase, release --------------------------------------------------------------------
+
+    def routing_setting(self) -> str:
+        """The routing setting in use; `CarrierMisconfigured` before anything is bought when
+        neither is set (a number bought unrouted would ring nowhere)."""
+        if self.config.get("trunk_sid"):
+            return "trunk_sid"
+        if self.config.get("voice_url"):
+            return "voice_url"
+        raise errors.CarrierMisconfigured(self.name, "trunk_sid",
+                                          "(or voice_url) is required to buy numbers")
+
+    def can_route(self) -> bool:
+        return bool(self.config.get("trunk_sid") or self.config.get("voice_url"))
+
+    def order_number(self, number: PhoneNumber) -> PhoneNumber:
+        num = number.number
+        self.routing_setting()
+        form = purchase_form(num, self.order_reference(number), self.config)
+        doc = self.call("POST", f"{self.account}/IncomingPhoneNumbers.json", data=form,
+                        number=num)
+        self.learn(number, self.parsed(purchase_data, doc, num, number=num))
+        routed = self.routed(doc)
+        if not routed:
+            self.log.warning("%s: %s bought, but Twilio's answer does not show it routed",
+                             self.name, num)
+        return self.learn(number, {"routing_status": "routed" if routed else "unknown"})
+
+    def release_number(self, number: PhoneNumber) -> PhoneNumber:
+        num = number.number
+        row = self.held(num)
+        if row is None or not row.get("sid"):
+            raise errors.CarrierNotFound(self.name, f"{num} is not a number of this account",
+                                         number=num)
+        sid = str(row["sid"])
+        self.delete(f"{self.account}/IncomingPhoneNumbers/{quote(sid, safe='')}.json",
+                    number=num)
+        return self.learn(number, {"twilio_sid": sid})
+
+    # -- check, settle ------------------------------------------------------------------------
+
+    def held(self, number: str) -> dict[str, Any] | None:
+        """The account's IncomingPhoneNumber for `number`, if it holds it."""
+        doc = self.call("GET", f"{self.account}/IncomingPhoneNumbers.json",
+                        params=lookup_params(number), number=number)
+        return self.parsed(held_row, doc, number, number=number)
+
+    def check_numbers(self, numbers: list[str]) -> dict[str, str]:
+        """`in_service` for each number the account holds; others are left out."""
+        return {num: "in_service" for num in numbers if self.held(num) is not None}
+
+    def routed(self, row: Mapping[str, Any]) -> bool:
+        """Whether the account's IncomingPhoneNumber routes as configured."""
+        if self.routing_setting() == "trunk_sid":
+            return row.get("trunk_sid") == self.config["trunk_sid"]
+        return not row.get("trunk_sid") and row.get("voice_url") == self.config["voice_url"]
+
+    def reroute(self, number: str, sid: str) -> dict[str, Any]:
+        """Route a held number as configured (`POST IncomingPhoneNumbers/{sid}.json`); what
+        became of it, as carrier data. A failure is recorded, not raised."""
+        form = {k: v for k, v in purchase_form(number, "", self.config).items()
+                if k in ("TrunkSid", "VoiceUrl", "VoiceMethod")}
+        form.setdefault("TrunkSid", "")  # a voice URL is ignored while a trunk is set
+        try:
+            self.call("POST", f"{self.account}/IncomingPhoneNumbers/{quote(sid, safe='')}.json",
+                      data=form, number=number)
+        except errors.KnmError as exc:
+            status = "unknown" if exc.unsettled else "failed"
+            self.log.warning("%s: %s held but not routed (%s): %s", self.name, number, status,
+                             self.scrub(exc))
+            return {"routing_status": status}
+        return {"routing_status": "routed"}
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        """Purchases and releases are synchronous: settled by whether the account holds the
+        number (a held number is ours whatever its FriendlyName says). The purchase routed
+        the number in the same request; a held number routed elsewhere is routed as
+        configured (an idempotent update: nothing is bought or released)."""
+        row = self.held(number.number)
+        data: dict[str, Any] = {"twilio_sid": row.get("sid"),
+                                "friendly_name": row.get("friendly_name")} if row else {}
+        if settling(number) == "disconnect":
+            if row is None:
+                return OrderStatus("complete", "released", message="not held by the account")
+            return OrderStatus("failed", str(row.get("status") or "in-use"), data,
+                               "still held by the account")
+        if row is None:
+            return OrderStatus("failed", "not held", message="the account does not hold it")
+        routed = self.routed(row) if self.can_route() else None
+        if routed is None:
+            data["routing_status"] = "unknown"  # no routing setting any more to check it by
+        elif routed:
+            data["routing_status"] = "routed"
+        else:
+            data.update(self.reroute(number.number, str(row.get("sid"))))
+        return OrderStatus("complete", str(row.get("status") or "in-use"), data)
