@@ -30,10 +30,11 @@ MARINA = {"street_address": "301 Marina Blvd.", "locality": "San Francisco", "re
           "postal_code": "94123"}
 #: carriers with E911 and CNAM, and a number of theirs to provision
 CARRIERS = {"knm_telnyx": "+14155550101", "knm_bandwidth2": "+19735550102",
-            "knm_vitelity": "+14155550103"}
+            "knm_vitelity": "+14155550103", "knm_twilio": "+14155550104"}
+TWILIO_NUMBERS = "/2010-04-01/Accounts/AC" + "5" * 32 + "/IncomingPhoneNumbers/PN"
 #: each carrier's request that registers an emergency address
 REGISTERS = {"knm_telnyx": ("POST", "enable_emergency"), "knm_bandwidth2": ("POST", "/e911s"),
-             "knm_vitelity": ("POST", "/api.php")}
+             "knm_vitelity": ("POST", "/api.php"), "knm_twilio": ("POST", TWILIO_NUMBERS)}
 
 
 @contextmanager
@@ -54,6 +55,8 @@ def held(sim: Simulator, number: str, account: str = CHILD) -> None:
     with sim.lock:
         if sim.name == "knm_vitelity":
             sim.owned[number] = {"number": number, "routesip": "1.2.3.4"}
+        elif sim.name == "knm_twilio":
+            sim.owned[number] = sim._new_row(number)  # type: ignore[attr-defined]
         else:
             sim.orders["seeded"] = {"id": "seeded", "numbers": [number], "created": 0.0,
                                     "state": "complete", "failed_numbers": []}
@@ -69,6 +72,8 @@ def registrations(sim: Simulator, name: str) -> list[Any]:
     found = sim.received(method, path)
     if name == "knm_vitelity":
         found = [r for r in found if r.params.get("cmd") == "e911send"]
+    if name == "knm_twilio":
+        found = [r for r in found if "EmergencyAddressSid=AD" in r.text]
     return found
 
 
@@ -79,6 +84,9 @@ def registered(sim: Simulator, number: str) -> dict[str, Any] | None:
         if not row.get("emergency_enabled"):
             return None
         return sim.addresses[row["emergency_address_id"]]  # type: ignore[attr-defined]
+    if sim.name == "knm_twilio":
+        sid = sim.owned[number].get("emergency_address_sid")
+        return sim.addresses[sid] if sid else None  # type: ignore[attr-defined]
     return sim.e911.get(number)  # type: ignore[attr-defined]
 
 
@@ -191,7 +199,7 @@ def test_an_address_rejected_corrected_or_valid(kazoo_accounts: dict[str, str],
         assert registered(sim, number) is None
 
 
-@pytest.mark.parametrize("name", sorted(CARRIERS))
+@pytest.mark.parametrize("name", ["knm_bandwidth2", "knm_telnyx", "knm_vitelity"])
 def test_caller_name_at_each_carrier(kazoo_accounts: dict[str, str], name: str) -> None:
     number = CARRIERS[name]
     with carrier(name) as sim:
@@ -257,7 +265,7 @@ def test_pending_provisioning_settles_to_provisioned_then_error(
 
 #: the request whose answer is lost: the one that registers the address
 LOST = {"knm_telnyx": "enable_emergency", "knm_bandwidth2": "POST /accounts/9900001/e911s",
-        "knm_vitelity": "POST /api.php"}
+        "knm_vitelity": "POST /api.php", "knm_twilio": "POST " + TWILIO_NUMBERS}
 
 
 @pytest.mark.parametrize("name", sorted(CARRIERS))
@@ -279,6 +287,45 @@ def test_a_registration_whose_answer_is_lost_is_pending_then_settled(
         done = numbers.get(number)
         assert done.doc["e911"]["status"] == "PROVISIONED" and "e911" in done.features
         assert numbers.pending_features() == []
+
+
+def test_twilio_registers_asynchronously_and_changes_an_address_in_two_steps(
+        kazoo_accounts: dict[str, str]) -> None:
+    """Twilio's `emergency_address_status`: `pending-registration` settles to `registered`;
+    a new address while one is registered is refused (Twilio nulls it first); after the
+    removal, a registration Twilio fails ends ERROR; outbound caller names are not per number
+    at Twilio (`501`), the inbound lookup is."""
+    number = CARRIERS["knm_twilio"]
+    with carrier("knm_twilio", feature_wait_s=0.05) as sim:
+        held(sim, number)
+        sim.set(feature_complete_ms=300)
+        assert numbers.update(number, merge_fields={"e911": GEARY}).doc["e911"][
+            "status"] == "PENDING"
+        assert sim.owned[number]["emergency_address_status"] == "pending-registration"
+        time.sleep(0.4)
+        assert numbers.settle([number]).ok
+        assert numbers.get(number).doc["e911"]["status"] == "PROVISIONED"
+        with pytest.raises(errors.CarrierFault) as refused:
+            numbers.update(number, merge_fields={"e911": {**GEARY, "street_address":
+                                                         "1 Market St"}})
+        assert "two steps" in (refused.value.carrier_message or "")
+        assert registered(sim, number)["street"] == "140 GEARY ST"
+        numbers.update(number, merge_fields={"e911": None})
+        assert registered(sim, number) is None
+        sim.set(feature_result="failed")
+        numbers.update(number, merge_fields={"e911": GEARY})
+        time.sleep(0.4)
+        assert numbers.settle([number]).ok
+        failed = numbers.get(number)
+        assert failed.doc["e911"]["status"] == "ERROR" and "e911" not in failed.features
+        assert failed.doc["e911"]["carrier_status"] == "registration-failure"
+
+        with pytest.raises(errors.NotImplementedByCarrier) as outbound:
+            numbers.update(number, merge_fields={"cnam": {"display_name": "ACME"}})
+        assert outbound.value.code == 501 and "Trust Hub" in outbound.value.message
+        pn = numbers.update(number, merge_fields={"cnam": {"inbound_lookup": True}})
+        assert pn.features["inbound_cnam"] == {"inbound_lookup": True}
+        assert sim.owned[number]["voice_caller_id_lookup"] is True
 
 
 def test_a_bandwidth_notification_settles_at_once(kazoo_accounts: dict[str, str]) -> None:
