@@ -431,3 +431,73 @@ class SearchFailed(KnmError):
 def _is_timeout(report: dict[str, Any]) -> bool:
     """The search deadline ran out, or the carrier's own request timed out (504)."""
     return report.get("outcome") == "timed_out" or (report.get("error") or {}).get("code") == 504
+
+
+# --- number features (SPEC §13): the answers Monster UI parses --------------------------------
+
+
+class AddressInvalid(KnmError):
+    """The carrier rejected an emergency address. Kazoo 3.x's shape, which Monster UI reads
+    as "invalid address": `{"data": {"address": {"invalid": {"cause": <address given>,
+    "message": <the carrier's reason>, "provider": <carrier>}}}, "error": "400",
+    "message": "invalid data"}`."""
+
+    code, error = 400, "invalid data"
+
+    def __init__(self, address: dict[str, Any], reason: str, *, carrier: str | None = None
+                 ) -> None:
+        super().__init__(reason, carrier=carrier, carrier_message=reason)
+        self.address = address
+
+    def to_json(self) -> dict[str, Any]:
+        """Kazoo's `data` (`address.invalid`), beside knm's usual keys."""
+        invalid: dict[str, Any] = {"cause": self.address, "message": self.message}
+        if self.carrier:
+            invalid["provider"] = self.carrier
+        out = {k: v for k, v in super().to_json().items() if k != "cause"}
+        out["address"] = {"invalid": invalid}
+        return out
+
+
+class MultipleChoice(KnmError):
+    """The carrier would take a corrected address instead of the one given. Kazoo 3.x's
+    shape, where Monster UI finds the choices it offers: `{"data": {"multiple_choice":
+    {"e911": {"cause": <address given>, "details": [<address>, …], "message": "more than
+    one address found"}}}, "error": "400", "message": "multiple_choice"}`."""
+
+    code, error = 400, "multiple_choice"
+    default_message = "more than one address found"
+
+    def __init__(self, address: dict[str, Any], details: list[dict[str, Any]], *,
+                 carrier: str | None = None, carrier_message: str | None = None,
+                 feature: str = "e911") -> None:
+        super().__init__(carrier=carrier, carrier_message=carrier_message)
+        self.address = address
+        self.details = details
+        self.feature = feature
+
+    def to_json(self) -> dict[str, Any]:
+        """Kazoo's `data` (`multiple_choice.e911`), beside knm's usual keys."""
+        out = {k: v for k, v in super().to_json().items() if k != "cause"}
+        out["multiple_choice"] = {self.feature: {
+            "cause": self.address, "details": self.details, "message": self.message}}
+        return out
+
+    def __str__(self) -> str:
+        choices = "; ".join(
+            ", ".join(str(d.get(k)) for k in ("street_address", "extended_address",
+                                              "locality", "region", "postal_code")
+                      if d.get(k)) for d in self.details)
+        return f"{super().__str__()} — the carrier suggests: {choices}"
+
+
+class FeaturePending(KnmError):
+    """A number feature's provisioning is still under way at the carrier: a second change
+    would race the first (SPEC §13: asynchronous provisioning settles like orders)."""
+
+    code, error = 409, "feature_pending"
+
+    def __init__(self, number: str, feature: str) -> None:
+        super().__init__(f"the {feature} provisioning of {number} is still pending at the "
+                         "carrier; it is settled in the background (`knm orders settle`), "
+                         "then it can be changed", cause=feature)

@@ -47,6 +47,9 @@ COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("release", ("release", "disconnect")),
     ("check", ("check",)),
     ("async orders", ("async_orders",)),
+    # number features (SPEC §13, docs/features.md): the optional Carrier methods it implements
+    ("E911", ("e911",)),
+    ("CNAM", ("cnam",)),
 )
 SEARCH_COLUMNS = ("local search", "NPA-NXX search", "toll-free search")
 KNOWN = {word for _col, words in COLUMNS for word in words} | {"search"}

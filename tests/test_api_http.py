@@ -181,9 +181,9 @@ def test_carriers_info_and_check(api: Api) -> None:
 def test_number_lifecycle_create_read_update_patch_release(api: Api) -> None:
     number = "+14155550123"
     created = _create(api, number, "grandchild", who="grandchild",
-                      create_with_state="reserved", cnam={"display_name": "ACME"})
+                      create_with_state="reserved", label={"display_name": "ACME"})
     assert created["id"] == number and created["state"] == "reserved"
-    assert created["cnam"] == {"display_name": "ACME"}
+    assert created["label"] == {"display_name": "ACME"}
     assert "create_with_state" not in created
     read_only = created["_read_only"]
     assert read_only["state"] == "reserved" and read_only["assigned_to"] == api.ids[
@@ -195,9 +195,9 @@ def test_number_lifecycle_create_read_update_patch_release(api: Api) -> None:
 
     path = api.numbers_path("grandchild", number)
     patched = assert_ok(api.call("PATCH", path, "grandchild", data={"tag": "blue"}))
-    assert patched["cnam"] == {"display_name": "ACME"} and patched["tag"] == "blue"
+    assert patched["label"] == {"display_name": "ACME"} and patched["tag"] == "blue"
     replaced = assert_ok(api.call("POST", path, "grandchild", data={"tag": "x"}))
-    assert replaced["tag"] == "x" and "cnam" not in replaced
+    assert replaced["tag"] == "x" and "label" not in replaced
     assert assert_ok(api.call("GET", path, "grandchild"))["tag"] == "x"
 
     released = assert_ok(api.call("DELETE", path, "grandchild"))

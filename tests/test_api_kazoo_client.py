@@ -78,7 +78,7 @@ def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
         own = "+14155550177"
         made = client.put(path(own), headers=headers,
                           json={"data": {"create_with_state": "in_service",
-                                         "cnam": {"display_name": "ACME"}}})
+                                         "label": {"display_name": "ACME"}}})
         assert made.status_code == 201, made.text
         assert made.json()["data"]["_read_only"]["state"] == "in_service"
 
@@ -95,7 +95,7 @@ def test_kazoo_client_authenticates_searches_creates_buys_reads_lists_releases(
         assert read.json()["data"]["id"] == offered[0]
         assert read.json()["data"]["_read_only"]["assigned_to"] == reseller.id
         mine = client.get(path(own), headers=headers).json()["data"]
-        assert mine["cnam"] == {"display_name": "ACME"}
+        assert mine["label"] == {"display_name": "ACME"}
 
         # list: both numbers in the account, Crossbar's `numbers` map
         listed = client.get(numbers, headers=headers)
@@ -136,8 +136,8 @@ def test_kazoo_sdk_works_unchanged(db: str, telnyx, knm_serve: str) -> None:
     assert offered in sim.owned
     assert client.get_phone_number(reseller.id, offered)["data"]["id"] == offered
     assert set(client.get_phone_numbers(reseller.id)["data"]["numbers"]) == {own, offered}
-    updated = client.update_phone_number(reseller.id, own, {"cnam": {"display_name": "ACME"}})
-    assert updated["data"]["cnam"] == {"display_name": "ACME"}
+    updated = client.update_phone_number(reseller.id, own, {"label": {"display_name": "ACME"}})
+    assert updated["data"]["label"] == {"display_name": "ACME"}
     assert client.delete_phone_number(reseller.id, offered)["status"] == "success"
     assert offered not in sim.owned
     assert set(client.get_phone_numbers(reseller.id)["data"]["numbers"]) == {own}

@@ -1,8 +1,8 @@
 """Crossbar `phone_numbers` routes and parameters beyond the basics (kazoo-api-gap.md §1):
 listing pages and filters, `features_available`, search input (toll-free, vanity, raw `+`,
 `reseller_id`), Sync, reserve, port requests, collection PATCH and hard DELETE, `carrier_name`,
-`accept_charges`, the refused `e911` write, city and locality lookups, identify — over real
-HTTP on both databases, checking what a Kazoo client reads."""
+`accept_charges`, `e911` writes only where a carrier provisions them, city and locality
+lookups, identify — over real HTTP on both databases, checking what a Kazoo client reads."""
 
 from __future__ import annotations
 
@@ -137,8 +137,16 @@ def test_features_available_on_listings_and_single_reads(api: Api) -> None:
                                               "deny": ["cnam"]}, account_id=api.ids["reseller"])
     rows = assert_ok(api.call("GET", path, "child"))["numbers"]
     assert rows["+14155550302"]["features_available"] == ["e911", "prepend"]
-    # a denial set on the reseller replaces the local rule: the local number gets e911 too
+    # a denial set on the reseller replaces the local rule — but a local number has no
+    # carrier to register an address: e911 only once the reseller names a provider for it
+    assert rows["+14155550301"]["features_available"] == ["prepend"]
+    config.set("number_manager", "e911_provider", "knm_bandwidth2",
+               account_id=api.ids["reseller"])
+    rows = assert_ok(api.call("GET", path, "child"))["numbers"]
     assert rows["+14155550301"]["features_available"] == ["e911", "prepend"]
+    single = assert_ok(api.call("GET", api.numbers_path("child", "+14155550301"), "child"))
+    assert single["_read_only"]["features"]["settings"] == {
+        "e911": {"provider": "knm_bandwidth2"}}
 
 
 # -- search ------------------------------------------------------------------------------------
@@ -263,35 +271,45 @@ def test_identify_answers_as_kazoo(api: Api) -> None:
                               "reseller"), 404, "not_found")
 
 
-def test_e911_is_refused_until_it_can_be_provisioned(api: Api) -> None:
-    """SPEC §13: never stored and answered 200 as if provisioned."""
+def test_e911_only_where_a_carrier_provisions_it(api: Api) -> None:
+    """SPEC §13: never stored and answered 200 as if provisioned. knm_local numbers have no
+    carrier to register an address: every write of one is `403 forbidden` (Kazoo's answer for
+    a feature not available), alone or in a collection, and nothing is stored."""
     number, path = "+14155550700", api.numbers_path("child", "+14155550700")
     address = {"street_address": "140 Geary St", "locality": "San Francisco",
                "region": "CA", "postal_code": "94108"}
-    data = assert_error(api.call("PUT", path, "master", data={"e911": address}), 501,
-                        "not_implemented")
-    assert data["cause"] == "e911" and "not saved" in data["message"]
+    data = assert_error(api.call("PUT", path, "master", data={"e911": address}), 403,
+                        "forbidden")
+    assert data["cause"] == "e911"
     assert_error(api.call("GET", path, "child"), 404, "not_found")  # nothing was created
     _made(api, "child", [number])
     for method in ("POST", "PATCH"):
-        assert_error(api.call(method, path, "child", data={"e911": address}), 501,
-                     "not_implemented")
+        assert_error(api.call(method, path, "child", data={"e911": address}), 403,
+                     "forbidden")
     bulk = api.call("POST", api.numbers_path("child", "collection"), "child",
                     data={"numbers": [number], "e911": address})
     assert bulk.status_code == 400
-    assert bulk.json()["data"]["error"][number]["error"] == "not_implemented"
+    assert bulk.json()["data"]["error"][number]["error"] == "forbidden"
+    # a malformed address is a 400 naming the field, as Crossbar's schema says
+    foreign = "+19735550701"
+    _made(api, "child", [foreign], module_name="knm_bandwidth2", state="in_service")
+    bad = assert_error(api.call("PATCH", api.numbers_path("child", foreign), "child",
+                                data={"e911": {**address, "region": "California"}}),
+                       400, "invalid")
+    assert bad["cause"] == "e911.region"
     assert "e911" not in assert_ok(api.call("GET", path, "child"))
     # an address that came with the number (a Kazoo import) survives other edits, and goes
+    # with no carrier call: knm never registered it (Bandwidth is not even configured here)
     imported = numbers.import_kazoo([{
         "_id": "+14155550701", "pvt_state": "in_service", "pvt_module_name": "knm_bandwidth2",
         "pvt_assigned_to": api.ids["child"], "pvt_created": 63900000000,
         "pvt_modified": 63900000000, "e911": address, "cnam": {"display_name": "A"}}])
     assert imported.ok, imported.failed
     path = api.numbers_path("child", "+14155550701")
-    kept = assert_ok(api.call("PATCH", path, "child", data={"cnam": {"display_name": "B"}}))
-    assert kept["e911"] == address and kept["cnam"] == {"display_name": "B"}
+    kept = assert_ok(api.call("PATCH", path, "child", data={"tag": "B"}))
+    assert kept["e911"] == address and kept["cnam"] == {"display_name": "A"}
     gone = assert_ok(api.call("PATCH", path, "child", data={"e911": None}))
-    assert "e911" not in gone and gone["cnam"] == {"display_name": "B"}
+    assert "e911" not in gone and gone["cnam"] == {"display_name": "A"}
 
 
 def test_carrier_name_renames_the_carrier_for_admins(api: Api) -> None:
@@ -323,8 +341,8 @@ def test_collection_patch_hard_delete_and_accept_charges(api: Api) -> None:
     assert all("accept_charges" not in n and n["tag"] == "a" for n in created.values())
     patched = assert_ok(api.call("PATCH", path, "reseller",
                                  data={"numbers": wanted, "tag": "b", "keep": None,
-                                       "cnam": {"display_name": "ACME"}}))["success"]
-    assert {n: (p["tag"], "keep" in p, p["cnam"]) for n, p in patched.items()} == dict.fromkeys(
+                                       "label": {"display_name": "ACME"}}))["success"]
+    assert {n: (p["tag"], "keep" in p, p["label"]) for n, p in patched.items()} == dict.fromkeys(
         wanted, ("b", False, {"display_name": "ACME"}))
     # ?hard=true: a superduper admin deletes outright; anyone else is refused per number
     refused = api.call("DELETE", path, "reseller", params={"hard": "true"},

@@ -322,3 +322,118 @@ def test_numbers_manager(site: Site) -> None:
     for elsewhere in ("+14155550199", "+14155550198"):  # another account's, nobody's
         hidden = ui.call("syncOne", accountId=customer, number=elsewhere)
         assert hidden.status_code == 404 and hidden.json()["message"] == "not_found"
+
+
+def _edit_features(ui: Monster, account_id: str, number: str) -> dict[str, Any]:
+    """`numbersGetNumber` (numbers.js:1955) as `common.numbers.editFeatures` calls it: the
+    number's data with the envelope's metadata put inside it."""
+    body = ui.ok("get", accountId=account_id, phoneNumber=number)
+    return {**body["data"], "metadata": body.get("metadata", {})}
+
+
+def _update_number(ui: Monster, account_id: str, data: dict[str, Any]) -> httpx.Response:
+    """`e911UpdateNumber` / `callerIdUpdateNumber`: `features` and `metadata` deleted, the
+    rest POSTed back (`numbers.update`)."""
+    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
+    return ui.call("update", accountId=account_id, phoneNumber=data["id"], data=payload)
+
+
+def _e911_form(account_name: str, **fields: str) -> dict[str, Any]:
+    """What `e911Normalize` (e911.js) makes of the dialog: the form's fields in its order,
+    `caller_name` forced to the account's name, the e-mail textarea split into a list."""
+    form = {"postal_code": "94108", "street_address": "140 Geary St",
+            "extended_address": "Floor 3", "locality": "San Francisco", "region": "CA",
+            "country": "US", "notification_contact_emails": "NOC@example.com ops@example.com"}
+    form.update(fields)
+    form["caller_name"] = account_name
+    form["street_address"] = form["street_address"].strip()
+    form["notification_contact_emails"] = list(dict.fromkeys(
+        e for e in form["notification_contact_emails"].strip().lower().split(" ") if e))
+    return form
+
+
+def test_e911_and_caller_id_dialogs(site: Site) -> None:
+    """`e911.js` and `callerId.js` (monster-ui 3c00cf7c) on two Bandwidth numbers: the
+    feature menu offers both, an address Bandwidth rejects is the invalid-address alert, one
+    it corrects is the choice dialog whose pick is saved as is, removing the address is
+    allowed while another number keeps one, and the caller name is saved."""
+    ui = site.monster("reseller")
+    customer = site.ids["customer"]
+    wanted = _numbers(ui.ok("search", accountId=customer, pattern="973", limit=2, offset=0))
+    bought = ui.ok("activateBlock", accountId=customer, data={"numbers": wanted})["data"]
+    assert set(bought["success"]) == set(wanted)
+    first, second = wanted
+
+    # the feature menu (numberFeaturesMenu.js) offers E911 and caller name on them
+    number = _edit_features(ui, customer, first)
+    assert {"e911", "cnam", "inbound_cnam", "outbound_cnam"} <= set(number_features(number))
+    assert number["metadata"]["features"]["settings"]["e911"] == {
+        "provider": "knm_bandwidth2"}
+
+    # Save with a ZIP Bandwidth cannot geocode: `_data.error === '400'` → invalidAddress
+    number["e911"] = _e911_form("customer", postal_code="00000")
+    refused = _update_number(ui, customer, number)
+    body = refused.json()
+    assert refused.status_code == 400 and body["error"] == "400"
+    assert body["message"] == "invalid data" and body["status"] == "error"
+    invalid = body["data"]["address"]["invalid"]
+    assert invalid["cause"]["postal_code"] == "00000" and invalid["message"]
+    assert "e911" not in ui.ok("get", accountId=customer, phoneNumber=first)["data"]
+    assert site.bandwidth.e911 == {}
+
+    # a street Bandwidth corrects: `multipleChoices(_data.data.multiple_choice.e911)` shows
+    # `cause` and `details`; the user's pick, `details[i]`, is POSTed back as the e911
+    number = _edit_features(ui, customer, first)
+    number["e911"] = _e911_form("customer", street_address="140 Geary St CORRECTME")
+    choice = _update_number(ui, customer, number)
+    body = choice.json()
+    assert choice.status_code == 400 and body["error"] == "400"
+    assert body["message"] == "multiple_choice"
+    offered = body["data"]["multiple_choice"]["e911"]
+    assert offered["cause"]["street_address"] == "140 Geary St CORRECTME"
+    assert [d["street_address"] for d in offered["details"]] == ["140 GEARY ST"]
+    number["e911"] = offered["details"][0]
+    saved = _update_number(ui, customer, number)
+    assert saved.status_code == 200, saved.text
+    e911 = saved.json()["data"]["e911"]  # the toast reads data.data.id
+    assert saved.json()["data"]["id"] == first
+    assert (e911["street_address"], e911["extended_address"], e911["status"]) == (
+        "140 GEARY ST", "FLOOR 3", "PROVISIONED")
+    assert e911["notification_contact_emails"] == ["noc@example.com", "ops@example.com"]
+    assert e911["caller_name"] == "customer" and "latitude" in e911
+    assert site.bandwidth.e911[first]["StreetName"] == "GEARY ST"
+
+    # the second number gets the plain address straight away
+    number = _edit_features(ui, customer, second)
+    number["e911"] = _e911_form("customer", street_address="1 Market St", postal_code="94105",
+                                extended_address="")
+    assert _update_number(ui, customer, number).status_code == 200
+
+    # Remove (e911.js #remove_e911_btn): allowed while another number keeps an address —
+    # counted from the listing's `features`
+    listed = ui.ok("list", accountId=customer, filters={"paginate": False})["data"]["numbers"]
+    assert sum("e911" in row.get("features", []) for row in listed.values()) == 2
+    number = _edit_features(ui, customer, second)
+    del number["e911"]
+    removed = _update_number(ui, customer, number)
+    assert removed.status_code == 200, removed.text
+    assert "e911" not in removed.json()["data"]
+    assert "e911" not in removed.json()["data"].get("features", [])
+    assert second not in site.bandwidth.e911 and first in site.bandwidth.e911
+    listed = ui.ok("list", accountId=customer, filters={"paginate": False})["data"]["numbers"]
+    assert sum("e911" in row.get("features", []) for row in listed.values()) == 1
+
+    # Caller ID (callerId.js): the form's `cnam`, an empty display name deleted; the answer
+    # has `data`, so Monster does not read the number again
+    number = _edit_features(ui, customer, first)
+    number["cnam"] = {"display_name": "ACME INC", "inbound_lookup": True}
+    e911_orders = len(site.bandwidth.received("POST", "/e911s"))
+    named = _update_number(ui, customer, number)
+    assert named.status_code == 200, named.text
+    data = named.json()["data"]
+    assert data["cnam"]["display_name"] == "ACME INC" and data["cnam"]["inbound_lookup"]
+    assert {"inbound_cnam", "outbound_cnam", "e911"} <= set(data["features"])
+    assert data["e911"] == e911  # sent back unchanged with the number: not re-registered
+    assert len(site.bandwidth.received("POST", "/e911s")) == e911_orders
+    assert site.bandwidth.lidb[first]["name"] == "ACME INC"
+    assert site.bandwidth.calling_name[first] == "on"

@@ -110,7 +110,7 @@ class _Declared(Carrier):
 
 def test_table_rows_come_from_the_declarations() -> None:
     text = gen.render([_Declared])
-    assert ("| `knm_declared` | – | – | ✓ | – | ✓ | – | – | ✓ | porting |") in text
+    assert ("| `knm_declared` | – | – | ✓ | – | ✓ | – | – | ✓ | – | – | porting |") in text
     assert "| `knm_declared` | Carrier | ✓ | – | ✓ | 7 |" in text
     assert "| `token` | str | ✓ | ✓ | – | a \\| b |" in text
     assert "| `region` | str | – | – | `eu` |  |" in text

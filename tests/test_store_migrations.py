@@ -41,7 +41,7 @@ def test_a_version_5_database_gets_the_account_listing_index(db: str) -> None:
                              "(assigned_to) WHERE assigned_to IS NOT NULL")
         conn.execute(delete(schema.schema_version).where(schema.schema_version.c.version == 6))
 
-    assert migrations.upgrade(engine) == 6
+    assert migrations.upgrade(engine) == migrations.MIGRATIONS[-1][0]
 
     found = _indexes("knm_numbers")
     assert "ix_knm_numbers_account_number" in found and "ix_knm_numbers_assigned" not in found

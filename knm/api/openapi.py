@@ -74,11 +74,15 @@ PARAMETERS: dict[str, dict[str, Any]] = {
 DESCRIPTIONS = {
     "200": "done (Crossbar's envelope)", "201": "created (Crossbar's envelope)",
     "400": "bad input (`invalid`, the cause names the field), or a Kazoo refusal "
-           "(`invalid_state_transition`, `number_is_porting`, …); a collection in which "
+           "(`invalid_state_transition`, `number_is_porting`, …); an emergency address the "
+           "carrier rejects (`invalid data`: `data.address.invalid`) or corrects "
+           "(`multiple_choice`: `data.multiple_choice.e911.details`); a collection in which "
            "every number failed",
-    "401": "no, unknown or expired credentials", "403": "not allowed to act on this",
+    "401": "no, unknown or expired credentials",
+    "403": "not allowed to act on this, or a feature the number may not have",
     "404": "no such number (or one the caller may not see), route or resource",
-    "409": "the number is taken, busy at its carrier, or changed concurrently",
+    "409": "the number is taken, busy at its carrier, or changed concurrently; an E911 or "
+           "caller-name change still pending at its carrier (`feature_pending`)",
     "413": "the request body is over 1 MB",
     "429": "too many requests (knm's limits, or the carrier's); see `Retry-After`",
     "500": "knm failed, or a carrier fault",

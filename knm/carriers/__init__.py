@@ -23,6 +23,7 @@ from knm.carriers.base import (
     full_name,
     short_name,
 )
+from knm.carriers.features import Address, AddressCheck, FeatureStatus
 from knm.carriers.orders import OrderStatus, WebhookEvent
 from knm.carriers.registry import (
     carrier_class,
@@ -46,12 +47,12 @@ from knm.record import PhoneNumber
 from knm.secrets import scrub
 
 __all__ = [
-    "ALL_MODULES", "Carrier", "OrderStatus", "SearchOptions", "SearchResult", "Setting",
-    "WebhookEvent", "acquire", "all_modules", "available_carriers", "carrier_class", "check",
-    "declared_names", "default_carrier", "default_carriers", "disconnect", "find",
-    "get_carrier", "info", "is_local", "is_number_billable", "is_reachable",
-    "is_store_backed", "keep_only_reachable", "parse_webhook", "register", "settle",
-    "unregister",
+    "ALL_MODULES", "Address", "AddressCheck", "Carrier", "FeatureStatus", "OrderStatus",
+    "SearchOptions", "SearchResult", "Setting", "WebhookEvent", "acquire", "all_modules",
+    "available_carriers", "carrier_class", "check", "declared_names", "default_carrier",
+    "default_carriers", "disconnect", "feature", "find", "get_carrier", "info", "is_local",
+    "is_number_billable", "is_reachable", "is_store_backed", "keep_only_reachable", "offers",
+    "parse_webhook", "register", "settle", "unregister",
 ]
 
 log = logging.getLogger("knm.carriers")
@@ -197,6 +198,76 @@ def parse_webhook(name: str, headers: Mapping[str, str], body: bytes) -> list[We
         raise errors.NotImplementedByCarrier(full_name(name),
                                              message="carrier is not installed")
     return carrier.parse_webhook(headers, body)
+
+
+# -- number features (SPEC §13) --------------------------------------------------------------
+
+#: each feature method of `Carrier`, and the capability that says a carrier has it
+FEATURE_METHODS = {
+    "validate_address": "e911", "set_emergency": "e911", "remove_emergency": "e911",
+    "emergency_status": "e911",
+    "set_cnam": "cnam", "set_inbound_lookup": "cnam", "cnam_status": "cnam",
+}
+#: the methods that change something at the carrier (or lead to it: a validation is asked
+#: only to provision), so the provisioning gate of SPEC §12 applies to them
+GATED = frozenset({"validate_address", "set_emergency", "remove_emergency", "set_cnam",
+                   "set_inbound_lookup"})
+
+
+def offers(name: str | None, feature_name: str) -> bool:
+    """Does carrier `name` offer the feature (`e911`, `cnam`)? Read from its class's
+    `capabilities`: no instance, no settings needed (listings ask it per number)."""
+    cls = carrier_class(name)
+    return cls is not None and feature_name in cls.capabilities
+
+
+def feature(name: str, method: str, number: PhoneNumber, *args: Any) -> Any:
+    """Call a number-feature method of carrier `name` on `number` (a copy: what the carrier
+    learnt comes back in its answer). A carrier that does not offer the feature raises
+    `NotImplementedByCarrier`; with provisioning disabled the gate of SPEC §12 refuses
+    (`ProvisioningDisabled`) or, sandboxed, answers as if the carrier had said yes; a
+    carrier's error names the operation (`e911`, `cnam`), and a crash is the carrier's fault.
+    """
+    kind = FEATURE_METHODS[method]
+    carrier = get_carrier(name)
+    if carrier is None or kind not in carrier.capabilities:
+        raise errors.NotImplementedByCarrier(
+            full_name(str(name)), message=f"carrier {short_name(full_name(str(name)))} "
+            f"does not offer {kind}", cause=kind)
+    if method in GATED and not _provisioning_allowed(carrier, number):
+        return _sandboxed(method, *args)
+    crash: errors.CarrierFault | None = None
+    try:
+        result = getattr(carrier, method)(number.copy(), *args)
+    except errors.KnmError as exc:
+        _name_operation(exc, kind)
+        raise
+    except Exception as exc:  # noqa: BLE001 - any crash of carrier code is the carrier's fault
+        crash = _crash(carrier, exc, number, kind)
+    if crash is not None:
+        raise crash from crash.__cause__
+    wanted = AddressCheck if method == "validate_address" else FeatureStatus
+    if not isinstance(result, wanted):
+        raise errors.MalformedResponse(carrier.name, f"{method} returned "
+                                       f"{type(result).__name__}", number=number.number,
+                                       operation=kind)
+    return result
+
+
+def _provisioning_allowed(carrier: Carrier, number: PhoneNumber) -> bool:
+    gate = getattr(carrier, "provisioning_allowed", None)
+    return True if gate is None else bool(gate(number))
+
+
+def _sandboxed(method: str, *args: Any) -> Any:
+    """What a sandboxed carrier (provisioning disabled, `sandbox_provisioning` true) answers:
+    yes, with the carrier's status `sandbox` so the record says nothing was sent."""
+    if method == "validate_address":
+        return AddressCheck("valid", args[0])
+    if method == "remove_emergency":
+        return FeatureStatus("REMOVED", "sandbox")
+    address = args[0] if method == "set_emergency" else None
+    return FeatureStatus("PROVISIONED", "sandbox", address=address)
 
 
 def is_store_backed(name: str | None) -> bool:

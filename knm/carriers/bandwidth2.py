@@ -14,6 +14,17 @@ Platform at `/api/v2`: E.164 numbers, `countryCodeA3`, international stock). The
 fixes: 5004 is "Invalid Vendor", a plain fault (unavailable is 5005/5018); an order answer
 with an id but no `<OrderStatus>` is pending; `BACKORDERED` is final (failed); `/tns/{tn}`
 counts only when its `AccountId` is ours and its status one of a held number.
+
+Number features (reference/e911-cnam.md §2, numbers.yml): an emergency address is checked
+with `POST /accounts/{id}/geocodeRequest` (200: valid, with its `GeocodedAddress`; 409: "some
+adjustments are required", the `GeocodedAddress` a suggestion; 400 12110: not geocodable) and
+registered with an E911 order (`POST /accounts/{id}/e911s`, `DeleteTNSpecificE911Address`
+to remove it). Caller names are a LIDB order (`POST /lidbs`: the outbound listing,
+`Visibility` PRIVATE to withdraw it) and a TN-option order (`POST /tnoptions`,
+`CallingNameDisplay` on|off: the inbound lookup). All three orders are asynchronous
+(`ProcessingStatus` RECEIVED → COMPLETE | ADJUSTED_COMPLETE, or FAILED | PARTIAL |
+ADJUSTED_PARTIAL), polled for `feature_wait_s` and then left to settling; `e911s` and
+`tnoptions` notifications finish them at once.
 """
 
 from __future__ import annotations
@@ -29,9 +40,24 @@ import httpx
 import phonenumbers
 
 from knm import errors
-from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.base import SearchOptions, SearchResult, Setting, new_order_reference
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, WebhookEvent, settling
+from knm.carriers.orders import (
+    AsyncOrderCarrier,
+    OrderStatus,
+    WebhookEvent,
+    poll_feature,
+    settling,
+)
 from knm.carriers.payloads import local_name, parse_xml_text
 from knm.phone import is_us_tollfree, nanp_e164, national_number
 from knm.record import PhoneNumber
@@ -47,6 +73,16 @@ ORDER_DONE = {"COMPLETE": "complete", "FAILED": "failed", "PARTIAL": "failed",
               "BACKORDERED": "failed"}
 #: `/tns/{tn}` statuses of a number the account holds (Aging, Available: it does not)
 HELD_STATUSES = frozenset({"Inservice", "InAccount", "PortInPendingFoc"})
+#: a feature order's `ProcessingStatus` → knm's feature state (numbers.yml, E911 orders)
+FEATURE_DONE = {"COMPLETE": PROVISIONED, "ADJUSTED_COMPLETE": PROVISIONED, "FAILED": ERROR,
+                "PARTIAL": ERROR, "ADJUSTED_PARTIAL": ERROR}
+#: Notification `OrderType`s of feature orders → the feature they are about
+FEATURE_ORDER_TYPES = {"e911s": "e911", "e911": "e911", "tnoptions": "cnam",
+                       "tn_option": "cnam", "lidbs": "cnam", "lidb": "cnam"}
+#: the carrier-data keys of the feature orders (what settling reads)
+E911_ORDER, LIDB_ORDER, TNOPTION_ORDER = ("e911_order_id", "cnam_lidb_order_id",
+                                          "cnam_tnoption_order_id")
+E911_REFERENCE = "e911_order_reference"
 #: ISO 3166 alpha-2 → alpha-3 for the Universal Platform's `countryCodeA3`
 ALPHA3 = {"US": "USA", "CA": "CAN", "GB": "GBR", "IE": "IRL", "DE": "DEU", "FR": "FRA",
           "ES": "ESP", "IT": "ITA", "NL": "NLD", "BE": "BEL", "AT": "AUT", "CH": "CHE",
@@ -225,11 +261,15 @@ def listed_order(root: ET.Element, reference: str) -> OrderStatus | None:
 
 def to_events(root: ET.Element) -> list[WebhookEvent]:
     """The events of an order or disconnect `<Notification>` (orderWebhook.md): one per
-    completed number, or one naming only the order when none completed. Other order types
-    (port-ins, e911s, …) → none; `ValueError` for a body that is no notification."""
+    completed number, or one naming only the order when none completed; an E911, TN-option
+    or LIDB order's → one event naming the order, its operation the feature (`e911`,
+    `cnam`). Other order types (port-ins, …) → none; `ValueError` for a body that is no
+    notification."""
     if root.tag != "Notification":
         raise ValueError(f"expected <Notification>, got <{root.tag}>")
     kind = (root.findtext("OrderType") or "").strip().lower()
+    if kind in FEATURE_ORDER_TYPES:  # a number-feature order (SPEC §13)
+        return [_feature_event(root, FEATURE_ORDER_TYPES[kind])]
     if kind in ("orders", "order", "new_number"):
         operation = "acquire"
     elif kind in ("disconnects", "disconnect"):
@@ -262,6 +302,177 @@ def held_status(root: ET.Element, account_id: str) -> str | None:
     if account and account != str(account_id):
         return None
     return status if status in HELD_STATUSES else None
+
+
+# -- number features: pure request building and parsing (SPEC §13) -----------------------------
+
+
+def _sub(parent: ET.Element, tag: str, text: str | None) -> ET.Element:
+    element = ET.SubElement(parent, tag)
+    if text:
+        element.text = text
+    return element
+
+
+def geocode_xml(address: Address) -> bytes:
+    """The `<RequestAddress>` of a geocode request: `AddressLine1` whole (Bandwidth splits
+    it when HouseNumber and StreetName are not given)."""
+    root = ET.Element("RequestAddress")
+    for tag, value in (("AddressLine1", address.street_address),
+                       ("AddressLine2", address.extended_address), ("City", address.locality),
+                       ("StateCode", address.region), ("Zip", address.postal_code),
+                       ("Country", address.country)):
+        _sub(root, tag, value)
+    return _xml_bytes(root)
+
+
+def split_street(street: str) -> tuple[str, str]:
+    """`"140 Geary St"` → `("140", "Geary St")`: an E911 order's HouseNumber and StreetName
+    (Bandwidth requires both). A street without a leading number keeps it all as the name."""
+    head, _, rest = street.strip().partition(" ")
+    if rest and any(ch.isdigit() for ch in head):
+        return head, rest.strip()
+    return "", street.strip()
+
+
+def address_xml(parent: ET.Element, address: Address) -> None:
+    element = ET.SubElement(parent, "Address")
+    house, street = split_street(address.street_address)
+    for tag, value in (("HouseNumber", house), ("StreetName", street),
+                       ("AddressLine2", address.extended_address), ("City", address.locality),
+                       ("StateCode", address.region), ("Zip", address.postal_code),
+                       ("Country", address.country)):
+        _sub(element, tag, value)
+
+
+def e911_order_xml(number: str, address: Address | None, reference: str, version: str
+                   ) -> bytes:
+    """An `<E911Order>` registering `address` for `number`, or (None) removing its address."""
+    root = ET.Element("E911Order")
+    _sub(root, "CustomerOrderId", reference)
+    tns = ET.SubElement(root, "TelephoneNumbers")
+    _sub(tns, "TelephoneNumber", wire_number(number, version))
+    if address is None:
+        _sub(root, "DeleteTNSpecificE911Address", "true")
+    else:
+        _sub(root, "CallerName", address.caller_name)
+        address_xml(root, address)
+    return _xml_bytes(root)
+
+
+def lidb_xml(number: str, display_name: str | None, reference: str, version: str) -> bytes:
+    """A `<LidbOrder>` listing `display_name` for `number` (None: the listing made
+    PRIVATE — Bandwidth has no LIDB deletion; the name is then not shown)."""
+    root = ET.Element("LidbOrder")
+    _sub(root, "CustomerOrderId", reference)
+    group = ET.SubElement(ET.SubElement(root, "LidbTnGroups"), "LidbTnGroup")
+    _sub(ET.SubElement(group, "TelephoneNumbers"), "TelephoneNumber",
+         wire_number(number, version))
+    _sub(group, "SubscriberInformation", display_name or "PRIVATE")
+    _sub(group, "UseType", "BUSINESS")
+    _sub(group, "Visibility", "PUBLIC" if display_name else "PRIVATE")
+    return _xml_bytes(root)
+
+
+def tnoption_xml(number: str, enabled: bool, reference: str, version: str) -> bytes:
+    """A `<TnOptionOrder>` turning the inbound caller-name display of `number` on or off."""
+    root = ET.Element("TnOptionOrder")
+    _sub(root, "CustomerOrderId", reference)
+    group = ET.SubElement(ET.SubElement(root, "TnOptionGroups"), "TnOptionGroup")
+    _sub(group, "CallingNameDisplay", "on" if enabled else "off")
+    _sub(ET.SubElement(group, "TelephoneNumbers"), "TelephoneNumber",
+         wire_number(number, version))
+    return _xml_bytes(root)
+
+
+def geocoded(root: ET.Element, given: Address) -> Address:
+    """The `<GeocodedAddress>` of a geocode answer, the parts it leaves out taken from
+    `given`; `ValueError` when there is none."""
+    found = root.find("GeocodedAddress")
+    if found is None:
+        raise ValueError("geocode answer without a GeocodedAddress")
+
+    def part(tag: str, fallback: str) -> str:
+        return (found.findtext(tag) or "").strip() or fallback
+
+    line1 = part("AddressLine1", "") or " ".join(
+        p for p in (part("HouseNumber", ""), part("PreDirectional", ""),
+                    part("StreetName", ""), part("StreetSuffix", ""),
+                    part("PostDirectional", "")) if p) or given.street_address
+    return Address(street_address=line1,
+                   extended_address=part("AddressLine2", given.extended_address),
+                   locality=part("City", given.locality), region=part("StateCode", given.region),
+                   postal_code=part("Zip", given.postal_code),
+                   country=part("Country", given.country)[:2].upper() or given.country,
+                   caller_name=given.caller_name)
+
+
+def to_geocode_check(status: int, root: ET.Element, given: Address) -> AddressCheck:
+    """A geocode answer: 200 valid, 409 corrected (its `GeocodedAddress` the suggestion),
+    400 invalid (12110); `ValueError` for anything else."""
+    if status == 400:
+        return AddressCheck("invalid", given, message=xml_errors(root) or
+                            "the address could not be validated / geocoded")
+    if status == 409:
+        return AddressCheck("corrected", given, [geocoded(root, given)],
+                            message=(root.findtext("ErrorMessage") or "").strip() or None)
+    if status == 200:
+        return AddressCheck("valid", geocoded(root, given))
+    raise ValueError(f"unexpected geocode answer {status}")
+
+
+def to_feature_status(root: ET.Element) -> FeatureStatus:
+    """Where an E911, LIDB or TN-option order stands (its create answer or a read of it);
+    `refs` name it while pending. `ValueError` for an answer without an order id."""
+    order = next((el for el in (root, *root) if el.tag in (
+        "E911Order", "LidbOrder", "TnOptionOrder")), root)
+    order_id = (order.findtext("orderId") or order.findtext("OrderId") or "").strip()
+    status = (order.findtext("ProcessingStatus") or "").strip().upper()
+    if not order_id:
+        raise ValueError("feature order answer without an order id")
+    problem = xml_errors(order)
+    state = FEATURE_DONE.get(status, PENDING)
+    if problem and state == PENDING:
+        state = ERROR
+    extra: dict[str, Any] = {}
+    found = order.find("Address")
+    if found is not None:
+        for tag, key in (("Latitude", "latitude"), ("Longitude", "longitude"),
+                         ("PlusFour", "plus_four")):
+            if (found.findtext(tag) or "").strip():
+                extra[key] = found.findtext(tag).strip()  # type: ignore[union-attr]
+    message = problem or (f"order {order_id} {status}" if state == ERROR else None)
+    return FeatureStatus(state, status or "RECEIVED", {"order_id": order_id},
+                         message=message, extra=extra,
+                         refs=[order_id] if state == PENDING else [])
+
+
+def listed_feature_order(root: ET.Element) -> str | None:
+    """The newest order id of a `GET /e911s?customerOrderId=` answer (`<E911Orders>` of
+    `E911OrderSummary` or `E911Order`); None when it lists none."""
+    if root.tag != "E911Orders":
+        raise ValueError(f"expected <E911Orders>, got <{root.tag}>")
+    rows = [el for el in root if el.tag in ("E911OrderSummary", "E911Order")]
+    rows.sort(key=lambda el: el.findtext("lastModifiedDate") or el.findtext(
+        "LastModifiedDate") or el.findtext("OrderDate") or "")
+    for row in reversed(rows):
+        found = (row.findtext("OrderId") or row.findtext("orderId") or "").strip()
+        if found:
+            return found
+    return None
+
+
+def _feature_event(root: ET.Element, feature: str) -> WebhookEvent:
+    status = (root.findtext("Status") or "").strip().upper()
+    state = {"COMPLETE": "complete", "ADJUSTED_COMPLETE": "complete", "FAILED": "failed",
+             "PARTIAL": "failed", "ADJUSTED_PARTIAL": "failed"}.get(status, "pending")
+    message = (root.findtext("Message") or "").strip() or None
+    order_id = (root.findtext("OrderId") or "").strip() or None
+    return WebhookEvent(number=None, order_reference=(root.findtext("CustomerOrderId") or
+                                                      "").strip() or None,
+                        order_id=order_id, operation=feature,
+                        status=OrderStatus(state, status, message=message
+                                           if state == "failed" else None, order_id=order_id))
 
 
 def _xml_bytes(element: ET.Element) -> bytes:
@@ -298,7 +509,7 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
     wire_format = "xml"
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
-                              "locality", "settle", "webhooks"})
+                              "locality", "settle", "webhooks", "e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_id", required=True, description="Bandwidth account id"),
         Setting("api_version", default="v1",
@@ -535,3 +746,105 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
         root = self.call("GET", self._path("orders"), number=number.number,
                          params={"customerOrderId": reference})
         return listed_order(root, str(reference))
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _feature_xml(self, method: str, path: str, number: str, *, accept: tuple[int, ...] = (),
+                     **kw: Any) -> tuple[int, ET.Element]:
+        """One request whose XML answer is parsed whatever it says (a failed order read is
+        an answer, not an error): the status and the root."""
+        if "content" in kw:
+            kw["headers"] = {"Content-Type": "application/xml"}
+        response = self.request(method, self._path(path), number=number, accept=accept, **kw)
+        return response.status_code, self.parse_xml(response, number=number)
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        num = number.number
+        status, root = self._feature_xml("POST", "geocodeRequest", num, accept=(400, 409),
+                                         content=geocode_xml(address), idempotent=True,
+                                         acts=False)
+        return self.parsed(to_geocode_check, status, root, address, number=num)
+
+    def _order(self, path: str, body: bytes, number: PhoneNumber, key: str) -> FeatureStatus:
+        """Place a feature order and poll it for `feature_wait_s`; its id goes under `key`
+        of the number's carrier data (what settling reads)."""
+        num = number.number
+        _, root = self._feature_xml("POST", path, num, content=body)
+        first = self.parsed(to_feature_status, root, number=num)
+        order_id = first.data.pop("order_id")
+        status = poll_feature(self, lambda: self._read_order(path, order_id, num), first)
+        status.data.pop("order_id", None)
+        status.data[key] = order_id
+        return status
+
+    def _read_order(self, path: str, order_id: str, number: str) -> FeatureStatus:
+        _, root = self._feature_xml("GET", f"{path}/{order_id}", number)
+        found = self.parsed(to_feature_status, root, number=number)
+        found.data.pop("order_id", None)
+        return found
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        reference = new_order_reference()
+        body = e911_order_xml(number.number, address, reference, self.version)
+        try:
+            status = self._order("e911s", body, number, E911_ORDER)
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                raise
+            # the answer was lost: an order may exist; settling finds it by its reference
+            return FeatureStatus(PENDING, "unknown", {E911_ORDER: None,
+                                                      E911_REFERENCE: reference}, address,
+                                 message=self.scrub(str(exc)))
+        status.address = address
+        status.data[E911_REFERENCE] = reference
+        return status
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        body = e911_order_xml(number.number, None, new_order_reference(), self.version)
+        status = self._order("e911s", body, number, E911_ORDER)
+        if status.state == ERROR:
+            raise self.refusal(status.message, number=number.number)
+        # Bandwidth has taken the removal: the number's address is no longer knm's to track
+        return FeatureStatus(REMOVED, status.carrier_status, {E911_ORDER: None})
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The E911 order by its id; one whose answer was lost, by knm's `CustomerOrderId`
+        (none found: Bandwidth never took it — the change failed)."""
+        num = number.number
+        order_id = number.carrier_data.get(E911_ORDER)
+        if not order_id:
+            reference = number.carrier_data.get(E911_REFERENCE)
+            if not reference:
+                return FeatureStatus(ERROR, message="no E911 order is known for the number")
+            _, root = self._feature_xml("GET", "e911s", num,
+                                        params={"customerOrderId": reference})
+            found = self.parsed(listed_feature_order, root, number=num)
+            if found is None:
+                return FeatureStatus(ERROR, message=f"Bandwidth has no E911 order {reference}")
+            order_id = found
+            status = self._read_order("e911s", str(order_id), num)
+            status.data[E911_ORDER] = order_id
+            return status
+        return self._read_order("e911s", str(order_id), num)
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        body = lidb_xml(number.number, display_name, new_order_reference(), self.version)
+        return self._order("lidbs", body, number, LIDB_ORDER)
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        body = tnoption_xml(number.number, enabled, new_order_reference(), self.version)
+        return self._order("tnoptions", body, number, TNOPTION_ORDER)
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The caller-name orders of the number read again: any failed fails the change,
+        any still pending keeps it pending."""
+        found = []
+        for path, key in (("lidbs", LIDB_ORDER), ("tnoptions", TNOPTION_ORDER)):
+            order_id = number.carrier_data.get(key)
+            if order_id:
+                found.append(self._read_order(path, str(order_id), number.number))
+        for state in (ERROR, PENDING):
+            worst = next((f for f in found if f.state == state), None)
+            if worst is not None:
+                return worst
+        return FeatureStatus(PROVISIONED, "COMPLETE")

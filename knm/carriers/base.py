@@ -20,6 +20,7 @@ from knm.secrets import MASK, is_secret_key, masked, scrub
 from knm.values import SearchOptions, SearchResult, StoreQuery
 
 if TYPE_CHECKING:
+    from knm.carriers.features import Address, AddressCheck, FeatureStatus
     from knm.carriers.orders import OrderStatus, WebhookEvent
 
 __all__ = ["MASK", "Carrier", "ScrubbedCause", "SearchOptions", "SearchResult", "Setting",
@@ -80,7 +81,8 @@ class Carrier(abc.ABC):
     #: buying one needs the carrier data the search cached. False for carriers offering rows
     #: already in `knm_numbers` (local, inventory, reserved)
     discovers: ClassVar[bool] = True
-    #: what the carrier can do, for docs/carriers.md and `knm carriers`
+    #: what the carrier can do, for docs/carriers.md and `knm carriers`; `e911` and `cnam`
+    #: say it implements the number features below (SPEC §13)
     capabilities: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
@@ -181,6 +183,41 @@ class Carrier(abc.ABC):
         """The order events of one webhook request the carrier sent to knm. Raises
         `errors.Unauthenticated` when its signature or credentials do not verify and
         `errors.Invalid` for a body that cannot be read."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    # -- number features (SPEC §13): optional, declared by `e911` / `cnam` capabilities ----------
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        """The carrier's verdict on `address` for `number` (`valid`, `corrected` with its
+        suggestions, `invalid` with its reason). Only reads at the carrier."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        """Register `address` (already validated) as the number's emergency location:
+        `PROVISIONED`, or `PENDING` when the carrier finishes later. Raise when the carrier
+        refuses; a refusal must leave the carrier as it was (undo any step taken)."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        """Remove the number's emergency location (`REMOVED`). Raise when refused."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Where the number's emergency registration stands now (what settling a `PENDING`
+        one reads; the ids it needs are in the number's carrier data). Only reads."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        """List `display_name` as the number's outbound caller name (None: remove the
+        listing)."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        """Turn the caller-name lookup of the number's inbound calls on or off."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Where a `PENDING` caller-name change of the number stands now. Only reads."""
         raise errors.NotImplementedByCarrier(self.name)
 
     # -- what a carrier learnt ------------------------------------------------------------------

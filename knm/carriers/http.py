@@ -105,6 +105,9 @@ ORDER_SETTINGS: tuple[Setting, ...] = (
             description="how often a pending order is polled"),
     Setting("order_timeout_s", float, default=120,
             description="how long an order is polled before it is left pending"),
+    Setting("feature_wait_s", float, default=5,
+            description="how long an E911 or caller-name change is polled before it is "
+                        "answered PENDING and left to settling"),
 )
 
 #: statuses worth retrying for an idempotent request: the request was not (fully) processed
@@ -496,7 +499,7 @@ class HttpCarrier(Carrier):
     def request(self, method: str, path: str, *, deadline: float | None = None,
                 number: str | None = None, idempotent: bool | None = None,
                 acts: bool | None = None, authenticate: bool = True,
-                **kw: Any) -> httpx.Response:
+                accept: Iterable[int] = (), **kw: Any) -> httpx.Response:
         """Send one request and return its 2xx response, body read; anything else raises a
         `KnmError`.
 
@@ -505,9 +508,13 @@ class HttpCarrier(Carrier):
         only; only idempotent requests are retried. `acts` (default: not idempotent) says
         whether the request may change something at the carrier: only then can a failure
         after sending it be unsettled. `authenticate=False` leaves out `request_headers()`
-        (for fetching a token). Extra keywords go to `httpx.Client.build_request`
-        (`params`, `json`, `content`, `data`, `headers`).
+        (for fetching a token). `accept` lists error statuses that are answers of this
+        request rather than failures (Bandwidth's geocoder says "corrected" with a 409):
+        they are returned like a 2xx, their body read up to the error-body bound. Extra
+        keywords go to `httpx.Client.build_request` (`params`, `json`, `content`, `data`,
+        `headers`).
         """
+        accepted = frozenset(accept)
         method = method.upper()
         if idempotent is None:
             idempotent = method in ("GET", "HEAD")
@@ -550,7 +557,7 @@ class HttpCarrier(Carrier):
             if failure is not None:
                 raise failure from cause
             self._log(method, path, str(response.status_code), started)
-            if response.is_success:
+            if response.is_success or response.status_code in accepted:
                 return response
             if idempotent and not last and response.status_code in RETRY_STATUSES:
                 self._backoff(attempt, deadline)

@@ -22,10 +22,11 @@ from typing import Any, ClassVar
 
 from knm import errors
 from knm.carriers.base import Carrier
+from knm.carriers.features import FeatureStatus
 from knm.record import PhoneNumber
 
-__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "poll_order",
-           "settling"]
+__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "poll_feature",
+           "poll_order", "settling"]
 
 log = logging.getLogger("knm.carriers.orders")
 
@@ -140,6 +141,35 @@ def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,
         number=number.number, unsettled=True)
     error.pending = number
     raise error
+
+
+def poll_feature(carrier: Carrier, fetch: Callable[[], FeatureStatus],
+                 first: FeatureStatus) -> FeatureStatus:
+    """Poll a number-feature change (an E911 registration, a caller-name order) every
+    `order_poll_interval_ms` until the carrier finishes it or `feature_wait_s` passes. Still
+    pending then — or the carrier cannot be read — it is answered `PENDING`, with what the
+    first answer said (ids, the carrier's refs): settling finishes it (SPEC §13). A person
+    waits on the answer, so the wait is short; nothing is lost by answering early."""
+    interval = max(0.0, float(carrier.config.get("order_poll_interval_ms", 2000)) / 1000.0)
+    ends = time.monotonic() + max(0.0, float(carrier.config.get("feature_wait_s", 5)))
+    status = first
+    while not status.done:
+        left = ends - time.monotonic()
+        if left <= 0:
+            break
+        time.sleep(min(interval, left))
+        try:
+            found = fetch()
+        except (errors.CarrierUnavailable, errors.CarrierTimeout,
+                errors.MalformedResponse, errors.RateLimited) as exc:
+            log.warning("%s: polling a feature change failed: %s", carrier.name,
+                        carrier.scrub(exc))
+            break
+        status = FeatureStatus(found.state, found.carrier_status or status.carrier_status,
+                               {**status.data, **found.data}, found.address or status.address,
+                               found.message, {**status.extra, **found.extra},
+                               found.refs if found.done else (found.refs or status.refs))
+    return status
 
 
 def _failed(carrier: Carrier, status: OrderStatus, number: PhoneNumber,

@@ -1,4 +1,5 @@
-"""knm_telnyx: Telnyx API v2 (JSON) — search, number orders, release, ownership check, settling.
+"""knm_telnyx: Telnyx API v2 (JSON) — search, number orders, release, ownership check, settling,
+emergency addresses and caller names.
 
 Kazoo spoke Telnyx's retired v1 "origination" API (search objects, `x-api-token`); this is v2
 (carriers/current-apis.md §2): a stateless `GET /available_phone_numbers` with `filter[…]`
@@ -10,6 +11,20 @@ Orders carry knm's `order_reference` as `customer_reference`, so an order whose 
 is found again (`GET /number_orders?filter[customer_reference]=`). Owned numbers are looked up
 by number (`filter[phone_number]` is a pattern of at least three digits, so a page of rows is
 read and the exact number kept, skipping `deleted` and `ported-out` rows: audit T1).
+
+E911 (reference/e911-cnam.md §2, Telnyx v2; Kazoo spoke v1's `e911_addresses`): an address is
+validated (`POST /addresses/actions/validate`: `invalid`, or `valid` with a `suggested`
+normalisation — one that differs from the address given beyond spelling is a correction),
+created (`POST /addresses`, validated again for emergency use) and put on the number
+(`POST /phone_numbers/{id}/actions/enable_emergency`: 200 enabled, or 202 while Telnyx
+provisions it; `emergency_status` `active` | `provisioning` | `provisioning-failed` is read
+from `GET /phone_numbers/{id}/voice`). A refused enabling deletes the address just created;
+an enabled one deletes the number's previous address. Removal is the emergency-settings job
+(`POST /phone_numbers/jobs/update_emergency_settings`, `emergency_enabled: false`). Caller
+names: `PATCH /phone_numbers/{id}/voice` with `cnam_listing` (outbound, at most 15 letters,
+digits or spaces) and `caller_id_name_enabled` (the inbound lookup), both synchronous; an
+answer that does not echo the listing asked for is a refusal (telnyx-php#80: listings
+silently not saved).
 """
 
 from __future__ import annotations
@@ -28,8 +43,23 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, WebhookEvent, settling
+from knm.carriers.orders import (
+    AsyncOrderCarrier,
+    OrderStatus,
+    WebhookEvent,
+    poll_feature,
+    settling,
+)
 from knm.phone import is_us_tollfree
 from knm.record import PhoneNumber
 
@@ -44,6 +74,10 @@ GONE = frozenset({"deleted", "ported-out"})
 LOOKUP_PAGE_SIZE = 50
 #: how far a webhook's `telnyx-timestamp` may be from now (Telnyx's SDK: 300 s)
 WEBHOOK_TOLERANCE_S = 300
+#: a number's `emergency_status` → knm's feature state
+EMERGENCY_STATES = {"active": PROVISIONED, "provisioning": PENDING,
+                    "provisioning-failed": ERROR, "disabled": ERROR,
+                    "deprovisioning": ERROR}
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -214,6 +248,120 @@ def to_events(doc: Any) -> list[WebhookEvent]:
     return out
 
 
+# -- number features: pure request building and parsing (SPEC §13) -----------------------------
+
+
+def validation_body(address: Address) -> dict[str, Any]:
+    """`POST /addresses/actions/validate` for `address` (Telnyx's names)."""
+    body = {"country_code": address.country, "street_address": address.street_address,
+            "locality": address.locality, "administrative_area": address.region,
+            "postal_code": address.postal_code}
+    if address.extended_address:
+        body["extended_address"] = address.extended_address
+    return body
+
+
+def address_body(address: Address, reference: str | None = None) -> dict[str, Any]:
+    """`POST /addresses` for `address`, validated for emergency use. Telnyx wants a person's
+    name or a business name: the caller name is the business name (Kazoo's choice)."""
+    body = {**validation_body(address), "first_name": "", "last_name": "",
+            "business_name": address.caller_name, "validate_address": True}
+    if reference:
+        body["customer_reference"] = reference
+    return body
+
+
+def from_telnyx(doc: Any, given: Address) -> Address:
+    """An address in Telnyx's names, the parts it leaves out taken from `given`."""
+    doc = doc if isinstance(doc, dict) else {}
+
+    def part(key: str, fallback: str) -> str:
+        value = doc.get(key)
+        return str(value).strip() if isinstance(value, str) and value.strip() else fallback
+
+    return Address(street_address=part("street_address", given.street_address),
+                   extended_address=part("extended_address", given.extended_address),
+                   locality=part("locality", given.locality),
+                   region=part("administrative_area", given.region),
+                   postal_code=part("postal_code", given.postal_code),
+                   country=part("country_code", given.country),
+                   caller_name=given.caller_name)
+
+
+def _error_details(rows: Any) -> str | None:
+    texts = [str(e.get("detail") or e.get("title") or "") for e in rows or []
+             if isinstance(e, dict)]
+    return "; ".join(t for t in texts if t) or None
+
+
+def to_address_check(doc: Any, given: Address) -> AddressCheck:
+    """Telnyx's validation answer: `invalid` (its errors say why), else `valid` — a
+    `corrected` one when its `suggested` normalisation is another place than `given`.
+    `ValueError` for an answer that is neither."""
+    data = data_of(doc)
+    result = data.get("result") if isinstance(data, dict) else None
+    if result == "invalid":
+        return AddressCheck("invalid", given, message=_error_details(data.get("errors"))
+                            or "Telnyx could not validate the address")
+    if result != "valid":
+        raise ValueError("validation answer without a result")
+    suggested = from_telnyx(data.get("suggested"), given)
+    if suggested.same_place(given):
+        return AddressCheck("valid", suggested)
+    return AddressCheck("corrected", given, [suggested],
+                        message=_error_details(data.get("errors")))
+
+
+def created_address_id(doc: Any) -> str:
+    """The id of an address `POST /addresses` created; `ValueError` without one."""
+    data = data_of(doc)
+    if not isinstance(data, dict) or not data.get("id"):
+        raise ValueError("address answer without an id")
+    return str(data["id"])
+
+
+def to_emergency_status(doc: Any) -> FeatureStatus:
+    """A number's emergency settings (`enable_emergency`'s answer, or its voice settings)
+    as knm's feature state; `data` names the address Telnyx holds for the number."""
+    data = data_of(doc)
+    emergency = data.get("emergency") if isinstance(data, dict) else None
+    if not isinstance(emergency, dict):
+        raise ValueError("voice settings without emergency settings")
+    word = str(emergency.get("emergency_status") or "")
+    if not emergency.get("emergency_enabled") and word in ("", "disabled"):
+        return FeatureStatus(ERROR, word or "disabled", message="emergency services are "
+                             "disabled on the number")
+    state = EMERGENCY_STATES.get(word, PENDING)
+    message = f"Telnyx says {word}" if state == ERROR else None
+    return FeatureStatus(state, word, {"e911_address_id": emergency.get(
+        "emergency_address_id")}, message=message)
+
+
+def cnam_body(display_name: str | None) -> dict[str, Any]:
+    """`PATCH /phone_numbers/{id}/voice` listing `display_name` (None: no listing)."""
+    if display_name is None:
+        return {"cnam_listing": {"cnam_listing_enabled": False}}
+    return {"cnam_listing": {"cnam_listing_enabled": True,
+                             "cnam_listing_details": display_name}}
+
+
+def listed_name(doc: Any) -> str | None:
+    """The outbound listing the voice settings show (None: not listed)."""
+    data = data_of(doc)
+    listing = data.get("cnam_listing") if isinstance(data, dict) else None
+    if not isinstance(listing, dict) or not listing.get("cnam_listing_enabled"):
+        return None
+    return str(listing.get("cnam_listing_details") or "") or None
+
+
+def inbound_lookup(doc: Any) -> bool | None:
+    """The inbound lookup setting an answer shows; None when it does not show it (voice
+    settings leave it out: it is a field of the phone-number resource)."""
+    data = data_of(doc)
+    value = data.get("caller_id_name_enabled") if isinstance(data, dict) else None
+    return value if isinstance(value, bool) else None
+
+
 def country_of(prefix: str) -> str | None:
     """The region of an E.164 prefix's dial code (`+44…` → `GB`), if one is unambiguous."""
     for length in (1, 2, 3):
@@ -251,7 +399,7 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
     default_base_url = "https://api.telnyx.com/v2"
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
-                              "locality", "settle", "webhooks"})
+                              "locality", "settle", "webhooks", "e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, secret=True, description="Telnyx API v2 key"),
         Setting("connection_id", description="connection (SIP trunk) bought numbers route to"),
@@ -396,3 +544,119 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
         found = self.parsed(order_for, doc, num, number=num)
         return None if found is None else self.parsed(to_order_status, found, num,
                                                       number=num)
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _number_id(self, number: PhoneNumber) -> str:
+        """Telnyx's id of the number's resource (from its carrier data, else looked up)."""
+        known = number.carrier_data.get("phone_number_id")
+        if known:
+            return str(known)
+        row = self.held(number.number)
+        if row is None or not row.get("id"):
+            raise errors.CarrierNotFound(self.name, f"{number.number} is not a number of this "
+                                         "account", number=number.number)
+        return str(row["id"])
+
+    def _voice(self, phone_id: str, number: str) -> Any:
+        return self.call("GET", f"/phone_numbers/{phone_id}/voice", number=number)
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        num = number.number
+        doc = self.call("POST", "/addresses/actions/validate", json=validation_body(address),
+                        number=num, idempotent=True, acts=False)
+        return self.parsed(to_address_check, doc, address, number=num)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        num = number.number
+        phone_id = self._number_id(number)
+        created = self.call("POST", "/addresses", number=num,
+                            json=address_body(address, number.carrier_data.get(
+                                "customer_reference")))
+        address_id = self.parsed(created_address_id, created, number=num)
+        registered = from_telnyx(data_of(created), address)
+        learnt = {"phone_number_id": phone_id, "e911_address_id": address_id}
+        try:
+            doc = self.call("POST", f"/phone_numbers/{phone_id}/actions/enable_emergency",
+                            json={"emergency_enabled": True,
+                                  "emergency_address_id": address_id}, number=num)
+        except errors.KnmError as exc:
+            if not exc.unsettled:  # refused: the carrier is left as it was
+                self._forget_address(address_id, num)
+                raise
+            # the answer was lost: Telnyx may have enabled it; settling reads what it holds
+            return FeatureStatus(PENDING, "unknown", learnt, registered,
+                                 message=self.scrub(str(exc)))
+        first = self.parsed(to_emergency_status, doc, number=num)
+        status = poll_feature(self, lambda: self.parsed(
+            to_emergency_status, self._voice(phone_id, num), number=num), first)
+        if status.state == ERROR:
+            self._forget_address(address_id, num)
+            return status
+        previous = number.carrier_data.get("e911_address_id")
+        if previous and str(previous) != address_id and status.state == PROVISIONED:
+            self._forget_address(str(previous), num)
+        return FeatureStatus(status.state, status.carrier_status, learnt, registered,
+                             status.message)
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The number's emergency status, for the address knm registered: another address
+        on the number means knm's registration did not take."""
+        num = number.number
+        phone_id = self._number_id(number)
+        status = self.parsed(to_emergency_status, self._voice(phone_id, num), number=num)
+        wanted = number.carrier_data.get("e911_address_id")
+        held = status.data.get("e911_address_id")
+        if wanted and held and str(held) != str(wanted):
+            return FeatureStatus(ERROR, status.carrier_status,
+                                 message=f"Telnyx holds address {held} for the number, not "
+                                         f"{wanted}")
+        status.data = {}
+        return status
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        num = number.number
+        self.call("POST", "/phone_numbers/jobs/update_emergency_settings", number=num,
+                  json={"emergency_enabled": False, "emergency_address_id": None,
+                        "phone_numbers": [num]})
+        previous = number.carrier_data.get("e911_address_id")
+        if previous:
+            self._forget_address(str(previous), num)
+        return FeatureStatus(REMOVED, "disabled", {"e911_address_id": None})
+
+    def _forget_address(self, address_id: str, number: str) -> None:
+        """Delete an address knm created and no longer uses; a failure only leaves an unused
+        address in the account's address book."""
+        try:
+            self.delete(f"/addresses/{address_id}", number=number)
+        except errors.KnmError as exc:
+            self.log.warning("%s: address %s of %s not deleted: %s", self.name, address_id,
+                             number, self.scrub(exc))
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        num = number.number
+        phone_id = self._number_id(number)
+        doc = self.call("PATCH", f"/phone_numbers/{phone_id}/voice", number=num,
+                        json=cnam_body(display_name))
+        shown = self.parsed(listed_name, doc, number=num)
+        if shown != display_name:
+            raise self.refusal(f"the CNAM listing was not saved (Telnyx shows {shown!r})",
+                               number=num)
+        return FeatureStatus(PROVISIONED, "listed" if display_name else "unlisted",
+                             {"phone_number_id": phone_id})
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        num = number.number
+        phone_id = self._number_id(number)
+        doc = self.call("PATCH", f"/phone_numbers/{phone_id}/voice", number=num,
+                        json={"caller_id_name_enabled": bool(enabled)})
+        shown = self.parsed(inbound_lookup, doc, number=num)
+        if shown is not None and shown != bool(enabled):
+            raise self.refusal("the caller-name lookup setting was not saved", number=num)
+        return FeatureStatus(PROVISIONED, "enabled" if enabled else "disabled",
+                             {"phone_number_id": phone_id})
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Telnyx's caller-name settings are synchronous: what the number shows now."""
+        self._voice(self._number_id(number), number.number)
+        return FeatureStatus(PROVISIONED, "listed")

@@ -13,6 +13,19 @@ Twilio has no idempotency key, but buying a specific number is "idempotent by na
 release whose answer was lost is settled by whether the account holds the number:
 `GET …/IncomingPhoneNumbers.json?PhoneNumber=<e164>` (a pattern filter: the exact number is
 kept from the page).
+
+E911 (SPEC §13; reference/e911-cnam.md §2, twilio_api_v2010.json): Twilio validates an
+address when it is created (`POST …/Addresses.json` with `EmergencyEnabled=true`) and, with
+`AutoCorrectAddress` (its default), silently corrects it — so knm validates by creating one
+that may be corrected and comparing what Twilio kept (another place: a correction, offered
+as a choice; the trial address is deleted), then registers the address it validated with
+`AutoCorrectAddress=false` and puts it on the number (`POST
+…/IncomingPhoneNumbers/{PN}.json` `EmergencyAddressSid`). Registration is asynchronous:
+`emergency_address_status` `pending-registration` → `registered` | `registration-failure`.
+Twilio changes a registered address in two steps (null it, wait for `unregistered`, set the
+new one): knm refuses a new address while the number holds one — remove it first. Inbound
+caller names are `VoiceCallerIdLookup`; outbound ones are Trust Hub CNAM products (a business
+profile, vetting, channel-endpoint assignments), not a per-number setting: refused (`501`).
 """
 
 from __future__ import annotations
@@ -26,8 +39,17 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.orders import OrderStatus, poll_feature, settling
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
 from knm.record import PhoneNumber
@@ -47,6 +69,13 @@ LOOKUP_PAGE_SIZE = 50
 #: SearchOptions.extra flag → Twilio capability filter
 CAPABILITY_FILTERS = {"voice": "VoiceEnabled", "sms": "SmsEnabled", "mms": "MmsEnabled",
                       "fax": "FaxEnabled"}
+#: a number's `emergency_address_status` → knm's feature state
+EMERGENCY_STATES = {"registered": PROVISIONED, "pending-registration": PENDING,
+                    "registration-failure": ERROR, "unregistered": ERROR,
+                    "pending-unregistration": ERROR, "unregistration-failure": ERROR}
+#: Twilio's codes for an address it cannot validate (21628) — unverified, like the rest of
+#: the error codes here
+INVALID_ADDRESS_CODES = frozenset({21628, 21629, 21615})
 #: SearchOptions.extra key → Twilio locality filter
 LOCALITY_FILTERS = {"region": "InRegion", "administrative_area": "InRegion",
                     "locality": "InLocality", "postal_code": "InPostalCode",
@@ -171,6 +200,46 @@ def purchase_data(doc: Any, number: str) -> dict[str, Any]:
             "trunk_sid": doc.get("trunk_sid"), "voice_url": doc.get("voice_url")}
 
 
+def address_form(address: Address, number: str, *, correct: bool) -> dict[str, str]:
+    """`POST Addresses.json` for an emergency address of `number` (`FriendlyName` names the
+    number: at most 32 characters for emergency addresses)."""
+    form = {"CustomerName": address.caller_name or "Valued Customer",
+            "Street": address.street_address, "City": address.locality,
+            "Region": address.region, "PostalCode": address.postal_code,
+            "IsoCountry": address.country, "FriendlyName": f"knm {number}"[:32],
+            "EmergencyEnabled": "true", "AutoCorrectAddress": "true" if correct else "false"}
+    if address.extended_address:
+        form["StreetSecondary"] = address.extended_address
+    return form
+
+
+def from_twilio(doc: Any, given: Address) -> Address:
+    """The address an Address resource holds, the parts it leaves out taken from `given`."""
+    doc = doc if isinstance(doc, dict) else {}
+
+    def part(key: str, fallback: str) -> str:
+        value = doc.get(key)
+        return str(value).strip() if isinstance(value, str) and value.strip() else fallback
+
+    return Address(street_address=part("street", given.street_address),
+                   extended_address=part("street_secondary", given.extended_address),
+                   locality=part("city", given.locality), region=part("region", given.region),
+                   postal_code=part("postal_code", given.postal_code),
+                   country=part("iso_country", given.country),
+                   caller_name=given.caller_name)
+
+
+def to_emergency_status(row: Any) -> FeatureStatus:
+    """An IncomingPhoneNumber's emergency registration as knm's feature state; `data`
+    names the address it holds. `ValueError` for an answer that is not the number."""
+    if not isinstance(row, dict) or "emergency_address_status" not in row:
+        raise ValueError("number answer without emergency_address_status")
+    word = str(row.get("emergency_address_status") or "unregistered")
+    state = EMERGENCY_STATES.get(word, PENDING)
+    return FeatureStatus(state, word, {"e911_address_sid": row.get("emergency_address_sid")},
+                         message=f"Twilio says {word}" if state == ERROR else None)
+
+
 def error_parts(body: bytes) -> tuple[int | None, str | None]:
     """Twilio's error `code` and `message` from an error body (`{"code": 21422, "message",
     "more_info", "status"}`), each None when absent."""
@@ -206,7 +275,7 @@ class Twilio(HttpCarrier):
     maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
-         "buy", "release", "check", "locality", "settle"})
+         "buy", "release", "check", "locality", "settle", "e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_sid", required=True,
                 description="Account SID (`AC…`): the Basic-auth user and the account path"),
@@ -353,3 +422,132 @@ class Twilio(HttpCarrier):
         else:
             data.update(self.reroute(number.number, str(row.get("sid"))))
         return OrderStatus("complete", str(row.get("status") or "in-use"), data)
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _number_path(self, number: PhoneNumber) -> str:
+        """`…/IncomingPhoneNumbers/{PN}.json` of the number (its sid from its carrier data,
+        else looked up)."""
+        sid = number.carrier_data.get("twilio_sid")
+        if not sid:
+            row = self.held(number.number)
+            if row is None or not row.get("sid"):
+                raise errors.CarrierNotFound(self.name, f"{number.number} is not a number of "
+                                             "this account", number=number.number)
+            sid = row["sid"]
+        return f"{self.account}/IncomingPhoneNumbers/{quote(str(sid), safe='')}.json"
+
+    def _address_path(self, sid: str) -> str:
+        return f"{self.account}/Addresses/{quote(sid, safe='')}.json"
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        """Twilio validates when it creates an address: a trial one, corrected if need be,
+        compared with the address given, then deleted."""
+        num = number.number
+        try:
+            doc = self.call("POST", f"{self.account}/Addresses.json", number=num,
+                            data=address_form(address, num, correct=True))
+        except errors.CarrierFault as exc:
+            said = exc.carrier_message or ""  # `<code>: <message>` (extract_error_message)
+            code, _, message = said.partition(": ")
+            if exc.status == 400 and code.isdigit() and int(code) in INVALID_ADDRESS_CODES:
+                return AddressCheck("invalid", address, message=message or said)
+            raise
+        kept = from_twilio(doc, address)
+        if isinstance(doc, dict) and doc.get("sid"):
+            self._forget_address(str(doc["sid"]), num)
+        if kept.same_place(address):
+            return AddressCheck("valid", kept)
+        return AddressCheck("corrected", address, [kept])
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        num = number.number
+        path = self._number_path(number)
+        current = self.parsed(to_emergency_status, self.call("GET", path, number=num),
+                              number=num)
+        if current.data.get("e911_address_sid") or current.carrier_status not in (
+                "unregistered", ""):
+            raise self.refusal(f"Twilio holds an emergency address for {num} "
+                               f"({current.carrier_status}): it changes one in two steps — "
+                               "remove it first, then set the new one once it is "
+                               "unregistered", number=num)
+        created = self.call("POST", f"{self.account}/Addresses.json", number=num,
+                            data=address_form(address, num, correct=False))
+        sid = str(created.get("sid") or "") if isinstance(created, dict) else ""
+        if not sid:
+            raise self.fault(errors.MalformedResponse, "address answer without a sid",
+                             number=num)
+        learnt = {"twilio_sid": path.rsplit("/", 1)[-1].removesuffix(".json"),
+                  "e911_address_sid": sid}
+        try:
+            doc = self.call("POST", path, number=num, data={"EmergencyAddressSid": sid})
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                self._forget_address(sid, num)
+                raise
+            return FeatureStatus(PENDING, "unknown", learnt, from_twilio(created, address),
+                                 message=self.scrub(str(exc)))
+        first = self.parsed(to_emergency_status, doc, number=num)
+        status = poll_feature(self, lambda: self.parsed(
+            to_emergency_status, self.call("GET", path, number=num), number=num), first)
+        if status.state == ERROR:
+            self.call("POST", path, number=num, data={"EmergencyAddressSid": ""})
+            self._forget_address(sid, num)
+            return status
+        return FeatureStatus(status.state, status.carrier_status, learnt,
+                             from_twilio(created, address), status.message)
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        num = number.number
+        status = self.parsed(to_emergency_status,
+                             self.call("GET", self._number_path(number), number=num),
+                             number=num)
+        wanted, held = number.carrier_data.get("e911_address_sid"), status.data.get(
+            "e911_address_sid")
+        if wanted and held != wanted:
+            return FeatureStatus(ERROR, status.carrier_status,
+                                 message=f"Twilio holds {held or 'no address'} for the "
+                                         f"number, not {wanted}")
+        status.data = {}
+        return status
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        """Null the number's emergency address (Twilio unregisters it); the address itself is
+        deleted once nothing uses it (a failure leaves it in the account's addresses)."""
+        num = number.number
+        doc = self.call("POST", self._number_path(number), number=num,
+                        data={"EmergencyAddressSid": ""})
+        previous = number.carrier_data.get("e911_address_sid")
+        if previous:
+            self._forget_address(str(previous), num)
+        word = doc.get("emergency_address_status") if isinstance(doc, dict) else None
+        return FeatureStatus(REMOVED, str(word or "pending-unregistration"),
+                             {"e911_address_sid": None})
+
+    def _forget_address(self, sid: str, number: str) -> None:
+        try:
+            self.delete(self._address_path(sid), number=number)
+        except errors.KnmError as exc:
+            self.log.warning("%s: address %s of %s not deleted: %s", self.name, sid, number,
+                             self.scrub(exc))
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        """Twilio lists outbound caller names through Trust Hub CNAM products (a vetted
+        business profile, then channel-endpoint assignments), not per number: refused."""
+        raise errors.NotImplementedByCarrier(
+            self.name, cause="cnam.display_name",
+            message="Twilio lists outbound caller names through Trust Hub CNAM products "
+                    "(vetting of a business profile), not per number; knm sets only the "
+                    "inbound lookup (cnam.inbound_lookup) on Twilio numbers")
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        num = number.number
+        doc = self.call("POST", self._number_path(number), number=num,
+                        data={"VoiceCallerIdLookup": "true" if enabled else "false"})
+        shown = doc.get("voice_caller_id_lookup") if isinstance(doc, dict) else None
+        if isinstance(shown, bool) and shown != bool(enabled):
+            raise self.refusal("the caller-name lookup setting was not saved", number=num)
+        return FeatureStatus(PROVISIONED, "enabled" if enabled else "disabled")
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        return FeatureStatus(PROVISIONED, "enabled")  # synchronous: nothing is ever pending

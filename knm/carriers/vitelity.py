@@ -11,6 +11,15 @@ Kazoo quirks deliberately *not* reproduced (§15.5):
 - a toll-free search works with any toll-free prefix (`800`, `8005`), not only a full number;
 - `listnpanxx` gets the NPA-NXX (6 digits) and the answer is filtered by the whole prefix;
 - HTTP statuses, transport errors and unreadable bodies are errors, not "no numbers".
+
+Number features (SPEC §13), the commands of Kazoo's `knm_vitelity_e911` and
+`knm_vitelity_cnam`: `e911checkaddress` (validation: `ok` with the address Vitelity would
+register in `<info>`, a `<response>corrected</response>` when it is another place; `fail`
+when the address is rejected), `e911send` (`did`, `name`, `address`, `unittype`/`unitnumber`
+split from `extended_address` on its first space, `city`, `state`, `zip`), `e911getinfo`,
+`e911delete`; `lidb` (`did`, `name`: the outbound listing; an empty name withdraws it) and
+`cnamenable` / `cnamdisable` (the inbound lookup). All synchronous. The validation and info
+replies' shapes are not documented anywhere we could check: stand-ins, like the rest.
 """
 
 from __future__ import annotations
@@ -23,6 +32,15 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import OrderStatus, settling
 from knm.carriers.payloads import element_dict, parse_xml_text
@@ -109,6 +127,73 @@ def release_params(number: str, config: Mapping[str, Any]) -> Params:
 def listdids_params(config: Mapping[str, Any]) -> Params:
     """Parameters listing the account's DIDs (`listdids`): what `check` and settling read."""
     return [("cmd", "listdids"), ("xml", "yes"), *_auth(config)]
+
+
+def unit(extended_address: str) -> tuple[str, str]:
+    """Kazoo's split of `extended_address` into Vitelity's `unittype` and `unitnumber` (on its
+    first space: `"Suite 200"` → `("Suite", "200")`)."""
+    head, _, rest = extended_address.strip().partition(" ")
+    return (head, rest.strip()) if rest else ("", head)
+
+
+def address_params(address: Address) -> Params:
+    unittype, unitnumber = unit(address.extended_address)
+    return [("address", address.street_address), ("unittype", unittype),
+            ("unitnumber", unitnumber), ("city", address.locality),
+            ("state", address.region), ("zip", address.postal_code)]
+
+
+def e911_params(number: str, cmd: str, config: Mapping[str, Any],
+                address: Address | None = None) -> Params:
+    """An E911 command for `number`: `e911checkaddress`, `e911send` (with the caller name),
+    `e911getinfo`, `e911delete`."""
+    params: Params = [("did", national_number(number)), ("cmd", cmd)]
+    if address is not None:
+        if cmd == "e911send":
+            params.append(("name", address.caller_name))
+        params.extend(address_params(address))
+    return [*params, ("xml", "yes"), *_auth(config)]
+
+
+def cnam_params(number: str, cmd: str, config: Mapping[str, Any],
+                name: str | None = None) -> Params:
+    """A caller-name command: `lidb` (with `name`), `cnamenable`, `cnamdisable`."""
+    params: Params = [("did", national_number(number)), ("cmd", cmd)]
+    if cmd == "lidb":
+        params.append(("name", name or ""))
+    return [*params, ("xml", "yes"), *_auth(config)]
+
+
+def info_address(reply: VitelityReply, given: Address) -> Address:
+    """The address in a reply's `<info>` (`address`, `unittype`+`unitnumber`, `city`,
+    `state`, `zip`), the parts it leaves out taken from `given`."""
+    info = reply.root.find("info")
+    found = {child.tag: (child.text or "").strip() for child in (info if info is not None
+                                                                   else [])}
+
+    def part(key: str, fallback: str) -> str:
+        return found.get(key) or fallback
+
+    extended = " ".join(p for p in (found.get("unittype"), found.get("unitnumber")) if p)
+    return Address(street_address=part("address", given.street_address),
+                   extended_address=extended or given.extended_address,
+                   locality=part("city", given.locality), region=part("state", given.region),
+                   postal_code=part("zip", given.postal_code), country=given.country,
+                   caller_name=part("name", given.caller_name))
+
+
+def to_address_check(reply: VitelityReply, given: Address) -> AddressCheck:
+    """`e911checkaddress`: `fail` → invalid (its error), `ok` → valid, or corrected when
+    Vitelity says so or its `<info>` is another place."""
+    if reply.status == "fail":
+        return AddressCheck("invalid", given, message=reply.error or "address not found")
+    if reply.status != "ok":
+        raise ValueError("address check without a status")
+    found = info_address(reply, given)
+    said = (reply.root.findtext("response") or "").strip().lower()
+    if said == "corrected" or not found.same_place(given):
+        return AddressCheck("corrected", given, [found])
+    return AddressCheck("valid", found)
 
 
 def routesip(config: Mapping[str, Any]) -> str:
@@ -207,7 +292,7 @@ class Vitelity(HttpCarrier):
     fault_words = FAULT_WORDS
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
-         "settle"})
+         "settle", "e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("base_url", str, default=API_URI, aliases=("api_uri",),
                 description="API root; point it at a simulator to test offline"),
@@ -303,6 +388,76 @@ class Vitelity(HttpCarrier):
             return OrderStatus("failed", "not listed", message="not on the account")
         learnt = {"routesip": held["routesip"]} if held.get("routesip") else {}
         return OrderStatus("complete", "listed", data=learnt)
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _ask(self, params: Params, number: str) -> VitelityReply:
+        """A read whose `fail` is an answer (an address Vitelity rejects, a DID with no E911
+        record), not an error: the reply as it is."""
+        response = self.request("GET", self._path(), params=params, number=number)
+        return self.parse_reply(response, number=number)
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        num = number.number
+        reply = self._ask(e911_params(num, "e911checkaddress", self.config, address), num)
+        return self.parsed(to_address_check, reply, address, number=num)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        num = number.number
+        try:
+            reply = self.call("POST", self._path(), number=num,
+                              params=e911_params(num, "e911send", self.config, address))
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                raise
+            # the answer was lost: settling reads what Vitelity holds (`e911getinfo`)
+            return FeatureStatus(PENDING, "unknown", {"e911_sent": address.to_e911()},
+                                 address, message=self.scrub(str(exc)))
+        return FeatureStatus(PROVISIONED, (reply.root.findtext("response") or "ok").strip(),
+                             {"e911_sent": None}, address=info_address(reply, address))
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """What Vitelity holds for the number; after a lost answer, whether it is the
+        address knm sent."""
+        num = number.number
+        reply = self._ask(e911_params(num, "e911getinfo", self.config), num)
+        if reply.status != "ok":
+            return FeatureStatus(ERROR, reply.status or "", message=reply.error or
+                                 "Vitelity has no E911 record for the number")
+        sent = number.carrier_data.get("e911_sent")
+        if isinstance(sent, dict):
+            wanted = Address.from_e911(sent)
+            if not info_address(reply, wanted).same_place(wanted):
+                return FeatureStatus(ERROR, "ok", {"e911_sent": None},
+                                     message="Vitelity holds another address")
+        return FeatureStatus(PROVISIONED, "ok", {"e911_sent": None})
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        num = number.number
+        self.call("POST", self._path(), number=num,
+                  params=e911_params(num, "e911delete", self.config))
+        return FeatureStatus(REMOVED, "ok")
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        """`lidb`: Kazoo checked the reply's `<response>ok</response>`; silence is not
+        success."""
+        num = number.number
+        reply = self.call("POST", self._path(), number=num,
+                          params=cnam_params(num, "lidb", self.config, display_name))
+        said = (reply.root.findtext("response") or "").strip().lower()
+        if said != "ok":
+            raise self.fault(errors.MalformedResponse, "lidb reply without <response>ok",
+                             number=num, unsettled=True)
+        return FeatureStatus(PROVISIONED, "ok")
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        num = number.number
+        cmd = "cnamenable" if enabled else "cnamdisable"
+        self.call("POST", self._path(), number=num, params=cnam_params(num, cmd, self.config))
+        return FeatureStatus(PROVISIONED, cmd)
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        return FeatureStatus(PROVISIONED, "ok")  # synchronous: nothing is ever pending
 
     def _path(self) -> str:
         """`api.php` under a root URL; the URL itself when it names the script (an absolute

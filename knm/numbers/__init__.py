@@ -19,6 +19,7 @@ from knm.numbers.operations import (
     list_account,
     move,
     order_summary,
+    pending_features,
     release,
     reserve,
     settle,
@@ -31,5 +32,5 @@ from knm.record import PhoneNumber
 __all__ = [
     "BulkResult", "PhoneNumber", "allowed_creation_states", "apply_webhook", "assign_to_app",
     "create", "delete", "get", "import_kazoo", "list_account", "move", "order_summary",
-    "release", "reserve", "settle", "unsettled", "update",
+    "pending_features", "release", "reserve", "settle", "unsettled", "update",
 ]

@@ -19,10 +19,12 @@ refuses until its provider exists.
                 provider says the number may have them
 
 `cleansed` strips `wnm_`/`knm_` and maps Kazoo's provider names to features
-(`dash_e911` → `e911`, `cnam_notifier` → `cnam`, …). knm has no SMS/MMS provider, so — as in
-Kazoo when the provider module is missing — `sms` and `mms` are never available. E911 and CNAM
-are listed where the rule allows them, although knm cannot provision them yet: the list says
-what the number's reseller permits; `refuse_unprovisionable` says what knm can do.
+(`dash_e911` → `e911`, `cnam_notifier` → `cnam`, …). A feature whose provider module is
+missing is not available (Kazoo's `no_module -> false`): knm has no SMS/MMS provider, so
+`sms` and `mms` never are, and `e911` (`cnam`, `inbound_cnam`, `outbound_cnam`) only where
+a carrier serves the number's emergency addresses (caller names) — the one its reseller's
+`e911_provider` (`cnam_provider`) names, else the number's own carrier when it offers the
+feature (its `capabilities`, SPEC §13; `serving`).
 
 The reseller is knm's (SPEC §6): the nearest reseller ancestor of the number's account,
 itself if it is one. Its config is its own `number_manager` values; keys it does not set fall
@@ -36,7 +38,8 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from knm import accounts, config, errors
+from knm import accounts, carriers, config
+from knm.carriers.base import full_name
 from knm.record import LOCAL_MODULES, PhoneNumber
 
 KAZOO_NUMBER_FEATURES = ("failover", "force_outbound", "prepend", "ringback")
@@ -46,8 +49,21 @@ ADMIN_ONLY_FEATURES = ("carrier_name",)
 ALL_FEATURES = KAZOO_NUMBER_FEATURES + EXTERNAL_NUMBER_FEATURES + ADMIN_ONLY_FEATURES
 #: features a provider must also say yes to; knm has no such provider yet
 PROVIDERS_WITH_AVAILABLE = ("sms", "mms")
-#: providers knm has: none yet (the E911/CNAM/SMS providers are to come, SPEC §13)
+#: providers knm has for them: none (no SMS/MMS provider)
 PROVIDERS: frozenset[str] = frozenset()
+#: features served by a carrier's number features, by the capability the carrier declares
+CARRIER_FEATURES = {"e911": "e911", "cnam": "cnam", "inbound_cnam": "cnam",
+                    "outbound_cnam": "cnam"}
+#: the settings naming the module that serves each capability (Kazoo's, per reseller)
+PROVIDER_SETTINGS = {"e911": "e911_provider", "cnam": "cnam_provider"}
+#: Kazoo's provider modules, read as knm's: a carrier, or None for "the number's own
+#: carrier" (Dash and the CNAM notifier are not built; knm's default serves their numbers)
+KAZOO_PROVIDERS = {
+    "dash_e911": None, "telnyx_e911": "knm_telnyx", "vitelity_e911": "knm_vitelity",
+    "cnam_notifier": None, "telnyx_cnam": "knm_telnyx", "vitelity_cnam": "knm_vitelity",
+}
+#: setting values meaning "the number's own carrier"
+OWN_CARRIER = ("", "carrier", "default")
 #: Kazoo's provider names, read as the feature they provide
 LEGACY_NAMES = {
     "cnam_notifier": "cnam", "telnyx_cnam": "cnam", "vitelity_cnam": "cnam",
@@ -69,8 +85,14 @@ class Rules:
     denied: tuple[str, ...] | None  # None: neither the reseller nor the system set a list
     local_feature_override: bool
     is_admin: bool
+    #: the reseller's (else the system's) `e911_provider` / `cnam_provider`, as carrier
+    #: names; None: the number's own carrier
+    providers: tuple[tuple[str, str | None], ...] = ()
     #: cleansed denial lists by kind of number (`_denied_cleansed`)
     denied_memo: dict[tuple[Any, ...], frozenset[str]] = field(
+        default_factory=dict, compare=False, repr=False)
+    #: which carrier serves a capability for numbers of a carrier (`serving`)
+    serving_memo: dict[tuple[str, str | None], str | None] = field(
         default_factory=dict, compare=False, repr=False)
 
     @cached_property
@@ -114,16 +136,55 @@ def _from_reseller(reseller_id: str | None, key: str) -> tuple[str, ...] | None:
     return _features_key(config.get(CATEGORY, "features"), key)
 
 
+def provider_setting(value: Any) -> str | None:
+    """A configured `e911_provider` / `cnam_provider` as a carrier name: Kazoo's provider
+    modules read as knm's (`knm_telnyx_e911` → `knm_telnyx`), its default ones (Dash, the
+    CNAM notifier) and `"carrier"` as None — the number's own carrier."""
+    if not isinstance(value, str):
+        return None
+    name = value.strip()
+    while name.startswith(("wnm_", "knm_")):
+        name = name[4:]
+    if name in KAZOO_PROVIDERS:
+        return KAZOO_PROVIDERS[name]
+    if name.lower() in OWN_CARRIER:
+        return None
+    return full_name(name)
+
+
+def _providers(reseller_id: str | None) -> tuple[tuple[str, str | None], ...]:
+    """`kapps_account_config:get_from_reseller(A, number_manager, e911_provider)` and the
+    same for `cnam_provider`: the reseller's own value, else the system's."""
+    return tuple((kind, provider_setting(config.get(CATEGORY, key, account_id=reseller_id)))
+                 for kind, key in PROVIDER_SETTINGS.items())
+
+
 def rules(account_id: str | None, *, is_admin: bool, reseller_id: str | None = None
           ) -> Rules:
     """The rules for numbers assigned to `account_id` (None: unassigned numbers);
     `reseller_id` saves looking up the account's reseller when the caller knows it."""
     override = config.get(CATEGORY, "local_feature_override") is True
     if account_id is None:
-        return Rules(None, _system_allowed(), None, override, is_admin)
+        return Rules(None, _system_allowed(), None, override, is_admin, _providers(None))
     reseller = reseller_id or accounts.reseller_id(account_id) or account_id
     allowed = _from_reseller(reseller, "allow") or _system_allowed()
-    return Rules(account_id, allowed, _from_reseller(reseller, "deny"), override, is_admin)
+    return Rules(account_id, allowed, _from_reseller(reseller, "deny"), override, is_admin,
+                 _providers(reseller))
+
+
+def serving(capability: str, module_name: str | None, rules_: Rules) -> str | None:
+    """The carrier that serves `capability` (`e911`, `cnam`) for a number of carrier
+    `module_name` under these rules: the configured provider when it offers the capability,
+    else (no provider configured) the number's own carrier when it does; None when nobody
+    does — the feature is then not available, and a write of it is refused."""
+    key = (capability, module_name)
+    if key in rules_.serving_memo:
+        return rules_.serving_memo[key]
+    configured = dict(rules_.providers).get(capability)
+    candidate = configured if configured is not None else module_name
+    found = candidate if candidate and carriers.offers(candidate, capability) else None
+    rules_.serving_memo[key] = found
+    return found
 
 
 def cleansed(features: Iterable[str]) -> list[str]:
@@ -192,6 +253,9 @@ def available_for(*, assigned_to: str | None, used_by: str | None, module_name: 
             continue
         if feature in PROVIDERS_WITH_AVAILABLE and not _provider_says_available(feature):
             continue
+        if feature in CARRIER_FEATURES and serving(CARRIER_FEATURES[feature], module_name,
+                                                   rules) is None:
+            continue
         out.append(feature)
     return out
 
@@ -232,34 +296,18 @@ class RulesCache:
 
 def public_json(pn: PhoneNumber, rules_: RulesCache) -> dict[str, Any]:
     """Crossbar's number JSON with the features the number may have: Kazoo 4.3+'s
-    `_read_only.features.available` and 4.0's `_read_only.features_available`. Provider
-    settings (`_read_only.features.settings`) are empty: knm has no provider with settings."""
+    `_read_only.features.available` and 4.0's `_read_only.features_available`, and
+    `_read_only.features.settings`: which carrier serves each carrier-served feature of the
+    number (Kazoo's providers' `settings/1`)."""
     out = pn.to_public_json()
-    found = rules_.available(pn)
+    rules = rules_.for_account(pn.assigned_to)
+    found = available(pn, rules)
+    settings = {}
+    for capability in ("e911", "cnam"):
+        provider = serving(capability, pn.module_name, rules)
+        if provider is not None and capability in found:
+            settings[capability] = {"provider": provider}
     read_only = out["_read_only"]
-    read_only["features"] = {"available": found, "settings": {}}
+    read_only["features"] = {"available": found, "settings": settings}
     read_only["features_available"] = found
     return out
-
-
-# -- writes knm cannot honour yet --------------------------------------------------------------
-
-
-def _e911(doc: Mapping[str, Any] | None) -> Any:
-    value = (doc or {}).get("e911")
-    return value if value not in (None, {}, [], "") else None
-
-
-def refuse_unprovisionable(pn: PhoneNumber, new_public: Mapping[str, Any] | None) -> None:
-    """SPEC §13: an `e911` address is never stored as if it were provisioned. Until knm has
-    an E911 provider, a write that adds or changes a number's `e911` object is refused (an
-    unchanged one, e.g. imported from Kazoo, and removing it are fine)."""
-    if new_public is None:
-        return
-    wanted = _e911(new_public)
-    if wanted is None or wanted == _e911(pn.doc):
-        return
-    raise errors.KnmError(
-        "E911 cannot be provisioned: knm has no E911 provider yet, so the emergency address "
-        "was not saved (nothing was stored or sent to a carrier)",
-        code=501, error="not_implemented", cause="e911")

@@ -18,7 +18,7 @@ from typing import Any, overload
 
 from knm import cache, carriers, config, errors, store
 from knm.accounts import SYSTEM
-from knm.numbers import features, purchase, repository, states
+from knm.numbers import features, providers, purchase, repository, states
 from knm.numbers.batch import Batch, BulkResult, Numbers, Settings, run_all
 from knm.numbers.policy import (
     MDN,
@@ -210,7 +210,9 @@ def create(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SYS
            mdn_run: bool = False) -> Any:
     """Add numbers to the system (Kazoo's rules: who may create in which state, existing
     numbers only over `available`/`aging`/`port_in`, never a number inside a port request).
-    Creating never calls a carrier."""
+    Creating never buys at a carrier. Public fields run the feature providers as an update
+    does (SPEC §13): an `e911` or `cnam` is provisioned at the carrier serving the number
+    (a creation whose provisioning is refused creates nothing)."""
     settings = Settings.load()
     batch = Batch(numbers, settings)
     ctx = Context()
@@ -225,25 +227,25 @@ def create(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SYS
         module_name = settings.port_in_module_name
     found = repository.fetch_many(batch.todo)
     in_port = set() if ported_in else repository.porting(n for n in batch.todo if n not in found)
+    rules = features.RulesCache(is_admin=ctx.auth.is_admin(auth_by))
     items: list[Item] = []
+    provisioning: list[tuple[PhoneNumber, PhoneNumber | None, providers.Plan]] = []
     for num in batch.todo:
         pn = found.get(num)
+        before: PhoneNumber | None = None
         try:
             if pn is not None:
                 if pn.state not in CREATABLE_OVER or _needs_settling(pn):
                     raise errors.NumberExists(num)
+                before = pn.copy()
                 pn.assign_to, pn.auth_by = assign_to, auth_by
                 if module_name is not None:
                     pn.set_module_name(module_name)
                 if ported_in:
                     pn.set_ported_in(True)
-                if public_fields is not None:
-                    features.refuse_unprovisionable(pn, public_fields)
-                    pn.reset_doc(public_fields)
             else:
                 if num in in_port:
                     raise errors.NumberIsPorting(num)
-                features.refuse_unprovisionable(PhoneNumber(num), public_fields)
                 if target == "port_in":
                     module = LOCAL
                 elif ported_in:
@@ -251,15 +253,37 @@ def create(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SYS
                 else:
                     module = module_name or settings.available_module_name
                 pn = _new_number(num, state=target, module_name=module, assign_to=assign_to,
-                                 auth_by=auth_by, ported_in=ported_in, public=public_fields)
+                                 auth_by=auth_by, ported_in=ported_in)
             pn.dry_run, pn.mdn_run = dry_run, mdn_run
             states.transition(pn, target, ctx)  # a creation never acquires (Kazoo §7.2)
+            if public_fields is not None:
+                plan = providers.prepare(pn, public_fields, rules.for_account(pn.assigned_to))
+                providers.apply_local(pn, plan)
+                if plan.needs_carrier and not dry_run:
+                    mdn_guard(pn)
+                    provisioning.append((pn, before, plan))
+                    continue
         except errors.KnmError as exc:
             batch.fail(num, exc)
             continue
         items.append((pn, None))
     _commit(batch, items, dry_run=dry_run)
+    _provision_all(batch, provisioning)
     return batch.finish(dry_run=dry_run)
+
+
+def _provision_all(batch: Batch,
+                   provisioning: list[tuple[PhoneNumber, PhoneNumber | None, providers.Plan]]
+                   ) -> None:
+    """The carrier steps of the feature providers (SPEC §13), `bulk_concurrency` numbers at
+    a time, each number written with what its carriers did (`providers.save`)."""
+    done = run_all(provisioning, lambda item: providers.save(*item),
+                   lambda item: item[0].number, batch.settings.bulk_concurrency)
+    for num, result in done.items():
+        if isinstance(result, errors.KnmError):
+            batch.fail(num, result)
+        else:
+            batch.succeeded.append(result)
 
 
 def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
@@ -307,7 +331,7 @@ def move(numbers: Numbers, assign_to: str, *, auth_by: str | None = SYSTEM,
         pn.dry_run, pn.mdn_run = dry_run, mdn_run
         if public_fields is not None:
             try:
-                features.refuse_unprovisionable(pn, public_fields)
+                providers.refuse_unheld(pn, public_fields)
             except errors.KnmError as exc:
                 batch.fail(num, exc)
                 continue
@@ -333,7 +357,7 @@ def reserve(numbers: Numbers, *, assign_to: str | None, auth_by: str | None = SY
         pn.mdn_run = mdn_run
         if public_fields is not None:
             try:
-                features.refuse_unprovisionable(pn, public_fields)
+                providers.refuse_unheld(pn, public_fields)
             except errors.KnmError as exc:
                 batch.fail(pn.number, exc)
                 continue
@@ -373,23 +397,50 @@ def update(numbers: Numbers, *, auth_by: str | None = SYSTEM,
     """Change numbers' public fields (`public_fields` replaces them as a whole;
     `merge_fields` is merged into each number's own, recursively, a `None` value removing
     its key: Kazoo's `update_doc`), `ported_in`, carrier or `used_by` (`""` clears it).
-    Unchanged numbers are not written."""
-    def edit(pn: PhoneNumber) -> None:
-        new_public = public_fields
-        if merge_fields is not None:
-            new_public = merged(public_fields if public_fields is not None else pn.doc,
-                                merge_fields)
-        if new_public is not None:
-            features.refuse_unprovisionable(pn, new_public)
-            pn.reset_doc(new_public)
-        if ported_in is not None:
-            pn.set_ported_in(ported_in)
-        if module_name is not None:
-            pn.set_module_name(module_name)
-        if used_by is not None:
-            pn.set_used_by(used_by or None)
+    Unchanged numbers are not written.
 
-    return _change(numbers, auth_by, mdn_run, edit)
+    New public fields run the feature providers (SPEC §13, `knm.numbers.providers`): a
+    feature the number may not have is `403 forbidden` before any carrier call; a new
+    `e911` is validated and registered at the carrier that serves it (`cnam` likewise), the
+    local features are copied into `features`; a refused provisioning keeps the number as
+    it was."""
+    settings = Settings.load()
+    batch = Batch(numbers, settings)
+    ctx = Context()
+    rules = features.RulesCache(is_admin=ctx.auth.is_admin(auth_by))
+    plain: list[Item] = []
+    provisioning: list[tuple[PhoneNumber, PhoneNumber | None, providers.Plan]] = []
+    for pn in _load(batch, ctx, auth_by=auth_by):
+        try:
+            authorize(pn, ctx.auth)
+            before = pn.copy()
+            pn.mdn_run = mdn_run
+            # the carrier first: it decides who serves the features (Kazoo runs
+            # `carrier_name` before the other providers)
+            if module_name is not None:
+                pn.set_module_name(module_name)
+            if ported_in is not None:
+                pn.set_ported_in(ported_in)
+            if used_by is not None:
+                pn.set_used_by(used_by or None)
+            new_public = public_fields
+            if merge_fields is not None:
+                new_public = merged(public_fields if public_fields is not None else pn.doc,
+                                    merge_fields)
+            if new_public is not None:
+                plan = providers.prepare(pn, new_public, rules.for_account(pn.assigned_to))
+                providers.apply_local(pn, plan)
+                if plan.needs_carrier:
+                    mdn_guard(pn)
+                    provisioning.append((pn, before, plan))
+                    continue
+        except errors.KnmError as exc:
+            batch.fail(pn.number, exc)
+            continue
+        plain.append((pn, None))
+    _commit(batch, plain)
+    _provision_all(batch, provisioning)  # type: ignore[arg-type]
+    return batch.finish()
 
 
 def merged(doc: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -541,10 +592,15 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
     (SPEC §5.1): all unsettled numbers when `numbers` is None (the usual list result), else
     those given. A number the carrier is still working on stays unsettled and fails with
     `504 carrier_timeout`; one whose carrier cannot tell fails with `501 not_implemented`.
-    Numbers that are settled already succeed as they are."""
+    Numbers that are settled already succeed as they are.
+
+    Number features a carrier still provisions (SPEC §13: an E911 registration, a caller-name
+    listing) are settled the same way: finished when the carrier finished (`PROVISIONED` or
+    `ERROR`), else the number fails with `409 feature_pending`."""
     settings = Settings.load()
     if numbers is None:
-        numbers = [pn.number for pn in purchase.unsettled_rows()]
+        numbers = list(dict.fromkeys([pn.number for pn in purchase.unsettled_rows()]
+                                     + [row.number for row in providers.pending()]))
     batch = Batch(numbers, settings)
     ctx = Context()
     loaded = repository.fetch_many(batch.todo)
@@ -562,16 +618,38 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
             continue
         todo.append(pn)
         pn_by_number[num] = pn
+    waiting = _settle_features(todo)
+    if waiting:  # settling features wrote those records: settle orders on what is stored
+        fresh = repository.fetch_many(waiting)
+        todo = [fresh.get(pn.number, pn) for pn in todo]
+        pn_by_number.update({num: pn for num, pn in fresh.items()})
     outcomes = purchase.settle_many(todo, config.system_int("settle_concurrency"))
     for num, outcome in outcomes.items():
         if isinstance(outcome, errors.KnmError):
             batch.fail(num, outcome)
+            continue
+        if num in waiting and waiting[num] is not None:
+            batch.fail(num, waiting[num])
             continue
         try:
             batch.succeeded.append(_settled_record(pn_by_number[num], outcome))
         except errors.KnmError as exc:
             batch.fail(num, exc)
     return batch.finish()
+
+
+def _settle_features(pns: list[PhoneNumber]) -> dict[str, errors.KnmError | None]:
+    """Settle the feature provisioning under way of `pns`: for each number that had some,
+    None (finished) or why it is not (still pending, or the carrier's error)."""
+    out: dict[str, errors.KnmError | None] = {}
+    for settled in providers.settle([pn.number for pn in pns]):
+        if settled.outcome == "pending":
+            out[settled.number] = errors.FeaturePending(settled.number, settled.feature)
+        elif settled.outcome == "unknown":
+            out[settled.number] = settled.error
+        else:
+            out.setdefault(settled.number, None)
+    return out
 
 
 def _settled_record(pn: PhoneNumber, settled: purchase.Settled) -> PhoneNumber:
@@ -600,6 +678,12 @@ def apply_webhook(carrier: str, headers: Mapping[str, str], body: bytes
     waiting = purchase.unsettled_rows()
     out: list[purchase.Settled] = []
     for event in events:
+        if event.operation in (providers.E911, providers.CNAM):  # a feature order (SPEC §13)
+            feature = providers.apply_event(carrier, event)
+            if feature is not None:
+                out.append(purchase.Settled(feature.number, event.operation, feature.outcome,
+                                            feature.record, feature.error))
+            continue
         pn = _waiting_for(event, waiting, carriers.full_name(carrier))
         if pn is None or (pn.pending_operation or purchase.ACQUIRE) != event.operation:
             continue
@@ -626,6 +710,23 @@ def _waiting_for(event: carriers.WebhookEvent, waiting: list[PhoneNumber], carri
     return None
 
 
+def pending_features(*, account_id: str | None = None) -> list[dict[str, Any]]:
+    """Number features a carrier accepted and still provisions (SPEC §13) — of
+    `account_id` and its descendants when given — as `knm orders` lists them (`operation`
+    is the feature: `e911` or `cnam`)."""
+    rows = providers.pending()
+    found = repository.fetch_many([row.number for row in rows])
+    auth = AuthCache()
+    out = []
+    for row in rows:
+        pn = found.get(row.number)
+        owner = pn.assigned_to if pn is not None else None
+        if account_id is not None and not auth.in_hierarchy(account_id, owner):
+            continue
+        out.append(providers.summary(row, pn))
+    return out
+
+
 def order_summary(pn: PhoneNumber) -> dict[str, Any]:
     """One unsettled order as `knm orders` and the HTTP API show it."""
     data = pn.carrier_data or {}
@@ -649,6 +750,6 @@ def order_summary(pn: PhoneNumber) -> dict[str, Any]:
 
 __all__ = [
     "BulkResult", "MDN", "PhoneNumber", "apply_webhook", "assign_to_app", "create", "delete",
-    "get", "import_kazoo", "list_account", "move", "order_summary", "release", "reserve",
-    "settle", "unsettled", "update",
+    "get", "import_kazoo", "list_account", "move", "order_summary", "pending_features",
+    "release", "reserve", "settle", "unsettled", "update",
 ]

@@ -1,10 +1,12 @@
-"""The background settler of `knm serve` (SPEC §5.1): unsettled purchases and releases are
-settled every `order_settle_interval_s` (0 = never), by one process at a time across workers
-and nodes.
+"""The background settler of `knm serve` (SPEC §5.1): unsettled purchases and releases —
+and number features a carrier still provisions (SPEC §13: E911 registrations, caller-name
+listings) — are settled every `order_settle_interval_s` (0 = never), by one process at a
+time across workers and nodes.
 
-Each round costs an idle system one lock attempt and one indexed query (`pending_operation`
-has a partial index that holds only the few numbers with an order under way). Numbers whose
-claim is held by a live process are left to it.
+Each round costs an idle system one lock attempt and two indexed queries (`pending_operation`
+has a partial index that holds only the few numbers with an order under way;
+`knm_feature_orders` holds only provisioning under way). Numbers whose claim is held by a
+live process are left to it.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import time
 from sqlalchemy import select
 
 from knm import config, errors, store
-from knm.numbers import operations, purchase
+from knm.numbers import operations, providers, purchase
 from knm.store import locks
 from knm.store.schema import numbers as numbers_t
 
@@ -41,17 +43,20 @@ def settle_round() -> dict[str, int]:
     with locks.exclusive(LOCK) as held:
         if not held:
             return {"skipped": 1}
-        if not anything_unsettled():
+        orders, features = anything_unsettled(), providers.anything_pending()
+        if not (orders or features):
             return {}
         todo = [pn.number for pn in purchase.unsettled_rows()
-                if purchase.claim_state(pn) != purchase.BUSY]
+                if purchase.claim_state(pn) != purchase.BUSY] if orders else []
+        if features:
+            todo = list(dict.fromkeys(todo + [row.number for row in providers.pending()]))
         if not todo:
             return {"busy": 1}
         result = operations.settle(todo)
         counts = {"settled": len(result.succeeded), "left": len(result.failed)}
         if result.succeeded:
-            log.info("settled %d unsettled orders; %d still open", counts["settled"],
-                     counts["left"])
+            log.info("settled %d unsettled orders and feature provisionings; %d still open",
+                     counts["settled"], counts["left"])
         return counts
 
 

@@ -43,6 +43,19 @@ carrier must check `Status` and `AccountId` first, audit B5). `sim.foreign[e164]
 makes a number in service on another account.
 
 International stock (v2): GBR geographic 20, 161; GBR mobile 7700; GBR toll-free 800.
+
+Number features (SPEC §13; numbers.yml `CreateGeocodeRequest`, `CreateE911Order`,
+`ReadE911Order`, LIDB and TN-option orders): `POST /accounts/{id}/geocodeRequest` answers by
+the simulators' one rule (`knm.simulators.addresses`): 200 with the `GeocodedAddress`, 409
+"Some adjustments are required…" with the corrected one, 400 12110 for a rejected address;
+`POST /accounts/{id}/e911s` (a TN of the account in service, else 400 8003; an address that
+does not geocode, 400 12110; `DeleteTNSpecificE911Address` removes it; `GET
+/accounts/{id}/e911s?customerOrderId=` lists `E911OrderSummary` rows), `/lidbs` (11020 for
+a TN whose LIDB order is in process) and `/tnoptions` answer 201 RECEIVED and complete per
+`feature_complete_ms` / `feature_result` (COMPLETE, or FAILED with an ErrorList), read with
+`GET …/{e911s|lidbs|tnoptions}/{id}`; `sim.e911`, `sim.lidb` and `sim.calling_name` hold what
+completed orders did. Completed `e911s` and `tnoptions` orders send their `<Notification>`
+(Bandwidth's notifications name them; LIDB orders send none).
 """
 
 from __future__ import annotations
@@ -59,6 +72,7 @@ from fastapi import APIRouter, FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
 from knm.carriers.http import parse_xml_text
+from knm.simulators import addresses
 from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
 
 XML = "application/xml"
@@ -113,6 +127,10 @@ class Bandwidth2Simulator(Simulator):
         self.report_aging = False
         #: numbers in service on other accounts: E.164 → account id
         self.foreign: dict[str, str] = {}
+        #: what completed feature orders did: E.164 → E911 address, LIDB name, display on/off
+        self.e911: dict[str, dict[str, str]] = {}
+        self.lidb: dict[str, dict[str, str]] = {}
+        self.calling_name: dict[str, str] = {}
 
     def reset(self) -> None:
         super().reset()
@@ -121,6 +139,9 @@ class Bandwidth2Simulator(Simulator):
             self.aging.clear()
             self.foreign.clear()
             self.tokens.clear()
+            self.e911.clear()
+            self.lidb.clear()
+            self.calling_name.clear()
 
     def release(self, number: str) -> dict[str, Any] | None:
         found = super().release(number)
@@ -150,6 +171,8 @@ class Bandwidth2Simulator(Simulator):
                         ) -> tuple[dict[str, str], bytes] | None:
         """The order or disconnect `<Notification>` of a subscription (orderWebhook.md), sent
         with the subscription's Basic credentials (`webhook_username`/`webhook_password`)."""
+        if kind == "feature":
+            return self._feature_notification(subject)
         if kind == "order":
             status, order_type = self._status(subject["state"]), "orders"
             show = (lambda n: n) if subject.get("v2") else national
@@ -292,7 +315,231 @@ class Bandwidth2Simulator(Simulator):
         def tn(tn: str) -> Response:
             return sim._tn(tn, v2=v2)
 
+        @router.post("/accounts/{account_id}/geocodeRequest")
+        async def geocode(account_id: str, request: Request) -> Response:
+            return foreign(account_id) or sim._geocode(await request.body())
+
+        for path, kind in (("e911s", "e911"), ("lidbs", "lidb"), ("tnoptions", "tnoption")):
+            sim._feature_order_routes(router, path, kind, foreign, v2)
         return router
+
+    # -- number features (SPEC §13) -------------------------------------------------------------
+
+    def _feature_order_routes(self, router: APIRouter, path: str, kind: str,
+                              foreign: Any, v2: bool) -> None:
+        sim = self
+
+        async def create(account_id: str, request: Request) -> Response:
+            return foreign(account_id) or sim._create_feature_order(kind, await request.body(),
+                                                                     v2=v2)
+
+        def read(account_id: str, order_id: str) -> Response:
+            denied = foreign(account_id)
+            if denied:
+                return denied
+            order = sim.feature_progress(order_id)
+            if order is None or order["kind"] != kind:
+                return sim.error_body(404, "The resource does not exist")
+            return xml_response(sim._feature_order_xml(order))
+
+        def listed(account_id: str, request: Request) -> Response:
+            denied = foreign(account_id)
+            if denied:
+                return denied
+            wanted = request.query_params.get("customerOrderId")
+            with sim.lock:
+                ids = [i for i, o in sim.feature_orders.items() if o["kind"] == kind
+                       and (wanted is None or o["customer_order_id"] == wanted)]
+            rows = "".join(sim._feature_summary(sim.feature_progress(i)) for i in ids)
+            return xml_response(f"<E911Orders><TotalCount>{len(ids)}</TotalCount>{rows}"
+                                "</E911Orders>")
+
+        router.add_api_route(f"/accounts/{{account_id}}/{path}", create, methods=["POST"])
+        if kind == "e911":
+            router.add_api_route(f"/accounts/{{account_id}}/{path}", listed, methods=["GET"])
+        router.add_api_route(f"/accounts/{{account_id}}/{path}/{{order_id}}", read,
+                             methods=["GET"])
+
+    def _geocode(self, body: bytes) -> Response:
+        try:
+            root = parse_xml_text(body)
+        except ValueError:
+            return self.error_body(400, "The request body is not valid XML")
+        fields = {el.tag: (el.text or "").strip() for el in root}
+        street = fields.get("AddressLine1") or " ".join(
+            fields.get(k, "") for k in ("HouseNumber", "StreetName", "StreetSuffix")).strip()
+        verdict = addresses.fate(street, fields.get("Zip"), fields.get("Country") or "US")
+        if verdict == addresses.INVALID:
+            return xml_response(
+                "<GeocodeRequestResponse><ResponseStatus><ErrorCode>12110</ErrorCode>"
+                f"<Description>{addresses.REJECTED_BECAUSE}</Description></ResponseStatus>"
+                "</GeocodeRequestResponse>", 400)
+        line1 = addresses.corrected_street(street) if verdict == addresses.CORRECTED else \
+            addresses.normalised(street)
+        house, _, name = line1.partition(" ")
+        answer = (f"<GeocodedAddress><AddressLine1>{escape(line1)}</AddressLine1>"
+                  f"<HouseNumber>{escape(house)}</HouseNumber>"
+                  f"<StreetName>{escape(name)}</StreetName>"
+                  f"<AddressLine2>{escape(addresses.normalised(fields.get('AddressLine2')))}"
+                  f"</AddressLine2>"
+                  f"<City>{escape(addresses.normalised(fields.get('City')))}</City>"
+                  f"<StateCode>{escape(addresses.normalised(fields.get('StateCode')))}"
+                  f"</StateCode><Zip>{escape(fields.get('Zip', ''))}</Zip>"
+                  f"<PlusFour>0001</PlusFour><Country>US</Country></GeocodedAddress>")
+        request_part = "<RequestAddress>" + "".join(
+            f"<{k}>{escape(v)}</{k}>" for k, v in fields.items()) + "</RequestAddress>"
+        if verdict == addresses.CORRECTED:
+            return xml_response(
+                "<GeocodeRequestResponse><ErrorMessage>Some adjustments are required to allow "
+                f"the address to pass geocoding: Specified value - Street Name : "
+                f"\"{escape(addresses.normalised(street))}\" Valid value - \"{escape(line1)}\""
+                f"</ErrorMessage>{answer}{request_part}</GeocodeRequestResponse>", 409)
+        return xml_response(f"<GeocodeRequestResponse>{answer}{request_part}"
+                            "</GeocodeRequestResponse>")
+
+    def _create_feature_order(self, kind: str, body: bytes, *, v2: bool = False) -> Response:
+        try:
+            root = parse_xml_text(body)
+        except ValueError:
+            return self.error_body(400, "The request body is not valid XML")
+        tag = {"e911": "E911Order", "lidb": "LidbOrder", "tnoption": "TnOptionOrder"}[kind]
+        if root.tag != tag:
+            return self.error_body(400, f"Expected <{tag}>")
+        numbers = [e164((el.text or "").strip()) for el in root.iter("TelephoneNumber")]
+        if len(numbers) != 1:
+            return self._order_error(tag, "5070", "Telephone number is invalid.")
+        number = numbers[0]
+        with self.lock:
+            held = number in self._in_service()
+            busy = any(o["number"] == number and o["kind"] == kind and o["state"] == "pending"
+                       for o in self.feature_orders.values())
+        if not held:
+            return self._order_error(tag, "8003", "Telephone numbers does not belong to this "
+                                     "account.")
+        data: dict[str, Any] = {"v2": v2,
+                                "customer_order_id": root.findtext("CustomerOrderId") or "",
+                                "create_date": time.strftime("%Y-%m-%dT%H:%M:%S.000Z",
+                                                             time.gmtime())}
+        if kind == "e911":
+            delete = (root.findtext("DeleteTNSpecificE911Address") or "").strip() == "true"
+            address = {el.tag: (el.text or "").strip()
+                       for el in (root.find("Address") if root.find("Address") is not None
+                                  else [])}
+            if not delete:
+                street = " ".join(p for p in (address.get("HouseNumber"),
+                                              address.get("StreetName")) if p)
+                if not address.get("HouseNumber") or not address.get("StreetName"):
+                    return self._order_error(tag, "8011", "HouseNumber and StreetName are "
+                                             "required.")
+                if addresses.fate(street, address.get("Zip"),
+                                  address.get("Country") or "US") != addresses.VALID:
+                    return self._order_error(tag, "12110", addresses.REJECTED_BECAUSE)
+            data.update(delete=delete, address=address,
+                        caller_name=(root.findtext("CallerName") or "").strip())
+        elif kind == "lidb":
+            if busy:
+                return self._order_error(tag, "11020", "Cannot add LIDB to a telephone number "
+                                         "that already has LIDB or is in process")
+            visibility = (root.findtext(".//Visibility") or "").strip()
+            if visibility not in ("PUBLIC", "PRIVATE"):
+                return self._order_error(tag, "11007", "No visibility supplied. Visibility "
+                                         "must be one of the following - PUBLIC, PRIVATE")
+            data.update(name=(root.findtext(".//SubscriberInformation") or "").strip(),
+                        visibility=visibility,
+                        use_type=(root.findtext(".//UseType") or "").strip())
+        else:
+            display = (root.findtext(".//CallingNameDisplay") or "").strip().lower()
+            if display not in ("on", "off", "systemdefault", "unchanged"):
+                return self._order_error(tag, "5081", f"CallingNameDisplay '{display}' is "
+                                         "invalid.")
+            data.update(display=display)
+        order = self.place_feature(kind, number, **data)
+        shown = {**order, "state": "pending"}  # a new order is always RECEIVED at first
+        response = f"{tag}Response"
+        return xml_response(f"<{response}>{self._feature_order_xml(shown)}</{response}>", 201)
+
+    def _feature_summary(self, order: dict[str, Any] | None) -> str:
+        if order is None:
+            return ""
+        status = {"pending": "RECEIVED", "complete": "COMPLETE", "failed": "FAILED"}[
+            order["state"]]
+        return (f"<E911OrderSummary><accountId>{self.credentials['account_id']}</accountId>"
+                f"<CountOfTNs>1</CountOfTNs><userId>{self.credentials['api_username']}"
+                f"</userId><lastModifiedDate>{order['create_date']}</lastModifiedDate>"
+                f"<OrderDate>{order['create_date']}</OrderDate><OrderType>e911</OrderType>"
+                f"<OrderStatus>{status}</OrderStatus><OrderId>{order['id']}</OrderId>"
+                f"</E911OrderSummary>")
+
+    def _order_error(self, tag: str, code: str, text: str) -> Response:
+        return xml_response(f"<{tag}Response><ResponseStatus><ErrorCode>{code}</ErrorCode>"
+                            f"<Description>{escape(text)}</Description></ResponseStatus>"
+                            f"</{tag}Response>", 400)
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        if order["state"] != "complete":
+            return
+        number = order["number"]
+        if order["kind"] == "e911":
+            if order.get("delete"):
+                self.e911.pop(number, None)
+            else:
+                self.e911[number] = {**order["address"], "CallerName": order["caller_name"]}
+        elif order["kind"] == "lidb":
+            self.lidb[number] = {"name": order["name"], "visibility": order["visibility"]}
+        else:
+            self.calling_name[number] = order["display"]
+
+    def _feature_order_xml(self, order: dict[str, Any]) -> str:
+        status = {"pending": "RECEIVED", "complete": "COMPLETE", "failed": "FAILED"}[
+            order["state"]]
+        shown = order["number"] if order.get("v2") else national(order["number"])
+        tns = f"<TelephoneNumbers><TelephoneNumber>{shown}</TelephoneNumber></TelephoneNumbers>"
+        errors = ""
+        if order["state"] == "failed":
+            errors = ("<ErrorList><Error><Code>8009</Code><Description>Telephone numbers not "
+                      f"in 'Inservice'</Description>{tns}</Error></ErrorList>")
+        head = (f"<CustomerOrderId>{escape(order['customer_order_id'])}</CustomerOrderId>"
+                f"<OrderCreateDate>{order['create_date']}</OrderCreateDate>"
+                f"<AccountId>{self.credentials['account_id']}</AccountId>")
+        if order["kind"] == "e911":
+            address = "" if order.get("delete") else "<Address>" + "".join(
+                f"<{k}>{escape(v)}</{k}>" for k, v in order["address"].items()) + \
+                "<Latitude>37.787602</Latitude><Longitude>-122.408234</Longitude></Address>"
+            caller = "" if order.get("delete") else \
+                f"<CallerName>{escape(order['caller_name'])}</CallerName>"
+            return (f"<E911Order>{head}<orderId>{order['id']}</orderId>{address}{caller}"
+                    f"<ProcessingStatus>{status}</ProcessingStatus>{tns}{errors}</E911Order>")
+        if order["kind"] == "lidb":
+            return (f"<LidbOrder>{head}<orderId>{order['id']}</orderId>"
+                    f"<ProcessingStatus>{status}</ProcessingStatus>{errors or '<ErrorList/>'}"
+                    f"<LidbTnGroups><LidbTnGroup>{tns}<SubscriberInformation>"
+                    f"{escape(order['name'])}</SubscriberInformation><UseType>"
+                    f"{escape(order['use_type'])}</UseType><Visibility>{order['visibility']}"
+                    f"</Visibility></LidbTnGroup></LidbTnGroups></LidbOrder>")
+        return (f"<TnOptionOrder>{head}<OrderId>{order['id']}</OrderId>"
+                f"<ProcessingStatus>{status}</ProcessingStatus><TnOptionGroups><TnOptionGroup>"
+                f"<CallingNameDisplay>{order['display']}</CallingNameDisplay>{tns}"
+                f"</TnOptionGroup></TnOptionGroups>{errors or '<ErrorList/>'}</TnOptionOrder>")
+
+    def _feature_notification(self, order: dict[str, Any]
+                              ) -> tuple[dict[str, str], bytes] | None:
+        """The `<Notification>` of a finished E911 or TN-option order (none for LIDB)."""
+        order_type = {"e911": "e911s", "tnoption": "tnoptions"}.get(order["kind"])
+        if order_type is None:
+            return None
+        status = "COMPLETE" if order["state"] == "complete" else "FAILED"
+        message = "Order completed" if status == "COMPLETE" else \
+            "8009: Telephone numbers not in 'Inservice'"
+        body = (f'<?xml version="1.0"?><Notification><SubscriptionId>sim-subscription'
+                f"</SubscriptionId><OrderType>{order_type}</OrderType>"
+                f"<OrderId>{order['id']}</OrderId>"
+                f"<CustomerOrderId>{escape(order['customer_order_id'])}</CustomerOrderId>"
+                f"<Status>{status}</Status><Message>{escape(message)}</Message>"
+                f"</Notification>")
+        c = self.credentials
+        return ({"content-type": "application/xml; charset=utf-8",
+                 "authorization": self._basic(c["webhook_username"], c["webhook_password"])},
+                body.encode())
 
     # -- behaviour ----------------------------------------------------------------------------
 

@@ -25,6 +25,9 @@ the same controls, so tests, benchmarks and `knm demo` drive every simulator ali
   | `order_result` | `complete`, `failed`, or `never` (stays pending forever) |
   | `webhook_url` | where the simulator sends the carrier's own webhooks (orders done, |
   |   | releases), as the carrier signs or authenticates them; None: none are sent |
+  | `feature_complete_ms` | a number-feature order (an E911 registration, a caller-name |
+  |   | listing) stays pending this long (0: done at once) |
+  | `feature_result` | `complete`, `failed`, or `never` (feature orders stay pending) |
 
 - **records**: every carrier request received (`sim.requests`: method, path, query, headers,
   body), so tests assert what was sent on the wire;
@@ -36,7 +39,11 @@ the same controls, so tests, benchmarks and `knm demo` drive every simulator ali
   unavailable, and they are not this account's);
 - **webhooks** (`webhook_url`): when an order finishes (or a release is done) the simulator
   POSTs the carrier's notification (`webhook_request`, per carrier) to that URL from a
-  background thread; `sim.webhooks_sent` records each (`GET /_sim/webhooks`).
+  background thread; `sim.webhooks_sent` records each (`GET /_sim/webhooks`);
+- **number features** (SPEC §13): a book of feature orders (`place_feature`,
+  `feature_progress`) moving pending → complete/failed per `feature_complete_ms` and
+  `feature_result`, and one rule for every carrier's address validation
+  (`knm.simulators.addresses`).
 
 Subclasses set `name`, `content_type`, implement `routes(app)`, `check_auth(request)`
 and `error_body(status, message)`. Run one with `knm.simulators.server.BackgroundServer`.
@@ -68,6 +75,8 @@ Send = Callable[[Message], Awaitable[None]]
 TOLLFREE_NPAS = ("800", "833", "844", "855", "866", "877", "888")
 #: the ways the `ambiguous` switch spoils an answer after doing the request
 AMBIGUOUS = ("timeout", "truncated", "empty_502", "html_500")
+#: how feature orders end (`feature_result`)
+FEATURE_RESULTS = ("complete", "failed", "never")
 PROXY_500 = (b"<html><head><title>500 Internal Server Error</title></head><body>"
              b"<center><h1>500 Internal Server Error</h1></center><hr><center>nginx</center>"
              b"</body></html>")
@@ -89,6 +98,8 @@ class Switches:
     order_complete_ms: int = 0
     order_result: str = "complete"
     webhook_url: str | None = None
+    feature_complete_ms: int = 0
+    feature_result: str = "complete"
 
     def update(self, values: dict[str, Any]) -> None:
         known = {f.name for f in fields(self)}
@@ -97,6 +108,8 @@ class Switches:
             raise ValueError(f"unknown switches: {sorted(unknown)}")
         if values.get("ambiguous") not in (None, *AMBIGUOUS):
             raise ValueError(f"ambiguous must be one of {AMBIGUOUS}")
+        if values.get("feature_result", "complete") not in FEATURE_RESULTS:
+            raise ValueError(f"feature_result must be one of {FEATURE_RESULTS}")
         for key, value in values.items():
             setattr(self, key, value)
 
@@ -149,6 +162,8 @@ class Simulator:
         self.requests: list[RecordedRequest] = []
         self.orders: dict[str, dict[str, Any]] = {}
         self.owned: dict[str, dict[str, Any]] = {}
+        #: number-feature orders (E911 registrations, caller-name listings) by id
+        self.feature_orders: dict[str, dict[str, Any]] = {}
         #: numbers another customer holds: not for sale, not this account's
         self.taken: set[str] = set()
         #: webhooks sent: `{"url", "headers", "body", "status"}` (status None: not delivered)
@@ -211,6 +226,7 @@ class Simulator:
             self.owned.clear()
             self.taken.clear()
             self.webhooks_sent.clear()
+            self.feature_orders.clear()
 
     def script(self, method: str, path: str, body: str | bytes, *, status: int = 200,
                content_type: str | None = None, times: int | None = None) -> None:
@@ -289,6 +305,44 @@ class Simulator:
                         self.owned.pop(n, None)
                 self.finished("order", order)
             return order
+
+    # -- number-feature orders ---------------------------------------------------------------
+
+    def place_feature(self, kind: str, number: str, **data: Any) -> dict[str, Any]:
+        """Open a feature order (`kind`: `e911`, `lidb`, `tnoption`, …) for `number`; it
+        completes per `feature_complete_ms` / `feature_result` (`feature_progress`), and its
+        webhook goes out when it does (`webhook_request("feature", order)`)."""
+        with self.lock:
+            order = {"id": str(uuid.uuid4()), "kind": kind, "number": number,
+                     "created": time.monotonic(), "state": "pending", **data}
+            self.feature_orders[order["id"]] = order
+            self.feature_progress(order["id"])
+            if order["state"] == "pending" and self.switches.webhook_url:
+                timer = threading.Timer(self.switches.feature_complete_ms / 1000 + 0.01,
+                                        self.feature_progress, (order["id"],))
+                timer.daemon = True
+                timer.start()
+            return order
+
+    def feature_progress(self, order_id: str) -> dict[str, Any] | None:
+        """The feature order with its state advanced per the switches (None if unknown);
+        a carrier's `feature_done(order)` applies what a completed one did."""
+        with self.lock:
+            order = self.feature_orders.get(order_id)
+            if order is None or order["state"] != "pending":
+                return order
+            sw = self.switches
+            if sw.feature_result == "never":
+                return order
+            if (time.monotonic() - order["created"]) * 1000 >= sw.feature_complete_ms:
+                order["state"] = "failed" if sw.feature_result == "failed" else "complete"
+                self.feature_done(order)
+                self.finished("feature", order)
+            return order
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        """A feature order finished (`order["state"]` says how): apply it to the carrier's
+        books. Nothing by default."""
 
     def finished(self, kind: str, subject: dict[str, Any]) -> None:
         """An order finished or a release was done: send the carrier's webhook, if any."""

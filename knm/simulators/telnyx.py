@@ -26,6 +26,21 @@ team-telnyx/openapi (the team notes §2) and Telnyx's error catalogue (audit §2
   as the `telnyx` SDK's `webhooks.unwrap` verifies them; the simulator's own key pair signs,
   its public key is `sim.webhook_public_key` and `GET /_sim/webhook_key`.
 
+Number features (SPEC §13; the `telnyx` SDK's `addresses`, `addresses.actions`,
+`phone_numbers.actions.enable_emergency`, `phone_numbers.voice`, `phone_numbers.jobs`):
+`POST /addresses/actions/validate` → `{result: valid|invalid, suggested, errors}` by the
+simulators' one rule (`knm.simulators.addresses`: postal code 00000 rejected, a street with
+CORRECTME corrected, US/CA addresses valid); `POST /addresses` (validated for emergency use
+unless `validate_address` is false: 422 code 20207 otherwise), `GET`/`DELETE
+/addresses/{id}` (an address a number's emergency settings use cannot be deleted);
+`POST /phone_numbers/{id}/actions/enable_emergency` → 200 `active`, or 202 `provisioning`
+when the switches make feature orders take time or fail (`provisioning-failed` once done);
+`GET`/`PATCH /phone_numbers/{id}/voice` (`emergency`, `cnam_listing`; `caller_id_name_enabled`
+is written here and shown on the phone-number resource); `POST
+/phone_numbers/jobs/update_emergency_settings` → 202 job, done at once (`GET
+/phone_numbers/jobs/{id}`: completed). `TelnyxSimulator(kazoo_fixtures=dir)` gives the first
+address it creates the id of Kazoo's `telnyx_create_e911.json`.
+
 Unverified, chosen here: "number not available" is code 85001 (third-party evidence only)
 with HTTP `unavailable_status` (422 by default; the third-party code saw 409); how
 `filter[phone_number]` matches (here: the digits contain the filter's digits).
@@ -37,8 +52,10 @@ import base64
 import hashlib
 import json
 import random
+import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -46,6 +63,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
+from knm.simulators import addresses
 from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
 
 DIAL_CODES = {"US": "1", "CA": "1", "GB": "44", "DE": "49", "FR": "33", "NL": "31", "IE": "353"}
@@ -55,6 +73,10 @@ FIXTURE_STOCK = {
 }
 #: GB area codes of telnyx_international_search.json (first two), made into whole numbers
 GB_STOCK = ["+441432760001", "+441432760002", "+441631560001", "+441631560002"]
+#: Telnyx's CNAM listing: letters, digits and spaces, at most 15
+CNAM_LISTING = re.compile(r"^[A-Za-z0-9 ]{1,15}$")
+ADDRESS_FIELDS = ("street_address", "extended_address", "locality", "administrative_area",
+                  "postal_code", "country_code")
 ERROR_TITLES = {400: ("10015", "Bad Request"), 401: ("10009", "Authentication failed"),
                 403: ("10010", "Authorization failed"), 404: ("10005", "Resource not found"),
                 409: ("10012", "Duplicate resource"), 415: ("10014", "Unsupported Media Type"),
@@ -82,15 +104,34 @@ class TelnyxSimulator(Simulator):
     content_type = "application/json"
 
     def __init__(self, *, api_key: str = "KEYtelnyx-simulated-secret",
-                 unavailable_status: int = 422) -> None:
+                 unavailable_status: int = 422,
+                 kazoo_fixtures: str | Path | None = None) -> None:
         super().__init__(api_key=api_key)
         self.fixed_stock.update(FIXTURE_STOCK)
         self.unavailable_status = unavailable_status
+        #: the account's addresses (`POST /addresses`) and background jobs, by id
+        self.addresses: dict[str, dict[str, Any]] = {}
+        self.jobs: dict[str, dict[str, Any]] = {}
+        self.kazoo_fixtures = Path(kazoo_fixtures) if kazoo_fixtures else None
+        self._fixture_ids: list[str] = []
+        self._load_fixture_ids()
         # the key pair webhooks are signed with; Telnyx shows its public key (base64) in the
         # portal, here it is `webhook_public_key` and `GET /_sim/webhook_key`
         self._signing_key = Ed25519PrivateKey.generate()
         self.webhook_public_key = base64.b64encode(self._signing_key.public_key().public_bytes(
             Encoding.Raw, PublicFormat.Raw)).decode()
+
+    def _load_fixture_ids(self) -> None:
+        if self.kazoo_fixtures is not None:
+            created = json.loads((self.kazoo_fixtures / "telnyx_create_e911.json").read_text())
+            self._fixture_ids = [str(created["id"])]
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.addresses.clear()
+            self.jobs.clear()
+            self._load_fixture_ids()
 
     def sign(self, body: bytes, timestamp: str) -> str:
         """Telnyx's `telnyx-signature-ed25519`: Ed25519 over `"{timestamp}|{body}"`."""
@@ -220,6 +261,8 @@ class TelnyxSimulator(Simulator):
                     return errors_body(404, f"Phone number {number_id} not found.")
                 return JSONResponse({"data": sim._number_json(row)})
 
+        self._feature_routes(app)
+
         @app.delete("/phone_numbers/{number_id}")
         def delete_number(number_id: str) -> Response:
             with sim.lock:
@@ -228,6 +271,264 @@ class TelnyxSimulator(Simulator):
             if row is None:
                 return errors_body(404, f"Phone number {number_id} not found.")
             return JSONResponse({"data": {**sim._number_json(row), "status": "deleted"}})
+
+    # -- number features (SPEC §13) ---------------------------------------------------------
+
+    def _feature_routes(self, app: FastAPI) -> None:
+        sim = self
+
+        async def body_of(request: Request) -> dict[str, Any] | Response:
+            try:
+                doc = await request.json()
+            except ValueError:
+                return errors_body(400, "The request body is not valid JSON.")
+            return doc if isinstance(doc, dict) else errors_body(
+                422, "The request body must be an object.")
+
+        @app.post("/addresses/actions/validate")
+        async def validate(request: Request) -> Response:
+            doc = await body_of(request)
+            if isinstance(doc, Response):
+                return doc
+            for key in ("country_code", "street_address", "postal_code"):
+                if not doc.get(key):
+                    return errors_body(422, f"{key} is required.", pointer=f"/{key}")
+            return JSONResponse({"data": sim._validation(doc)})
+
+        @app.post("/addresses")
+        async def create_address(request: Request) -> Response:
+            doc = await body_of(request)
+            if isinstance(doc, Response):
+                return doc
+            return sim._create_address(doc)
+
+        @app.get("/addresses/{address_id}")
+        def get_address(address_id: str) -> Response:
+            with sim.lock:
+                found = sim.addresses.get(address_id)
+            if found is None:
+                return errors_body(404, f"Address {address_id} not found.")
+            return JSONResponse({"data": found})
+
+        @app.delete("/addresses/{address_id}")
+        def delete_address(address_id: str) -> Response:
+            with sim.lock:
+                found = sim.addresses.get(address_id)
+                if found is None:
+                    return errors_body(404, f"Address {address_id} not found.")
+                users = [n for n, row in sim.owned.items()
+                         if sim._emergency(row)["emergency_address_id"] == address_id
+                         and sim._emergency(row)["emergency_enabled"]]
+                if users:
+                    return errors_body(422, f"Address {address_id} is in use by {users[0]}.",
+                                       pointer="/id")
+                sim.addresses.pop(address_id)
+            return JSONResponse({"data": found})
+
+        @app.post("/phone_numbers/{number_id}/actions/enable_emergency")
+        async def enable_emergency(number_id: str, request: Request) -> Response:
+            doc = await body_of(request)
+            if isinstance(doc, Response):
+                return doc
+            return sim._enable_emergency(number_id, doc)
+
+        @app.get("/phone_numbers/{number_id}/voice")
+        def get_voice(number_id: str) -> Response:
+            with sim.lock:
+                row = sim._row_by_id(number_id)
+                if row is None:
+                    return errors_body(404, f"Phone number {number_id} not found.")
+                return JSONResponse({"data": sim._voice_json(row)})
+
+        @app.patch("/phone_numbers/{number_id}/voice")
+        async def patch_voice(number_id: str, request: Request) -> Response:
+            doc = await body_of(request)
+            if isinstance(doc, Response):
+                return doc
+            return sim._patch_voice(number_id, doc)
+
+        @app.post("/phone_numbers/jobs/update_emergency_settings")
+        async def emergency_job(request: Request) -> Response:
+            doc = await body_of(request)
+            if isinstance(doc, Response):
+                return doc
+            return sim._emergency_job(doc)
+
+        @app.get("/phone_numbers/jobs/{job_id}")
+        def get_job(job_id: str) -> Response:
+            with sim.lock:
+                job = sim.jobs.get(job_id)
+            if job is None:
+                return errors_body(404, f"Job {job_id} not found.")
+            return JSONResponse({"data": {**job, "status": "completed"}})
+
+    def _validation(self, doc: dict[str, Any]) -> dict[str, Any]:
+        """`ValidateAddressResult` by the simulators' rule."""
+        verdict = addresses.fate(doc.get("street_address"), doc.get("postal_code"),
+                                 doc.get("country_code"))
+        if verdict == addresses.INVALID:
+            pointer = "/postal_code" if str(doc.get("postal_code")).strip() == \
+                addresses.REJECTED_POSTAL_CODE else "/street_address"
+            return {"record_type": "address_validation", "result": "invalid", "suggested": {},
+                    "errors": [{"code": "10015", "title": "Invalid address",
+                                "detail": addresses.REJECTED_BECAUSE,
+                                "source": {"pointer": pointer}}]}
+        suggested = {k: addresses.normalised(doc.get(k)) for k in ADDRESS_FIELDS
+                     if doc.get(k)}
+        if verdict == addresses.CORRECTED:
+            suggested["street_address"] = addresses.corrected_street(doc.get("street_address"))
+        return {"record_type": "address_validation", "result": "valid",
+                "suggested": suggested, "errors": []}
+
+    def _create_address(self, doc: dict[str, Any]) -> Response:
+        for key in ("street_address", "locality", "country_code"):
+            if not doc.get(key):
+                return errors_body(422, f"{key} is required.", pointer=f"/{key}")
+        if not (doc.get("business_name") or (doc.get("first_name") and doc.get("last_name"))):
+            return errors_body(422, "An address must have either a first and last name or a "
+                               "business name.", pointer="/business_name")
+        if doc.get("validate_address", True) and addresses.fate(
+                doc.get("street_address"), doc.get("postal_code"),
+                doc.get("country_code")) != addresses.VALID:
+            return errors_body(422, "Invalid street address", code="20207",
+                               pointer="/street_address")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        with self.lock:
+            address_id = self._fixture_ids.pop(0) if self._fixture_ids else \
+                str(uuid.uuid4().int)[:18]
+            found = {"id": address_id, "record_type": "address", "created_at": stamp,
+                     "updated_at": stamp, "address_book": bool(doc.get("address_book", True)),
+                     "validate_address": bool(doc.get("validate_address", True)),
+                     **{k: doc.get(k) for k in ("first_name", "last_name", "business_name",
+                                                "customer_reference", "phone_number")},
+                     **{k: addresses.normalised(doc.get(k)) for k in ADDRESS_FIELDS}}
+            self.addresses[address_id] = found
+        return JSONResponse({"data": found})
+
+    def _row_by_id(self, number_id: str) -> dict[str, Any] | None:
+        return next((v for v in self.owned.values() if v["id"] == number_id), None)
+
+    def _emergency(self, row: dict[str, Any]) -> dict[str, Any]:
+        """A number's emergency settings, advanced per a pending feature order."""
+        settings = row.setdefault("emergency", {"emergency_enabled": False,
+                                                "emergency_address_id": None,
+                                                "emergency_status": "disabled"})
+        if row.get("emergency_order"):
+            self.feature_progress(row["emergency_order"])
+        return settings
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        row = self.owned.get(order["number"])
+        if row is None or order["kind"] != "e911" or (row.get("emergency") or {}).get(
+                "emergency_address_id") != order.get("address_id"):
+            return  # the number moved on to other settings meanwhile
+        if row.get("emergency_order") == order["id"]:
+            row["emergency_order"] = None
+        row["emergency"]["emergency_status"] = (
+            "active" if order["state"] == "complete" else "provisioning-failed")
+
+    def _voice_json(self, row: dict[str, Any]) -> dict[str, Any]:
+        listing = row.setdefault("cnam_listing", {"cnam_listing_enabled": False,
+                                                  "cnam_listing_details": None})
+        return {"id": row["id"], "record_type": "voice_settings", "phone_number": row["number"],
+                "connection_id": row.get("connection_id"),
+                "customer_reference": row.get("customer_reference"),
+                "tech_prefix_enabled": False, "translated_number": "",
+                "usage_payment_method": "pay-per-minute",
+                "emergency": dict(self._emergency(row)), "cnam_listing": dict(listing),
+                "call_forwarding": {"call_forwarding_enabled": True, "forwarding_type": "always",
+                                    "forwards_to": None},
+                "media_features": {"accept_any_rtp_packets_enabled": False,
+                                   "rtp_auto_adjust_enabled": True,
+                                   "t38_fax_gateway_enabled": True}}
+
+    def _enable_emergency(self, number_id: str, doc: dict[str, Any]) -> Response:
+        address_id = doc.get("emergency_address_id")
+        if not isinstance(doc.get("emergency_enabled"), bool) or not address_id:
+            return errors_body(422, "emergency_enabled and emergency_address_id are required.",
+                               pointer="/emergency_address_id")
+        with self.lock:
+            row = self._row_by_id(number_id)
+            if row is None:
+                return errors_body(404, f"Phone number {number_id} not found.")
+            if address_id not in self.addresses:
+                return errors_body(422, f"Address {address_id} does not exist.",
+                                   pointer="/emergency_address_id")
+            settings = self._emergency(row)
+            settings.update(emergency_enabled=bool(doc["emergency_enabled"]),
+                            emergency_address_id=address_id)
+            sw = self.switches
+            if sw.feature_complete_ms == 0 and sw.feature_result == "complete":
+                settings["emergency_status"] = "active"
+                return JSONResponse({"data": self._voice_json(row)})
+            settings["emergency_status"] = "provisioning"
+            row["emergency_order"] = None
+            answer = {**self._voice_json(row),
+                      "emergency": {**settings, "emergency_status": "provisioning"}}
+            order = self.place_feature("e911", row["number"], address_id=address_id)
+            if order["state"] == "pending":
+                row["emergency_order"] = order["id"]
+        return JSONResponse({"data": answer}, status_code=202)
+
+    def _patch_voice(self, number_id: str, doc: dict[str, Any]) -> Response:
+        listing = doc.get("cnam_listing")
+        if listing is not None:
+            if not isinstance(listing, dict):
+                return errors_body(422, "cnam_listing must be an object.",
+                                   pointer="/cnam_listing")
+            details = listing.get("cnam_listing_details")
+            if listing.get("cnam_listing_enabled") and not (
+                    isinstance(details, str) and CNAM_LISTING.match(details)):
+                return errors_body(422, "cnam_listing_details must be alphanumeric "
+                                   "characters or spaces, at most 15.",
+                                   pointer="/cnam_listing/cnam_listing_details")
+        with self.lock:
+            row = self._row_by_id(number_id)
+            if row is None:
+                return errors_body(404, f"Phone number {number_id} not found.")
+            if listing is not None:
+                enabled = bool(listing.get("cnam_listing_enabled"))
+                row["cnam_listing"] = {"cnam_listing_enabled": enabled,
+                                       "cnam_listing_details": listing.get(
+                                           "cnam_listing_details") if enabled else None}
+            if isinstance(doc.get("caller_id_name_enabled"), bool):
+                row["caller_id_name_enabled"] = doc["caller_id_name_enabled"]
+            return JSONResponse({"data": self._voice_json(row)})
+
+    def _emergency_job(self, doc: dict[str, Any]) -> Response:
+        enabled = doc.get("emergency_enabled")
+        numbers = doc.get("phone_numbers")
+        if not isinstance(enabled, bool) or not isinstance(numbers, list) or not numbers:
+            return errors_body(422, "emergency_enabled and phone_numbers are required.",
+                               pointer="/phone_numbers")
+        if enabled and not doc.get("emergency_address_id"):
+            return errors_body(422, "emergency_address_id is required to enable.",
+                               code="10015", pointer="/emergency_address_id")
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime())
+        done, failed = [], []
+        with self.lock:
+            for number in numbers:
+                row = self.owned.get(number)
+                if row is None:
+                    failed.append({"phone_number": number, "errors": [{
+                        "code": "10005", "title": "Resource not found",
+                        "detail": f"{number} is not a number of this account"}]})
+                    continue
+                settings = self._emergency(row)
+                row["emergency_order"] = None
+                settings.update(emergency_enabled=enabled,
+                                emergency_address_id=doc.get("emergency_address_id")
+                                if enabled else None,
+                                emergency_status="active" if enabled else "disabled")
+                done.append({"id": row["id"], "phone_number": number})
+            job = {"id": str(uuid.uuid4()), "record_type": "phone_numbers_job",
+                   "type": "update_emergency_settings", "status": "pending",
+                   "created_at": stamp, "updated_at": stamp,
+                   "successful_operations": done, "failed_operations": failed,
+                   "pending_operations": [], "phone_numbers": [
+                       {"phone_number": n} for n in numbers]}
+            self.jobs[job["id"]] = job
+        return JSONResponse({"data": job}, status_code=202)
 
     def _page(self, rows: list[dict[str, Any]], q: Any) -> Response:
         try:
@@ -307,10 +608,17 @@ class TelnyxSimulator(Simulator):
         order = self.order_progress(row["order_id"]) or {}
         status = "active" if order.get("state", "complete") == "complete" else \
             "purchase-pending"
+        emergency = self._emergency(row)
+        listing = row.get("cnam_listing") or {}
         return {"id": row["id"], "record_type": "phone_number", "phone_number": row["number"],
                 "status": status, "connection_id": row.get("connection_id"),
                 "customer_reference": row.get("customer_reference"),
                 "deletion_lock_enabled": False, "tags": [],
+                "emergency_enabled": emergency["emergency_enabled"],
+                "emergency_address_id": emergency["emergency_address_id"],
+                "emergency_status": emergency["emergency_status"],
+                "caller_id_name_enabled": bool(row.get("caller_id_name_enabled")),
+                "cnam_listing_enabled": bool(listing.get("cnam_listing_enabled")),
                 "purchased_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
 
 

@@ -28,7 +28,20 @@ Wire facts verified against the `twilio` SDK 9.x sources (`rest/api/v2010/accoun
 - Errors are `{"code": int, "message", "more_info", "status"}`; the SDK builds
   `TwilioRestException(status, uri, "…: message", code)` from it.
 
-Unverified (chosen, not confirmed by the material): error code 21422 for "number not
+Number features (SPEC §13; `Addresses`, `EmergencyAddressSid`, `emergency_address_status`,
+`VoiceCallerIdLookup` of twilio_api_v2010.json): `POST …/Addresses.json` (`CustomerName`,
+`Street`, `City`, `Region`, `PostalCode`, `IsoCountry` required; `EmergencyEnabled`,
+`AutoCorrectAddress` default true) decides by the simulators' one rule
+(`knm.simulators.addresses`): a rejected address is 400 21628; one to correct is created
+corrected, or refused with 21629 when `AutoCorrectAddress=false`; `GET`/`DELETE
+…/Addresses/{AD}.json` (an address a number uses cannot be deleted: 400 21625). Setting a
+number's `EmergencyAddressSid` registers it (`emergency_address_status` `registered` at once,
+or `pending-registration` then `registered` | `registration-failure` per the feature
+switches); a new one while another is set is refused (400 21649: Twilio's two-step change);
+`""` unregisters it. `VoiceCallerIdLookup` sets `voice_caller_id_lookup`.
+
+Unverified (chosen, not confirmed by the material): the address error codes above, and error
+code 21422 for "number not
 available" (Twilio's test-credentials magic number page, from memory) and its message; 21452
 ("no numbers in area code") is from Twilio's test-inputs page; 21421 (invalid number), 21450
 (neither `PhoneNumber` nor `AreaCode`), 21606 (`InRateCenter` without `InLata`) and 20001 (other
@@ -50,7 +63,7 @@ from urllib.parse import parse_qsl, urlencode
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from knm.simulators import numbering
+from knm.simulators import addresses, numbering
 from knm.simulators.base import RecordedRequest, Simulator, e164, national
 
 API = "/2010-04-01/Accounts/{sid}"
@@ -101,6 +114,13 @@ class TwilioSimulator(Simulator):
     def __init__(self, *, account_sid: str = "AC" + "5" * 32,
                  auth_token: str = "twilio-simulated-auth-token") -> None:
         super().__init__(account_sid=account_sid, auth_token=auth_token)
+        #: the account's Address resources by `AD…` sid
+        self.addresses: dict[str, dict[str, Any]] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.addresses.clear()
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         pair = numbering.basic_auth(request)
@@ -142,7 +162,33 @@ class TwilioSimulator(Simulator):
             row = sim._by_sid(pn)
             if row is None:
                 return twilio_error(404, f"The requested resource {_uri(sim, pn)} was not found")
-            return JSONResponse(_public(row))
+            with sim.lock:
+                sim._progress(row)
+                return JSONResponse(_public(row))
+
+        @app.post(API + "/Addresses.json")
+        async def create_address(sid: str, request: Request) -> Response:
+            return sim._create_address(await _form(request))
+
+        @app.get(API + "/Addresses/{ad}.json")
+        def get_address(sid: str, ad: str) -> Response:
+            with sim.lock:
+                found = sim.addresses.get(ad)
+            if found is None:
+                return twilio_error(404, f"The requested resource Address {ad} was not found")
+            return JSONResponse(found)
+
+        @app.delete(API + "/Addresses/{ad}.json")
+        def delete_address(sid: str, ad: str) -> Response:
+            with sim.lock:
+                if ad not in sim.addresses:
+                    return twilio_error(404, f"The requested resource Address {ad} was not "
+                                        "found")
+                if any(r.get("emergency_address_sid") == ad for r in sim.owned.values()):
+                    return twilio_error(400, "Cannot delete an address with dependent phone "
+                                        "numbers.", 21625)
+                sim.addresses.pop(ad)
+            return Response(status_code=204)
 
         @app.delete(API + "/IncomingPhoneNumbers/{pn}.json")
         def release(sid: str, pn: str) -> Response:
@@ -254,8 +300,82 @@ class TwilioSimulator(Simulator):
             row = self._by_sid(pn)
             if row is None:
                 return twilio_error(404, f"The requested resource {_uri(self, pn)} was not found")
+            if "EmergencyAddressSid" in form:
+                refused = self._emergency(row, form["EmergencyAddressSid"])
+                if refused is not None:
+                    return refused
             self._apply(row, form)
+            self._progress(row)
             return JSONResponse(_public(row))
+
+    # -- emergency addresses --------------------------------------------------------------------
+
+    def _create_address(self, form: dict[str, str]) -> Response:
+        for key in ("CustomerName", "Street", "City", "Region", "PostalCode", "IsoCountry"):
+            if not form.get(key):
+                return twilio_error(400, f"Missing required parameter {key} in the post "
+                                    "body", 21604)
+        verdict = addresses.fate(form["Street"], form["PostalCode"], form["IsoCountry"])
+        if verdict == addresses.INVALID:
+            return twilio_error(400, "Address validation error: the address could not be "
+                                "validated", 21628)
+        street = addresses.normalised(form["Street"])
+        if verdict == addresses.CORRECTED:
+            if form.get("AutoCorrectAddress", "true").lower() == "false":
+                return twilio_error(400, "Address Validation Error - Check Suggested Address: "
+                                    f"{addresses.corrected_street(form['Street'])}", 21629)
+            street = addresses.corrected_street(form["Street"])
+        ad = "AD" + uuid.uuid4().hex
+        stamp = formatdate(usegmt=False)
+        found = {"sid": ad, "account_sid": self.credentials["account_sid"],
+                 "customer_name": form["CustomerName"], "street": street,
+                 "street_secondary": addresses.normalised(form.get("StreetSecondary")) or None,
+                 "city": addresses.normalised(form["City"]),
+                 "region": addresses.normalised(form["Region"]),
+                 "postal_code": form["PostalCode"], "iso_country": form["IsoCountry"].upper(),
+                 "friendly_name": form.get("FriendlyName"),
+                 "emergency_enabled": form.get("EmergencyEnabled", "false").lower() == "true",
+                 "validated": True, "verified": False, "date_created": stamp,
+                 "date_updated": stamp,
+                 "uri": API.format(sid=self.credentials["account_sid"]) + f"/Addresses/{ad}.json"}
+        with self.lock:
+            self.addresses[ad] = found
+        return JSONResponse(found, status_code=201)
+
+    def _emergency(self, row: dict[str, Any], ad: str) -> Response | None:
+        """Set (or with `""` clear) a number's emergency address, Twilio's way: a new one
+        only once the number holds none."""
+        if not ad:
+            row["emergency_address_sid"] = None
+            row["emergency_address_status"] = "unregistered"
+            row["emergency_order"] = None
+            return None
+        if ad not in self.addresses:
+            return twilio_error(400, f"Address {ad} does not exist.", 21612)
+        if row.get("emergency_address_sid"):
+            return twilio_error(400, "The phone number already has an emergency address: "
+                                "remove it and wait until it is unregistered.", 21649)
+        row["emergency_address_sid"] = ad
+        sw = self.switches
+        if sw.feature_complete_ms == 0 and sw.feature_result == "complete":
+            row["emergency_address_status"] = "registered"
+            return None
+        row["emergency_address_status"] = "pending-registration"
+        order = self.place_feature("e911", row["number"], address_sid=ad)
+        row["emergency_order"] = order["id"] if order["state"] == "pending" else None
+        return None
+
+    def _progress(self, row: dict[str, Any]) -> None:
+        if row.get("emergency_order"):
+            self.feature_progress(row["emergency_order"])
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        row = self.owned.get(order["number"])
+        if row is None or row.get("emergency_address_sid") != order.get("address_sid"):
+            return
+        row["emergency_order"] = None
+        row["emergency_address_status"] = (
+            "registered" if order["state"] == "complete" else "registration-failure")
 
     def _list(self, params: dict[str, str], path: str) -> Response:
         size = _int(params.get("PageSize"), 50, 1, 1000)
@@ -335,11 +455,14 @@ class TwilioSimulator(Simulator):
         for wire, field in UPDATABLE.items():
             if wire in form:
                 row[field] = form[wire] or None
+        if "VoiceCallerIdLookup" in form:
+            row["voice_caller_id_lookup"] = form["VoiceCallerIdLookup"].lower() == "true"
         row["date_updated"] = formatdate(usegmt=False)
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in row.items() if k not in ("id", "number", "date_created_ts")}
+    return {k: v for k, v in row.items()
+            if k not in ("id", "number", "date_created_ts", "emergency_order")}
 
 
 def _uri(sim: TwilioSimulator, pn: str) -> str:

@@ -9,6 +9,14 @@ error texts is not documented anywhere we could check; the ones here are plausib
 
 `VitelitySimulator(kazoo_fixtures=dir)` answers the three searches with Kazoo's fixture files
 verbatim (`vitelity_listnpa.xml`, …), as Kazoo's TEST build did (without its http-only bug).
+
+Number features (SPEC §13), on DIDs of the account only: `e911checkaddress` decides by the
+simulators' one rule (`knm.simulators.addresses`: `fail` for a rejected address; `ok` with
+`<response>corrected</response>` and the corrected address in `<info>`; `ok`, `valid` and the
+normalised address), `e911send` (an address that does not pass the rule fails), `e911getinfo`,
+`e911delete`, `lidb` (an empty name withdraws the listing), `cnamenable` / `cnamdisable`.
+`sim.e911`, `sim.lidb` and `sim.cnam_lookup` hold what was set. The reply shapes of these
+commands are stand-ins too.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ from xml.sax.saxutils import escape
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
+from knm.simulators import addresses
 from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
 
 #: rate centers for a few NPAs, so search results look like a real carrier's
@@ -27,6 +36,9 @@ RATE_CENTERS = {"415": ("SAN FRANCISCO", "CA"), "212": ("NEW YORK CITY", "NY"),
                 "303": ("DENVER", "CO"), "512": ("AUSTIN", "TX"), "987": ("ANYCITY", "ZZ")}
 FIXTURES = {"listnpa": "vitelity_listnpa.xml", "listnpanxx": "vitelity_listnpanxx.xml",
             "listtollfree": "vitelity_listtollfree.xml"}
+FEATURE_COMMANDS = ("e911checkaddress", "e911send", "e911getinfo", "e911delete", "lidb",
+                    "cnamenable", "cnamdisable")
+ADDRESS_KEYS = ("address", "unittype", "unitnumber", "city", "state", "zip")
 
 
 def content(status: str, inner: str = "") -> bytes:
@@ -64,6 +76,17 @@ class VitelitySimulator(Simulator):
                  kazoo_fixtures: str | Path | None = None, **kw: Any) -> None:
         self.kazoo_fixtures = Path(kazoo_fixtures) if kazoo_fixtures else None
         super().__init__(login=login, password=password, **kw)
+        #: what the account's DIDs have: E911 records, LIDB names, inbound CNAM lookups
+        self.e911: dict[str, dict[str, str]] = {}
+        self.lidb: dict[str, str] = {}
+        self.cnam_lookup: dict[str, bool] = {}
+
+    def reset(self) -> None:
+        super().reset()
+        with self.lock:
+            self.e911.clear()
+            self.lidb.clear()
+            self.cnam_lookup.clear()
 
     # -- carrier behaviour -------------------------------------------------------------------
 
@@ -120,12 +143,57 @@ class VitelitySimulator(Simulator):
                 f"<routesip>{escape(str(v.get('routesip') or ''))}</routesip></did>"
                 for n, v in held)
             return content("ok", f"<numbers>{items}</numbers>")
+        if cmd in FEATURE_COMMANDS:
+            return self._feature(cmd, params)
         if cmd == "removedid":
             did = params.get("did", "")
             if self.release(e164(did)) is None:
                 return fail("DID is not on your account")
             return content("ok", "<response>Removed</response>")
         return fail(f"Invalid command {cmd!r}")
+
+    def _feature(self, cmd: str, params: dict[str, str]) -> bytes:
+        number = e164(params.get("did", ""))
+        with self.lock:
+            if number not in self.owned:
+                return fail("DID is not on your account")
+            if cmd in ("e911checkaddress", "e911send"):
+                verdict = addresses.fate(params.get("address"), params.get("zip"), "US")
+                if verdict == addresses.INVALID:
+                    return fail("Address not found in the MSAG")
+                shown = {k: addresses.normalised(params.get(k)) for k in ADDRESS_KEYS}
+                if verdict == addresses.CORRECTED:
+                    if cmd == "e911send":
+                        return fail("Address not found in the MSAG")
+                    shown["address"] = addresses.corrected_street(params.get("address"))
+                info = "<info>" + "".join(f"<{k}>{escape(v)}</{k}>" for k, v in shown.items()
+                                          ) + "</info>"
+                if cmd == "e911checkaddress":
+                    said = "corrected" if verdict == addresses.CORRECTED else "valid"
+                    return content("ok", f"<response>{said}</response>{info}")
+                self.e911[number] = {**shown, "name": params.get("name", "")}
+                return content("ok", f"<response>E911 info updated</response>{info}")
+            if cmd == "e911getinfo":
+                found = self.e911.get(number)
+                if found is None:
+                    return fail("No E911 information for this DID")
+                return content("ok", "<info>" + "".join(
+                    f"<{k}>{escape(v)}</{k}>" for k, v in found.items()) + "</info>")
+            if cmd == "e911delete":
+                if self.e911.pop(number, None) is None:
+                    return fail("No E911 information for this DID")
+                return content("ok", "<response>E911 info removed</response>")
+            if cmd == "lidb":
+                name = params.get("name", "")
+                if len(name) > 15:
+                    return fail("Name is longer than 15 characters")
+                if name:
+                    self.lidb[number] = name
+                else:
+                    self.lidb.pop(number, None)
+                return content("ok", "<response>ok</response>")
+            self.cnam_lookup[number] = cmd == "cnamenable"
+            return content("ok", "<response>ok</response>")
 
     def _buy(self, params: dict[str, str], *, tollfree: bool) -> bytes:
         did = params.get("did", "")

@@ -62,6 +62,11 @@ def _v6_account_listing_index(conn: Connection) -> None:
     conn.exec_driver_sql("DROP INDEX IF EXISTS ix_knm_numbers_assigned")
 
 
+def _v7_feature_orders(conn: Connection) -> None:
+    """SPEC §13: number-feature provisioning a carrier still works on, for the settler."""
+    schema.feature_orders.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "initial schema", _v1_initial),
     (2, "partial index on assigned_to", _v2_partial_assigned_index),
@@ -69,6 +74,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (4, "search cache expiry indexes", _v4_search_cache_expiry_indexes),
     (5, "pending operations and claim leases", _v5_orders_never_lost),
     (6, "account listing index (assigned_to, number)", _v6_account_listing_index),
+    (7, "number features under way at carriers", _v7_feature_orders),
 ]
 
 

@@ -78,6 +78,20 @@ claims = Table(
     Column("started", Float, nullable=False),
 )
 
+# SPEC §13: number features a carrier accepted and still works on (an E911 registration, a
+# caller-name listing) — what the settler asks about, like unsettled orders. A row lives
+# only while the carrier works: the table holds the few numbers with provisioning under way.
+feature_orders = Table(
+    "knm_feature_orders",
+    metadata,
+    Column("number", String(40), primary_key=True),
+    Column("feature", String(16), primary_key=True),  # `e911` | `cnam`
+    Column("provider", String(64), nullable=False),  # the carrier working on it
+    # the carrier's ids of its pending work (orders), by which its webhooks name it
+    Column("refs", JSON),
+    Column("since", Float, nullable=False),
+)
+
 pool_numbers = Table(
     "knm_pool_numbers",
     metadata,

@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import pytest
 from conftest import RESELLER
 
-from knm import config, errors, numbers
+from knm import config, numbers
 from knm.numbers import features
 
 ADMIN, RESELLER_ONLY = True, False
@@ -35,6 +34,13 @@ def test_local_numbers_get_no_external_features(kazoo_numbers: list[str]) -> Non
     # Kazoo's knm_force_outbound_tests: force_outbound for local and MDN numbers alike
     assert "force_outbound" in available("+15551233324", is_admin=RESELLER_ONLY)
     config.set("number_manager", "local_feature_override", True)
+    # the override lifts the local rule, but e911 and caller names need a carrier to serve
+    # them, and knm_local offers neither (Kazoo's `no_module -> false`)
+    assert available("+15551233322", is_admin=ADMIN) == LOCAL_ONES[:2] + ["port"] + \
+        LOCAL_ONES[2:]
+    # the reseller names carriers that do: they serve its local numbers too
+    config.set("number_manager", "e911_provider", "knm_vitelity", account_id=RESELLER)
+    config.set("number_manager", "cnam_provider", "vitelity_cnam", account_id=RESELLER)
     assert available("+15551233322", is_admin=ADMIN) == EVERYTHING_BUT_FAILOVER
 
 
@@ -70,8 +76,11 @@ def test_system_and_reseller_lists(kazoo_numbers: list[str]) -> None:
                account_id=RESELLER)
     assert available("+13977031888", is_admin=ADMIN) == ["prepend", "ringback"]
     # a deny list (even the system's) replaces the local rule, so a local number gets cnam
+    # — from the carrier the reseller's `cnam_provider` names (knm_local has none)
     config.set("number_manager", "features", {"allow": ["cnam", "prepend"], "deny": []},
                account_id=RESELLER)
+    assert available("+15551233322", is_admin=ADMIN) == ["prepend"]
+    config.set("number_manager", "cnam_provider", "knm_telnyx")
     assert available("+15551233322", is_admin=ADMIN) == ["cnam", "prepend"]
 
 
@@ -81,21 +90,24 @@ def test_cleansing_reads_provider_names_as_features() -> None:
         "cnam", "e911", "port", "prepend"]
 
 
-def test_an_e911_write_is_refused_until_a_provider_exists(kazoo_numbers: list[str]) -> None:
-    address = {"street_address": "140 Geary St", "postal_code": "94108"}
-    with pytest.raises(errors.KnmError) as refused:
-        numbers.update("+13977031888", public_fields={"e911": address})
-    assert (refused.value.code, refused.value.error, refused.value.cause) == (
-        501, "not_implemented", "e911")
-    assert "e911" not in numbers.get("+13977031888").doc
-    created = numbers.create(["+14155550990"], assign_to=RESELLER,
-                             public_fields={"e911": address})
-    assert created.failed["+14155550990"].cause == "e911"
-    with pytest.raises(errors.KnmError):
-        numbers.update("+13977031888", merge_fields={"e911": address})
-    # an unchanged address (imported with the number) and removing it are fine
-    stored = numbers.get("+14082141751").doc.get("e911")
-    assert stored, "fixture has an e911 address"
-    kept = numbers.update("+14082141751", merge_fields={"tag": "x"})
-    assert kept.doc["e911"] == stored
-    assert "e911" not in numbers.update("+14082141751", merge_fields={"e911": None}).doc
+def test_which_carrier_serves_a_feature(kazoo_numbers: list[str]) -> None:
+    """Kazoo's `e911_provider` / `cnam_provider` (system, then reseller), its module names
+    read as knm's carriers; the default is the number's own carrier when it offers the
+    feature; a provider that does not offer it serves nobody."""
+    rules = features.rules(RESELLER, is_admin=True)
+    assert features.serving("e911", "knm_vitelity", rules) == "knm_vitelity"
+    assert features.serving("e911", "knm_local", rules) is None
+    assert features.serving("cnam", "knm_simwood", rules) is None  # no CNAM at Simwood
+    config.set("number_manager", "e911_provider", "knm_telnyx_e911")  # Kazoo's name
+    assert features.serving("e911", "knm_vitelity", features.rules(
+        RESELLER, is_admin=True)) == "knm_telnyx"
+    config.set("number_manager", "e911_provider", "knm_dash_e911", account_id=RESELLER)
+    # Dash is not built: knm's default, the number's own carrier, serves it
+    assert features.serving("e911", "knm_vitelity", features.rules(
+        RESELLER, is_admin=True)) == "knm_vitelity"
+    config.set("number_manager", "e911_provider", "simwood", account_id=RESELLER)
+    assert features.serving("e911", "knm_vitelity", features.rules(
+        RESELLER, is_admin=True)) is None
+    assert "e911" not in available("+13977031888", is_admin=ADMIN)
+    assert features.provider_setting("wnm_vitelity_cnam") == "knm_vitelity"
+    assert features.provider_setting("carrier") is None

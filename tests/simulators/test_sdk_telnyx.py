@@ -102,3 +102,60 @@ def test_validation_error_codes(sim: tuple[TelnyxSimulator, str]) -> None:
     with pytest.raises(telnyx.PermissionDeniedError) as denied:
         api.number_orders.list()
     assert denied.value.body["errors"][0]["code"] == "10010"
+
+
+def test_emergency_address_and_caller_name(sim: tuple[TelnyxSimulator, str]) -> None:
+    """The SDK's `addresses`, `addresses.actions.validate`,
+    `phone_numbers.actions.enable_emergency`, `phone_numbers.voice` and
+    `phone_numbers.jobs.update_emergency_settings_batch` read the simulator's answers."""
+    simulator, url = sim
+    api = client(simulator, url)
+    number = api.available_phone_numbers.list(filter={
+        "country_code": "US", "national_destination_code": "415", "limit": 1}).data[0]
+    api.number_orders.create(phone_numbers=[{"phone_number": number.phone_number}])
+    phone_id = list(api.phone_numbers.list(filter={
+        "phone_number": number.phone_number[1:]}))[0].id
+
+    street = {"country_code": "US", "postal_code": "94108", "locality": "San Francisco",
+              "administrative_area": "CA"}
+    valid = api.addresses.actions.validate(street_address="140 Geary St", **street).data
+    assert valid.result == "valid" and valid.suggested.street_address == "140 GEARY ST"
+    fixed = api.addresses.actions.validate(street_address="140 Geary CORRECTME St",
+                                           **street).data
+    assert fixed.result == "valid" and fixed.suggested.street_address == "140 GEARY ST"
+    bad = api.addresses.actions.validate(street_address="140 Geary St",
+                                         **{**street, "postal_code": "00000"}).data
+    assert bad.result == "invalid" and bad.errors[0].source.pointer == "/postal_code"
+    with pytest.raises(telnyx.UnprocessableEntityError):
+        api.addresses.create(business_name="Acme", first_name="", last_name="",
+                             street_address="1 Main St", locality="San Francisco",
+                             country_code="US", postal_code="00000")
+
+    address = api.addresses.create(business_name="Acme", first_name="", last_name="",
+                                   street_address="140 Geary St", locality="San Francisco",
+                                   administrative_area="CA", postal_code="94108",
+                                   country_code="US").data
+    simulator.set(feature_complete_ms=100)
+    enabled = api.phone_numbers.actions.enable_emergency(
+        phone_id, emergency_enabled=True, emergency_address_id=address.id).data
+    assert enabled.emergency.emergency_status == "provisioning"
+    time.sleep(0.15)
+    voice = api.phone_numbers.voice.retrieve(phone_id).data
+    assert voice.emergency.emergency_status == "active"
+    assert voice.emergency.emergency_address_id == address.id
+    with pytest.raises(telnyx.UnprocessableEntityError):  # in use: cannot be deleted
+        api.addresses.delete(address.id)
+
+    listed = api.phone_numbers.voice.update(phone_id, caller_id_name_enabled=True,
+                                            cnam_listing={"cnam_listing_enabled": True,
+                                                          "cnam_listing_details": "ACME"}).data
+    assert listed.cnam_listing.cnam_listing_details == "ACME"
+    assert api.phone_numbers.retrieve(phone_id).data.caller_id_name_enabled is True
+
+    job = api.phone_numbers.jobs.update_emergency_settings_batch(
+        emergency_enabled=False, phone_numbers=[number.phone_number]).data
+    assert job.type == "update_emergency_settings"
+    assert [o.phone_number for o in job.successful_operations] == [number.phone_number]
+    assert api.phone_numbers.jobs.retrieve(job.id).data.status == "completed"
+    assert api.phone_numbers.voice.retrieve(phone_id).data.emergency.emergency_enabled is False
+    assert api.addresses.delete(address.id).data.id == address.id

@@ -7,6 +7,7 @@ The SDK is pointed at the simulator the way Twilio documents for custom HTTP cli
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qsl
@@ -153,3 +154,38 @@ def test_wrong_credentials_raise_authenticate(
     with pytest.raises(TwilioException, match="Unable to fetch page"):
         wrong.available_phone_numbers("US").local.list(area_code=415)
     assert sim.owned == {}
+
+
+def test_emergency_address_and_caller_id_lookup(client: Client, sim: TwilioSimulator) -> None:
+    """The SDK's `addresses` and the IncomingPhoneNumber's `emergency_address_sid`,
+    `emergency_address_status` and `voice_caller_id_lookup` read the simulator's answers."""
+    number = client.available_phone_numbers("US").local.list(area_code=415, limit=1)[0]
+    bought = client.incoming_phone_numbers.create(phone_number=number.phone_number)
+    where = {"customer_name": "Acme", "city": "San Francisco", "region": "CA",
+             "postal_code": "94108", "iso_country": "US", "emergency_enabled": True}
+    with pytest.raises(TwilioRestException) as invalid:
+        client.addresses.create(street="140 Geary St", **{**where, "postal_code": "00000"})
+    assert invalid.value.code == 21628
+    fixed = client.addresses.create(street="140 Geary St CORRECTME", **where)
+    assert fixed.street == "140 GEARY ST" and fixed.emergency_enabled is True
+    with pytest.raises(TwilioRestException) as asked:
+        client.addresses.create(street="140 Geary St CORRECTME", auto_correct_address=False,
+                                **where)
+    assert asked.value.code == 21629
+    address = client.addresses.create(street="140 Geary St", street_secondary="Suite 5",
+                                      **where)
+    sim.set(feature_complete_ms=50)
+    updated = client.incoming_phone_numbers(bought.sid).update(
+        emergency_address_sid=address.sid, voice_caller_id_lookup=True)
+    assert updated.emergency_address_status == "pending-registration"
+    assert updated.voice_caller_id_lookup is True
+    time.sleep(0.1)
+    fetched = client.incoming_phone_numbers(bought.sid).fetch()
+    assert (fetched.emergency_address_sid, fetched.emergency_address_status) == (
+        address.sid, "registered")
+    with pytest.raises(TwilioRestException) as in_use:
+        client.addresses(address.sid).delete()
+    assert in_use.value.code == 21625
+    cleared = client.incoming_phone_numbers(bought.sid).update(emergency_address_sid="")
+    assert cleared.emergency_address_status == "unregistered"
+    assert client.addresses(address.sid).delete() is True

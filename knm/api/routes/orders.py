@@ -27,11 +27,13 @@ MAX_WEBHOOK_BYTES = 256 * 1024
 
 
 @router.get(ACCOUNT + "/orders", tags=["orders"],
-            summary="Unsettled purchases and releases of the account and its descendants")
+            summary="Unsettled purchases and releases of the account and its descendants, "
+                    "and their E911 / caller-name changes still pending at carriers")
 def list_orders(account_id: str, caller: Caller = Depends(authenticate)) -> Response:
     account = authorize(caller, account_id)
     return success([numbers.order_summary(pn)
-                    for pn in numbers.unsettled(account_id=account.id)])
+                    for pn in numbers.unsettled(account_id=account.id)]
+                   + numbers.pending_features(account_id=account.id))
 
 
 @router.post(ACCOUNT + "/orders/settle", tags=["orders"],
@@ -44,7 +46,9 @@ def settle_orders(account_id: str, data: dict[str, Any] = Depends(json_data),
     if "numbers" in data:
         wanted = number_list(data)
     else:
-        wanted = [pn.number for pn in numbers.unsettled(account_id=account.id)]
+        wanted = list(dict.fromkeys(
+            [pn.number for pn in numbers.unsettled(account_id=account.id)]
+            + [row["number"] for row in numbers.pending_features(account_id=account.id)]))
     result = numbers.settle(wanted, auth_by=caller.account_id)
     return collection_answer(result, caller)
 

@@ -1,5 +1,5 @@
 """The commands on numbers: `knm buy`, `release`, `check` and the `knm numbers` group (get,
-list, import, import-kazoo, generate)."""
+list, import, import-kazoo, generate, e911, cnam)."""
 
 from __future__ import annotations
 
@@ -61,7 +61,8 @@ def check(numbers: tuple[str, ...]) -> None:
 
 @click.group("numbers")
 def numbers_group() -> None:
-    """Numbers in the database: get, list, import, generate."""
+    """Numbers in the database: get, list, import, generate; their E911 address and caller
+    name."""
 
 
 @numbers_group.command("get")
@@ -165,3 +166,97 @@ def numbers_generate(carrier: str, account_id: str, start: str, count: int) -> N
     emit(data, lambda: console().print(
         f"{made.carrier}: added {made.added} of {count} number(s) to {account_id}"
         + (f" ({made.first} … {made.last})" if made.first else "")))
+
+
+# -- number features (SPEC §13) ---------------------------------------------------------------
+
+
+def _with(number: str, key: str, value: Any) -> Any:
+    """NUMBER's public fields with `key` replaced by `value` (None: removed), saved through
+    the feature providers (`knm.numbers.update`)."""
+    current = ops.get(number)
+    public = dict(current.doc)
+    if value is None:
+        public.pop(key, None)
+    else:
+        public[key] = value
+    return ops.update(number, public_fields=public)
+
+
+def _render_feature(doc: dict[str, Any], key: str, title: str) -> None:
+    shown = doc.get(key) or {}
+    rows = [("number", doc.get("_id")), ("carrier", doc.get("pvt_module_name"))]
+    rows += [(k, ", ".join(v) if isinstance(v, list) else v) for k, v in shown.items()
+             if v not in (None, "", [])]
+    if not shown:
+        rows.append((key, "none"))
+    table(title, ["field", "value"], rows)
+
+
+@numbers_group.command("e911")
+@click.argument("number")
+@click.option("--street", help="Street address (house number and street).")
+@click.option("--suite", help="Floor, suite or room: part of a dispatchable location.")
+@click.option("--city", help="City (Kazoo's `locality`).")
+@click.option("--state", "region", help="State: its 2-letter code (Kazoo's `region`).")
+@click.option("--postal-code", help="ZIP or postal code.")
+@click.option("--country", default="US", show_default=True, help="ISO country code.")
+@click.option("--caller-name", help="Name the emergency operator sees (default: the "
+                                    "account's name).")
+@click.option("--remove", is_flag=True, help="Remove the number's emergency address.")
+@common
+def numbers_e911(number: str, street: str | None, suite: str | None, city: str | None,
+                 region: str | None, postal_code: str | None, country: str,
+                 caller_name: str | None, remove: bool) -> None:
+    """Set NUMBER's emergency (E911) address: the carrier that serves it validates it
+    (rejected: error; corrected: error listing its suggestion) and registers it, PENDING
+    until it confirms; --remove removes it there."""
+    num = parse_number(number)
+    if remove:
+        given = [name for name, value in (("--street", street), ("--suite", suite),
+                                          ("--city", city), ("--state", region),
+                                          ("--postal-code", postal_code),
+                                          ("--caller-name", caller_name)) if value]
+        if given:
+            raise click.UsageError(f"--remove takes no address ({', '.join(given)})")
+        pn = _with(num, "e911", None)
+    else:
+        address = {"street_address": street, "extended_address": suite or "",
+                   "locality": city, "region": region, "postal_code": postal_code,
+                   "country": country}
+        if caller_name:
+            address["caller_name"] = caller_name
+        pn = _with(num, "e911", address)
+    doc = pn.to_json()
+    emit(doc, lambda: _render_feature(doc, "e911", f"E911 of {pn.number}"))
+
+
+@numbers_group.command("cnam")
+@click.argument("number")
+@click.argument("name", required=False)
+@click.option("--inbound/--no-inbound", default=None,
+              help="Turn the caller-name lookup of inbound calls on or off (default: as "
+                   "it is).")
+@click.option("--remove", is_flag=True, help="Withdraw the outbound listing.")
+@common
+def numbers_cnam(number: str, name: str | None, inbound: bool | None, remove: bool) -> None:
+    """List NAME (at most 15 characters) as NUMBER's outbound caller name at the carrier
+    that serves it; --inbound turns on the lookup of callers' names."""
+    num = parse_number(number)
+    if remove and name:
+        raise click.UsageError("--remove takes no NAME")
+    if name is None and not remove and inbound is None:
+        raise click.UsageError("give a NAME, --remove, or --inbound/--no-inbound")
+    current = ops.get(num).doc.get("cnam")
+    cnam = {k: v for k, v in (current or {}).items()
+            if k in ("display_name", "inbound_lookup")} if isinstance(current, dict) else {}
+    if name is not None:
+        cnam["display_name"] = name
+    if remove:
+        cnam.pop("display_name", None)
+    if inbound is not None:
+        cnam["inbound_lookup"] = inbound
+    pn = _with(num, "cnam", cnam if cnam.get("display_name") or cnam.get("inbound_lookup")
+               else None)
+    doc = pn.to_json()
+    emit(doc, lambda: _render_feature(doc, "cnam", f"caller name of {pn.number}"))

@@ -36,10 +36,12 @@ def orders_group(ctx: click.Context, account_id: str | None) -> None:
         return
     account_id = account(account_id)
     rows = [order_row(pn) for pn in ops.unsettled(account_id=account_id)]
+    rows += [feature_row(summary) for summary in ops.pending_features(account_id=account_id)]
 
     def human() -> None:
         if not rows:
-            say("No unsettled orders: every purchase and release is settled.")
+            say("No unsettled orders: every purchase and release is settled, and no E911 "
+                "or caller-name change is pending at a carrier.")
             return
         table(f"{len(rows)} unsettled order(s) — `knm orders settle` asks the carriers",
               COLUMNS, [[row[key] for key in _KEYS] for row in rows])
@@ -67,6 +69,16 @@ def order_row(pn: PhoneNumber) -> dict[str, Any]:
     }
 
 
+def feature_row(summary: dict[str, Any]) -> dict[str, Any]:
+    """A number feature a carrier still provisions (SPEC §13), as `knm orders` shows it."""
+    return {
+        "number": summary["number"], "carrier": summary["carrier"],
+        "operation": summary["operation"], "status": summary["status"],
+        "order_id": summary.get("order_id"), "reference": None,
+        "account": summary.get("account_id"), "since": _iso(summary.get("since")),
+    }
+
+
 def _iso(gregorian: int | None) -> str | None:
     if not gregorian:
         return None
@@ -82,6 +94,8 @@ def orders_settle(numbers: tuple[str, ...]) -> None:
     each purchase or release accordingly."""
     wanted = [parse_number(n) for n in numbers]
     before = {pn.number: pn.pending_operation or "acquire" for pn in ops.unsettled()}
+    for summary in ops.pending_features():
+        before.setdefault(summary["number"], summary["operation"])
     todo = wanted or list(before)
     if not todo:
         emit({"success": {}, "error": {}, "outcomes": {}},
@@ -107,6 +121,8 @@ _OUTCOME_TEXT = {
     "released": "released at the carrier: knm no longer holds it",
     "not_released": "not released at the carrier: still {state}",
     "unchanged": "nothing to settle ({state})",
+    "provisioned": "{feature} provisioned at the carrier",
+    "feature_failed": "{feature} failed at the carrier: {message}",
 }
 
 
@@ -114,10 +130,17 @@ def _outcome(operation: str | None, doc: dict[str, Any]) -> str:
     state = doc.get("pvt_state")
     if operation is None:
         return "unchanged"
+    if operation in ("e911", "cnam"):
+        shown = doc.get(operation) or {}
+        return "feature_failed" if shown.get("status") == "ERROR" else "provisioned"
     if operation == "disconnect":
         return "released" if state == "deleted" else "not_released"
     return "not_bought" if state == "deleted" else "bought"
 
 
 def _fields(doc: dict[str, Any]) -> dict[str, Any]:
-    return {"account": doc.get("pvt_assigned_to") or "?", "state": doc.get("pvt_state")}
+    feature = next((k for k in ("e911", "cnam") if isinstance(doc.get(k), dict)
+                    and doc[k].get("status")), "feature")
+    return {"account": doc.get("pvt_assigned_to") or "?", "state": doc.get("pvt_state"),
+            "feature": feature, "message": (doc.get(feature) or {}).get("message", "")
+            if feature != "feature" else ""}
