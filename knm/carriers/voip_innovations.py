@@ -12,8 +12,8 @@ the envelope (`<tns:login>`, `<tns:secret>`), success iff `responseCode` is `100
   `tn` and `endpointId` the required DIDParam fields), `refId` (knm's `order_reference`, which
   VI keeps with the DID) and, last, the same endpoint as `epg`: the DIDParam of the WSDL
   samples of 2017 (and Kazoo) names the field `epg`, and which name today's WSDL has is not
-  verifiable here. An .asmx service ignores an element its schema does not name, so the one it
-  knows is read and the other is dropped.
+  verifiable here. An .asmx service by default ignores an element its schema does not name, so
+  the one it knows is read and the other is dropped.
 - `queryDID` settles a purchase or release whose answer was lost (assigned to us or not);
   `check` asks `queryDID` per number, or `auditDIDs` (every DID the account owns, one call)
   for more than `AUDIT_FROM` numbers.
