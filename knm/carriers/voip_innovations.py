@@ -1,10 +1,25 @@
-"""VoIP Innovations: the SOAP 1.1 "API v3" web service (`APIService.asmx`).
+"""VoIP Innovations: the SOAP 1.1 "API 3.0" web service (`APIService.asmx`).
 
-Wire format as Kazoo's `knm_voip_innovations` used it (reference/kazoo-http-carriers.md §6):
-one POST per action with a `SOAPAction: http://tempuri.org/<action>` header, credentials inside
-the envelope (`<tns:login>`, `<tns:secret>`), success iff `responseCode` is `100`. The service
-has not been checked against a current VoIP Innovations document (the company was acquired);
-treat it as "verify before relying on".
+Wire format as Kazoo's `knm_voip_innovations` used it (reference/kazoo-http-carriers.md §6),
+brought to VoIP Innovations' current wiki ("All API 3.0 Methods", "2.1 DID"; audit §2.4): one
+POST per action with a `SOAPAction: http://tempuri.org/<action>` header, credentials inside
+the envelope (`<tns:login>`, `<tns:secret>`), success iff `responseCode` is `100`.
+
+- `getDIDs` searches by `npa`, by `npa` and `nxx` (three digits each, the wiki's separate
+  criteria; Kazoo sent the six digits as `nxx`), and toll-free numbers with `state=TF` (the
+  wiki: "Use 'TF' to browse toll-free DIDs"), the answer filtered by the whole prefix.
+- `assignDID` sends per DID `tn`, `endpointId` (the `endpoint_group` setting: the wiki names
+  `tn` and `endpointId` the required DIDParam fields), `refId` (knm's `order_reference`, which
+  VI keeps with the DID) and, last, the same endpoint as `epg`: the DIDParam of the WSDL
+  samples of 2017 (and Kazoo) names the field `epg`, and which name today's WSDL has is not
+  verifiable here. An .asmx service by default ignores an element its schema does not name, so
+  the one it knows is read and the other is dropped.
+- `queryDID` settles a purchase or release whose answer was lost (assigned to us or not);
+  `check` asks `queryDID` per number, or `auditDIDs` (every DID the account owns, one call)
+  for more than `AUDIT_FROM` numbers.
+
+VI's API sandbox "has since been deprecated": `sandbox_provisioning` keeps only its SPEC §12
+meaning (pretend success while provisioning is disabled) and never changes the URL.
 
 Kazoo quirks deliberately *not* reproduced (§15.6):
 - values are XML-escaped, so a password with `<` or `&` cannot break (or inject into) the
@@ -28,16 +43,19 @@ from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, classify_by_words
 from knm.carriers.orders import OrderStatus, settling
 from knm.carriers.payloads import children, first, flat, parse_xml_text, text_of
-from knm.phone import nanp_digits, national_number, normalize
+from knm.phone import is_us_tollfree, nanp_digits, national_number, normalize
 from knm.record import PhoneNumber
 
 NAME = "knm_voip_innovations"
 PRODUCTION_URL = "https://backoffice.voipinnovations.com/Services/APIService.asmx"
-SANDBOX_URL = "http://dev.voipinnovations.com/VOIP/Services/APIService.asmx"
 TNS = "http://tempuri.org/"
 SUCCESS = "100"
 #: the search filters of `getDIDs`, in the order the service expects them
 GET_DIDS_KEYS = ("cnam", "lata", "npa", "nxx", "rateCenter", "state", "t38", "tier")
+#: `getDIDs`' state for toll-free numbers
+TOLLFREE_STATE = "TF"
+#: `check` of more numbers than this reads the whole account once (`auditDIDs`)
+AUDIT_FROM = 10
 #: the service reports everything as text: the knm error its words mean (first match wins)
 FAULT_WORDS = (
     (("login", "auth", "password", "credential", "secret"), errors.CarrierCredentials),
@@ -82,16 +100,21 @@ def get_dids_body(**filters: str | None) -> str:
     return "".join(parts)
 
 
-def did_params_body(numbers: Sequence[str], endpoint_group: str | None = None,
+def did_params_body(numbers: Sequence[str], endpoint_id: str | None = None,
                     ref_id: str | None = None) -> str:
-    """`<tns:didParams>` for `assignDID` (with the endpoint group, and knm's reference as the
-    customer-defined `refId` VI keeps with the DID) or `releaseDID`."""
+    """`<tns:didParams>` for `assignDID` (with the endpoint group as `endpointId`, knm's
+    reference as the customer-defined `refId`, and the endpoint again as the older WSDL's
+    `epg`, last) or `releaseDID` (numbers only)."""
     items = []
     for number in numbers:
-        epg = "" if endpoint_group is None else f"<tns:epg>{escape(endpoint_group)}</tns:epg>"
-        ref = "" if not ref_id else f"<tns:refId>{escape(ref_id)}</tns:refId>"
-        items.append(f"<tns:DIDParam><tns:tn>{escape(tn(number))}</tns:tn>{epg}{ref}"
-                     "</tns:DIDParam>")
+        parts = [f"<tns:tn>{escape(tn(number))}</tns:tn>"]
+        if endpoint_id:
+            parts.append(f"<tns:endpointId>{escape(endpoint_id)}</tns:endpointId>")
+        if ref_id:
+            parts.append(f"<tns:refId>{escape(ref_id)}</tns:refId>")
+        if endpoint_id:
+            parts.append(f"<tns:epg>{escape(endpoint_id)}</tns:epg>")
+        items.append(f"<tns:DIDParam>{''.join(parts)}</tns:DIDParam>")
     return f"<tns:didParams>{''.join(items)}</tns:didParams>"
 
 
@@ -110,13 +133,16 @@ def national_digits(prefix: str) -> str | None:
 
 
 def search_filters(digits: str) -> dict[str, str] | None:
-    """`getDIDs` filters for NANP `digits`: an NPA, or Kazoo's 6-digit `nxx` (NPA+NXX).
-    None when the prefix is too short to search."""
+    """`getDIDs` filters for NANP `digits`: toll-free numbers by `state=TF` (the answer is
+    filtered by the prefix afterwards), others by `npa`, and with six digits or more by `npa`
+    and `nxx` apart. None when the prefix is too short to search."""
     if len(digits) < 3:
         return None
+    if is_us_tollfree(digits):
+        return {"state": TOLLFREE_STATE}
     if len(digits) < 6:
         return {"npa": digits[:3]}
-    return {"nxx": digits[:6]}
+    return {"npa": digits[:3], "nxx": digits[3:6]}
 
 
 # -- pure response parsing ---------------------------------------------------------------------
@@ -212,18 +238,10 @@ class VoipInnovations(HttpCarrier):
         Setting("password", str, required=True, secret=True,
                 description="API secret (`<tns:secret>`)"),
         Setting("endpoint_group", str, default="",
-                description="endpoint group (epg) bought numbers are assigned to"),
+                description="VoIP Innovations endpoint group (its numeric id) bought numbers "
+                            "route to, sent as the DID's `endpointId` (and `epg`); needed to "
+                            "buy"),
     )
-
-    @classmethod
-    def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        """As in Kazoo, `sandbox_provisioning` points every call at the sandbox service
-        unless a `base_url` is given (VI has since retired that sandbox: audit VI3)."""
-        given = config.get("base_url")
-        out = super().validate_config(config)
-        if not given and out.get("sandbox_provisioning"):
-            out["base_url"] = SANDBOX_URL
-        return out
 
     # -- hooks --------------------------------------------------------------------------------
 
@@ -275,15 +293,25 @@ class VoipInnovations(HttpCarrier):
                           idempotent=True)
         return parse_search(reply, "+1" + str(digits), quantity)
 
+    def endpoint_id(self) -> str:
+        """The configured endpoint group; `CarrierMisconfigured` before anything is bought
+        without one (VI requires `endpointId`, an integer, on every assigned DID)."""
+        value = str(self.config.get("endpoint_group") or "").strip()
+        if not value:
+            raise errors.CarrierMisconfigured(self.name, "endpoint_group",
+                                              "is required to buy numbers")
+        if not value.isdigit():
+            raise errors.CarrierMisconfigured(
+                self.name, "endpoint_group", "must be the endpoint group's numeric id")
+        return value
+
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
-        # knm's reference travels as refId when the operations layer stored one (a caller
-        # that did not gets none: nothing would find the number by it later)
-        reference = number.carrier_data.get("order_reference")
-        body = did_params_body([number.number], str(self.config.get("endpoint_group") or ""),
-                               reference if isinstance(reference, str) else None)
+        endpoint = self.endpoint_id()
+        body = did_params_body([number.number], endpoint, self.order_reference(number))
         reply = self.soap("assignDID", body, number=number.number)
         did = self._one_did(reply, number.number)
-        return self.learn(number, {"endpoint_group": self.config.get("endpoint_group") or None,
+        # the endpoint travels with the assignment: assigned is routed
+        return self.learn(number, {"endpoint_group": endpoint, "routing_status": "routed",
                                    "status": did.get("status") or None,
                                    "tier": did.get("tier") or None})
 
@@ -296,8 +324,15 @@ class VoipInnovations(HttpCarrier):
         return self.soap("queryDID", query_did_body(number), number=number, idempotent=True)
 
     def check_numbers(self, numbers: list[str]) -> dict[str, str]:
-        """`queryDID` per number: its availability (`assigned`, …) where the service knows
-        it; numbers it refuses are left out, so another carrier may answer for them."""
+        """The availability (`assigned`, …) of each number the service reports as ours or
+        known: `queryDID` per number, or for more than `AUDIT_FROM` numbers one `auditDIDs`
+        (every DID the account owns). Numbers it does not report are left out, so another
+        carrier may answer for them."""
+        if len(numbers) > AUDIT_FROM:
+            owned = {did.get("tn"): did for did in self.soap(
+                "auditDIDs", "", idempotent=True).dids()}
+            return {number: owned[tn(number)].get("availability") or "assigned"
+                    for number in numbers if tn(number) in owned}
         out: dict[str, str] = {}
         for number in numbers:
             try:
@@ -313,7 +348,8 @@ class VoipInnovations(HttpCarrier):
 
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Assignments and releases are synchronous: `queryDID` says whether the DID is
-        assigned to this account (its `refId`, when VI echoes one, is kept)."""
+        assigned to this account (its `refId` and `endpointId`, when VI echoes them, are
+        kept; assigned to the configured endpoint is routed)."""
         held = held_did(self.query(number.number), number.number)
         if settling(number) == "disconnect":
             if held is None:
@@ -322,7 +358,11 @@ class VoipInnovations(HttpCarrier):
         if held is None:
             return OrderStatus("failed", "available", message="not assigned to us")
         learnt = {k: v for k, v in (("status", held.get("status")), ("tier", held.get("tier")),
-                                    ("ref_id", held.get("refId"))) if v}
+                                    ("ref_id", held.get("refId")),
+                                    ("endpoint_id", held.get("endpointId"))) if v}
+        wanted = str(self.config.get("endpoint_group") or "").strip()
+        learnt["routing_status"] = ("routed" if wanted and held.get("endpointId") == wanted
+                                    else "unknown")
         return OrderStatus("complete", "assigned", data=learnt)
 
     # -- plumbing ----------------------------------------------------------------------------

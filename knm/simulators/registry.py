@@ -222,7 +222,8 @@ register(SimulatorSpec(
     config=lambda sim, url: {"base_url": url + "/v3/numbers",
                              "auth_username": sim.credentials["username"],
                              "auth_password": sim.credentials["password"],
-                             "simwood_account_id": sim.credentials["account"]},
+                             "simwood_account_id": sim.credentials["account"],
+                             "routing": "%e164@pbx.knm.example"},
     prefixes={"local": "+44207", "international": "+44161", "country": "GB"},
     purchase_method="PUT",
 ))

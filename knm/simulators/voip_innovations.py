@@ -1,14 +1,20 @@
-"""VoIP Innovations simulator: the SOAP 1.1 `APIService.asmx` (API v3).
+"""VoIP Innovations simulator: the SOAP 1.1 `APIService.asmx` (API 3.0).
 
 Actions, chosen by the `SOAPAction` header (and checked against the body): `getDIDs`,
-`assignDID`, `releaseDID`, `queryDID`. Credentials are `<login>`/`<secret>` in the envelope;
-wrong ones get `responseCode` 301 (a stand-in: the real code is not documented where we could
-check). Per-number status codes: 100 success, 106231 "Number currently available" (Kazoo's
-fixture), 106230 "Number not available" (a stand-in). A request the service cannot read gets a
-SOAP Fault with HTTP 500, as .asmx services answer.
+`assignDID`, `releaseDID`, `queryDID`, `auditDIDs`. Credentials are `<login>`/`<secret>` in the
+envelope; wrong ones get `responseCode` 301 (a stand-in: the real code is not documented where
+we could check). `getDIDs` takes `npa`, `npa` + `nxx` (three digits each) or `state=TF` for
+toll-free numbers, as VI's wiki describes the criteria; a toll-free area code given as `npa`
+finds nothing. `assignDID` needs each DIDParam's `endpointId` (the wiki: "tn and endpointId
+are required"; the older WSDL's `epg` is read when `endpointId` is absent) and keeps its
+`refId`, which `queryDID` and `auditDIDs` echo. Per-number status codes: 100 success, 106231
+"Number currently available" (Kazoo's fixture), 106230 "Number not available" and 106232
+"endpointId is required" (stand-ins). A request the service cannot read gets a SOAP Fault
+with HTTP 500, as .asmx services answer.
 
-`VoipInnovationsSimulator(kazoo_fixtures=dir)` answers with Kazoo's fixture files verbatim,
-dispatched as Kazoo's TEST build did (`getDIDs` with npa 877 → the toll-free fixture).
+`sim.kazoo_fixtures = dir` (or the constructor argument) answers with Kazoo's fixture files
+verbatim, dispatched as Kazoo's TEST build did but for toll-free searches, which knm sends
+as `state=TF` (Kazoo: `npa=877`) → the toll-free fixture.
 """
 
 from __future__ import annotations
@@ -22,10 +28,10 @@ import defusedxml.ElementTree as SafeET
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from knm.simulators.base import RecordedRequest, Simulator, e164, national
+from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
 
-PATHS = ("/", "/Services/APIService.asmx", "/VOIP/Services/APIService.asmx")
-ACTIONS = ("getDIDs", "assignDID", "releaseDID", "queryDID")
+PATHS = ("/", "/Services/APIService.asmx")
+ACTIONS = ("getDIDs", "assignDID", "releaseDID", "queryDID", "auditDIDs")
 FIXTURES = {"assignDID": "voip_innovations_assign_response.xml",
             "releaseDID": "voip_innovations_release_response.xml",
             "queryDID": "voip_innovations_query_response.xml",
@@ -34,6 +40,8 @@ TOLLFREE_FIXTURE = "voip_innovations_get_tollfree_response.xml"
 RATE_CENTERS = {"435": ("RICHFIELD", "UT"), "415": ("SAN FRANCISCO", "CA"),
                 "212": ("NEW YORK CITY", "NY")}
 AUTH_FAILED = ("301", "Invalid login or secret")
+#: toll-free numbers a `state=TF` search offers per toll-free area code
+TOLLFREE_PER_NPA = 50
 
 
 def soap(action: str, result: str) -> bytes:
@@ -52,11 +60,13 @@ def result(code: str, message: str, dids: str = "", locators: str = "") -> str:
             f"<DIDs>{dids}</DIDs><DIDLocators>{locators}</DIDLocators><DIDCounts/>")
 
 
-def did(tn: str, code: str, status: str, availability: str = "") -> str:
+def did(tn: str, code: str, status: str, availability: str = "", *, ref_id: str = "",
+        endpoint: str = "0") -> str:
     return (f"<DID><tn>{tn}</tn><availability>{availability}</availability><rewrite/>"
             f"<status>{escape(status)}</status><statusCode>{code}</statusCode><tier>2</tier>"
-            "<refId/><endpointId>0</endpointId><has411>false</has411><has911>false</has911>"
-            "<cnam>false</cnam><t38>false</t38></DID>")
+            f"<refId>{escape(ref_id)}</refId><endpointId>{escape(endpoint)}</endpointId>"
+            "<has411>false</has411><has911>false</has911><cnam>false</cnam><t38>false</t38>"
+            "</DID>")
 
 
 def locator(tn: str) -> str:
@@ -146,30 +156,15 @@ class VoipInnovationsSimulator(Simulator):
 
     def handle(self, req: SoapRequest) -> bytes:
         """The reply body of one action."""
-        if self.kazoo_fixtures is not None:
+        if self.kazoo_fixtures is not None and req.action in FIXTURES:
             name = FIXTURES[req.action]
-            if req.action == "getDIDs" and req.value("npa") == "877":
+            if req.action == "getDIDs" and req.value("state") == "TF":
                 name = TOLLFREE_FIXTURE
             return (self.kazoo_fixtures / name).read_bytes()
         if req.action == "getDIDs":
-            prefix = req.value("nxx") or req.value("npa") or ""
-            if len(prefix) not in (3, 6) or not prefix.isdigit():
-                return soap("getDIDs", result("200", "An NPA or NPA-NXX is required"))
-            tns = self.stock(prefix, self.stock_size)
-            return soap("getDIDs", result("100", "Success",
-                                          locators="".join(locator(n) for n in tns)))
+            return self._get_dids(req)
         if req.action == "assignDID":
-            items = []
-            with self.lock:
-                for param in req.did_params():
-                    tn, number = param.get("tn", ""), e164(param.get("tn", ""))
-                    if self.unavailable(number):
-                        items.append(did(tn, "106230", "Number not available"))
-                        continue
-                    self.owned[number] = {"number": number, "epg": param.get("epg")}
-                    items.append(did(tn, "100", f"Assigned to endpoint '{param.get('epg')}' "
-                                                f"rewritten as '{tn}' Tier 2", "assigned"))
-            return soap("assignDID", result("100", "Success", dids="".join(items)))
+            return self._assign(req)
         if req.action == "releaseDID":
             items = []
             for param in req.did_params():
@@ -179,12 +174,57 @@ class VoipInnovationsSimulator(Simulator):
                 else:
                     items.append(did(tn, "100", "Released", "available"))
             return soap("releaseDID", result("100", "Success", dids="".join(items)))
+        if req.action == "auditDIDs":
+            with self.lock:
+                owned = sorted(self.owned.values(), key=lambda o: o["number"])
+            items = "".join(self._owned_did(o, "Number currently assigned to you")
+                            for o in owned)
+            return soap("auditDIDs", result("100", "Success", dids=items))
         tn = national(e164(req.value("did") or ""))
         with self.lock:
-            owned = e164(tn) in self.owned
-        item = (did(tn, "100", "Number currently assigned to you", "assigned") if owned
+            row = self.owned.get(e164(tn))
+        item = (self._owned_did(row, "Number currently assigned to you") if row
                 else did(tn, "106231", "Number currently available", "available"))
         return soap("queryDID", result("100", "Success", dids=item))
+
+    def _get_dids(self, req: SoapRequest) -> bytes:
+        npa, nxx, state = req.value("npa") or "", req.value("nxx") or "", req.value("state")
+        if state == "TF":
+            tns = [n for code in TOLLFREE_NPAS for n in self.stock(code, TOLLFREE_PER_NPA)]
+        elif len(npa) == 3 and npa.isdigit() and (not nxx or (len(nxx) == 3
+                                                                and nxx.isdigit())):
+            # toll-free numbers are not in any rate center: `state=TF` browses them
+            tns = [] if npa in TOLLFREE_NPAS else self.stock(npa + nxx, self.stock_size)
+        else:
+            return soap("getDIDs", result("200", "At least one search criteria must be "
+                                                 "passed: an NPA (and NXX) or a state"))
+        return soap("getDIDs", result("100", "Success",
+                                      locators="".join(locator(n) for n in tns)))
+
+    def _assign(self, req: SoapRequest) -> bytes:
+        items = []
+        with self.lock:
+            for param in req.did_params():
+                tn, number = param.get("tn", ""), e164(param.get("tn", ""))
+                endpoint = param.get("endpointId") or param.get("epg") or ""
+                if not endpoint.isdigit():
+                    items.append(did(tn, "106232", "endpointId is required"))
+                elif self.unavailable(number):
+                    items.append(did(tn, "106230", "Number not available"))
+                else:
+                    self.owned[number] = {"number": number, "endpoint": endpoint,
+                                          "ref_id": param.get("refId") or ""}
+                    items.append(did(tn, "100", f"Assigned to endpoint '{endpoint}' "
+                                                f"rewritten as '{tn}' Tier 2", "assigned",
+                                     ref_id=param.get("refId") or "", endpoint=endpoint))
+        return soap("assignDID", result("100", "Success", dids="".join(items)))
+
+    @staticmethod
+    def _owned_did(row: dict[str, Any], status: str) -> str:
+        tn = national(row["number"])
+        ref, endpoint = row.get("ref_id") or "", row.get("endpoint") or "0"
+        return did(tn, "100", f"{status} with refid '{ref}' rewritten as '{tn}' to endpoint "
+                              f"'{endpoint}'", "assigned", ref_id=ref, endpoint=endpoint)
 
     def _xml(self, body: bytes, status: int = 200) -> Response:
         return Response(body, status_code=status, media_type=self.content_type)
