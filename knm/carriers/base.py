@@ -9,6 +9,7 @@ threads at once.
 from __future__ import annotations
 
 import abc
+import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -259,6 +260,12 @@ def _coerce(carrier: str, setting: Setting, value: Any) -> Any:
             return float(value)
         if kind is list:
             return list(value) if not isinstance(value, str) else [value]
+        if kind is dict:
+            # `knm config set` hands every value over as text: a JSON object is accepted
+            mapping = json.loads(value) if isinstance(value, str) else value
+            if not isinstance(mapping, Mapping):
+                raise TypeError(value)
+            return dict(mapping)
         if kind is str:
             return str(value)
         return value

@@ -135,9 +135,12 @@ def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,
     if status is not None and status.state == "failed":
         raise _failed(carrier, status, number, failure, order_id)
     id_key, status_key = pending_keys
-    carrier.learn(number, {id_key: order_id, status_key: "pending"})
+    # what the carrier said of the waiting order (a regulatory hold, say) is kept and told
+    said = status.data if status is not None else {}
+    carrier.learn(number, {**said, id_key: order_id, status_key: "pending"})
+    why = f": {status.message}" if status is not None and status.message else ""
     error = errors.CarrierTimeout(
-        carrier.name, f"order {order_id} still pending after {budget:g}s",
+        carrier.name, f"order {order_id} still pending after {budget:g}s{why}",
         number=number.number, unsettled=True)
     error.pending = number
     raise error

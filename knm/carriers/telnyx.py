@@ -118,13 +118,33 @@ def search_params(prefix: str, quantity: int, options: SearchOptions,
 
 
 def order_body(number: str, reference: str, config: Mapping[str, Any]) -> dict[str, Any]:
-    """The `POST /number_orders` body buying `number`, tagged with knm's reference."""
-    body: dict[str, Any] = {"phone_numbers": [{"phone_number": number}],
+    """The `POST /number_orders` body buying `number`, tagged with knm's reference and, for a
+    country the account has regulatory documents for, its requirement group or bundle."""
+    body: dict[str, Any] = {"phone_numbers": [{"phone_number": number,
+                                               **regulatory_fields(number, config)}],
                             "customer_reference": reference}
     for key in ("connection_id", "messaging_profile_id"):
         if config.get(key):
             body[key] = config[key]
     return body
+
+
+def regulatory_fields(number: str, config: Mapping[str, Any]) -> dict[str, str]:
+    """`requirement_group_id` and/or `bundle_id` for `number`'s country, from the settings of
+    the same names (ISO country → id). Telnyx's groups and bundles are per country, so one id
+    for every country would be wrong; a country with neither is ordered without (the order
+    then waits on `requirement-info-pending` where Telnyx needs documents)."""
+    try:
+        region = phonenumbers.region_code_for_number(phonenumbers.parse(number, None))
+    except phonenumbers.NumberParseException:
+        return {}
+    out: dict[str, str] = {}
+    for setting, field in (("requirement_groups", "requirement_group_id"),
+                           ("bundles", "bundle_id")):
+        ids = {str(k).upper(): v for k, v in (config.get(setting) or {}).items()}
+        if region and ids.get(region):
+            out[field] = str(ids[region])
+    return out
 
 
 def lookup_params(number: str) -> dict[str, Any]:
@@ -172,6 +192,16 @@ def to_order_status(order: Any, number: str) -> OrderStatus:
     data: dict[str, Any] = {"order_status": status}
     if order.get("customer_reference"):
         data["customer_reference"] = order["customer_reference"]
+    if mine:
+        # a regulated country's order waits on documents: say so rather than "pending"
+        for key in ("requirements_status", "requirements_met", "requirement_group_id",
+                    "bundle_id"):
+            if mine[0].get(key) is not None:
+                data[key] = mine[0][key]
+        if mine[0].get("requirements_met") is False and state == "pending":
+            message = (f"number order {order['id']} waits on regulatory requirements "
+                       f"({mine[0].get('requirements_status') or 'requirements not met'}); "
+                       "set requirement_groups or bundles for the country")
     return OrderStatus(state, status, message=message, data=data, order_id=str(order["id"]))
 
 
@@ -404,6 +434,12 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
         Setting("api_key", required=True, secret=True, description="Telnyx API v2 key"),
         Setting("connection_id", description="connection (SIP trunk) bought numbers route to"),
         Setting("messaging_profile_id", description="messaging profile for bought numbers"),
+        Setting("requirement_groups", dict,
+                description="regulatory requirement group per country (ISO code → id), sent "
+                            "as requirement_group_id with orders of that country"),
+        Setting("bundles", dict,
+                description="regulatory bundle per country (ISO code → id), sent as "
+                            "bundle_id with orders of that country"),
         Setting("should_keep_best_effort", bool, default=False,
                 description="keep near matches Telnyx offers when exact ones run out"),
         Setting("max_search_quantity", int, default=500, description="cap on filter[limit]"),

@@ -109,13 +109,16 @@ def search_params(digits: str, quantity: int, config: Mapping[str, Any],
 
 
 def order_params(number: str, config: Mapping[str, Any]) -> Params:
-    """Parameters buying `number` (`gettollfree` or `getlocaldid`) routed to `routesip`, of
-    the configured DID `type` if any (Freeside passes it to `getlocaldid`: audit V2)."""
+    """Parameters buying `number` (`gettollfree` or `getlocaldid`), routed to `routesip` when
+    one is set (without it Vitelity applies the account's own routing: audit V1), of the
+    configured DID `type` if any (Freeside passes it to `getlocaldid`: audit V2)."""
     kind = classify(number)
     cmd = "gettollfree" if kind in ("tollfree_us", "tollfree") else "getlocaldid"
+    route = routesip(config)
+    routed = [] if route is None else [("routesip", route)]
     did_type = [] if config.get("type") in (None, "") else [("type", str(config["type"]))]
     return [("did", national_number(number)), ("cmd", cmd), ("xml", "yes"),
-            ("routesip", routesip(config)), *did_type, *_auth(config)]
+            *routed, *did_type, *_auth(config)]
 
 
 def release_params(number: str, config: Mapping[str, Any]) -> Params:
@@ -196,14 +199,14 @@ def to_address_check(reply: VitelityReply, given: Address) -> AddressCheck:
     return AddressCheck("valid", found)
 
 
-def routesip(config: Mapping[str, Any]) -> str:
-    """Where Vitelity routes a bought number; a list uses its first entry (as Kazoo did)."""
+def routesip(config: Mapping[str, Any]) -> str | None:
+    """Where Vitelity routes a bought number (a list uses its first entry, as Kazoo did);
+    None when unset: Freeside documents `routesip` as optional, the account's default routing
+    applying without it."""
     value = config.get("routesip")
     if isinstance(value, (list, tuple)):
         value = value[0] if value else None
-    if value in (None, ""):
-        raise errors.CarrierMisconfigured(NAME, "routesip", "is required to buy numbers")
-    return str(value)
+    return None if value in (None, "") else str(value)
 
 
 # -- pure response parsing ---------------------------------------------------------------------
@@ -301,7 +304,8 @@ class Vitelity(HttpCarrier):
                 description="Vitelity API password"),
         Setting("routesip", list,
                 description="where Vitelity routes bought numbers (a sub-account, or a SIP "
-                            "host as in Kazoo: unverified which); required to buy"),
+                            "host as in Kazoo: unverified which); unset: the account's "
+                            "default routing"),
         Setting("use_stepswitch_cnam", bool, default=False,
                 description="look up CNAM for Vitelity numbers"),
         Setting("withrates", str, description="optional search filter"),
@@ -358,7 +362,8 @@ class Vitelity(HttpCarrier):
     def order_number(self, number: PhoneNumber) -> PhoneNumber:
         params = order_params(number.number, self.config)
         self.call("POST", self._path(), params=params, number=number.number)
-        return self.learn(number, {"routesip": dict(params)["routesip"],
+        # no routesip sent: an old one must not stay on a re-bought number (None removes it)
+        return self.learn(number, {"routesip": dict(params).get("routesip"),
                                    "command": dict(params)["cmd"]})
 
     def release_number(self, number: PhoneNumber) -> PhoneNumber:

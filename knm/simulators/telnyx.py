@@ -71,6 +71,8 @@ FIXTURE_STOCK = {
     "301359": ["3013590340", "3013591789", "3013596520", "3013596526", "3013596695"],
     "800": ["8006198104", "8009177894"],
 }
+#: countries the simulator treats as regulated (Germany asks for an address in the country)
+REGULATED = frozenset({"DE"})
 #: GB area codes of telnyx_international_search.json (first two), made into whole numbers
 GB_STOCK = ["+441432760001", "+441432760002", "+441631560001", "+441631560002"]
 #: Telnyx's CNAM listing: letters, digits and spaces, at most 15
@@ -105,10 +107,14 @@ class TelnyxSimulator(Simulator):
 
     def __init__(self, *, api_key: str = "KEYtelnyx-simulated-secret",
                  unavailable_status: int = 422,
-                 kazoo_fixtures: str | Path | None = None) -> None:
+                 kazoo_fixtures: str | Path | None = None,
+                 regulated: frozenset[str] = REGULATED) -> None:
         super().__init__(api_key=api_key)
         self.fixed_stock.update(FIXTURE_STOCK)
         self.unavailable_status = unavailable_status
+        #: countries whose numbers are held on `requirement-info-pending` until an order
+        #: names a requirement group or bundle
+        self.regulated = frozenset(regulated)
         #: the account's addresses (`POST /addresses`) and background jobs, by id
         self.addresses: dict[str, dict[str, Any]] = {}
         self.jobs: dict[str, dict[str, Any]] = {}
@@ -207,7 +213,8 @@ class TelnyxSimulator(Simulator):
                                    pointer="/phone_numbers")
             order = sim.place_order(numbers, customer_reference=doc.get("customer_reference"),
                                     connection_id=doc.get("connection_id"),
-                                    messaging_profile_id=doc.get("messaging_profile_id"))
+                                    messaging_profile_id=doc.get("messaging_profile_id"),
+                                    regulatory=sim.regulatory(doc))
             if order["failed_numbers"]:
                 with sim.lock:
                     sim.orders.pop(order["id"], None)
@@ -587,21 +594,54 @@ class TelnyxSimulator(Simulator):
                                      "currency": "USD"},
                 "features": [{"name": "sms"}, {"name": "voice"}]}
 
+    def regulatory(self, doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
+        """Per ordered number of a regulated country: the requirement group or bundle it came
+        with and whether that meets the requirements (any id does, here)."""
+        out: dict[str, dict[str, Any]] = {}
+        for row in doc.get("phone_numbers") or []:
+            if not isinstance(row, dict) or not isinstance(row.get("phone_number"), str):
+                continue
+            if _country_of(row["phone_number"]) not in self.regulated:
+                continue
+            given = {k: row[k] for k in ("requirement_group_id", "bundle_id") if row.get(k)}
+            out[row["phone_number"]] = {**given, "requirements_met": bool(given)}
+        return out
+
+    def order_progress(self, order_id: str) -> dict[str, Any] | None:
+        """As the framework's, except that an order with a number whose requirements are not
+        met stays pending (Telnyx waits for the documents)."""
+        with self.lock:
+            order = self.orders.get(order_id)
+            if order is not None and order["state"] == "pending" and any(
+                    not r["requirements_met"] for r in (order.get("regulatory") or {}).values()):
+                return order
+        return super().order_progress(order_id)
+
     def _order_json(self, order: dict[str, Any]) -> dict[str, Any]:
         status = {"pending": "pending", "complete": "success", "failed": "failure"}[
             order["state"]]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S.000000Z", time.gmtime())
+        regulatory = order.get("regulatory") or {}
+        rows = []
+        for n in order["numbers"]:
+            row: dict[str, Any] = {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, order["id"] + n)),
+                                   "record_type": "number_order_phone_number",
+                                   "phone_number": n, "requirements_met": True,
+                                   "status": status}
+            if n in regulatory:
+                row.update(regulatory[n])
+                row["requirements_status"] = ("approved" if regulatory[n]["requirements_met"]
+                                              else "requirement-info-pending")
+            rows.append(row)
         return {
             "id": order["id"], "record_type": "number_order",
             "phone_numbers_count": len(order["numbers"]),
             "connection_id": order.get("connection_id"),
             "messaging_profile_id": order.get("messaging_profile_id"),
-            "phone_numbers": [{"id": str(uuid.uuid5(uuid.NAMESPACE_URL, order["id"] + n)),
-                               "record_type": "number_order_phone_number",
-                               "phone_number": n, "requirements_met": True,
-                               "status": status} for n in order["numbers"]],
+            "phone_numbers": rows,
             "status": status, "customer_reference": order.get("customer_reference"),
-            "created_at": stamp, "updated_at": stamp, "requirements_met": True,
+            "created_at": stamp, "updated_at": stamp,
+            "requirements_met": all(r["requirements_met"] for r in rows),
         }
 
     def _number_json(self, row: dict[str, Any]) -> dict[str, Any]:
@@ -625,3 +665,12 @@ class TelnyxSimulator(Simulator):
 def _wanted(q: Any, key: str, value: Any) -> bool:
     """A list filter: absent, or equal to the value."""
     return key not in q or q[key] == (value or "")
+
+
+def _country_of(number: str) -> str | None:
+    """The ISO country of an E.164 number, by the simulator's dial codes (longest first)."""
+    digits = number.lstrip("+")
+    for country, dial in sorted(DIAL_CODES.items(), key=lambda kv: -len(kv[1])):
+        if dial != "1" and digits.startswith(dial):
+            return country
+    return "US" if digits.startswith("1") else None

@@ -201,13 +201,12 @@ class VitelitySimulator(Simulator):
             return fail("Invalid DID")
         if (did[:3] in TOLLFREE_NPAS) != tollfree:
             return fail("Wrong command for this DID type")
-        if not params.get("routesip"):
-            return fail("Missing routesip")
         number = e164(did)
         with self.lock:
             if self.unavailable(number):
                 return fail("DID not available")
-            self.owned[number] = {"number": number, "routesip": params["routesip"]}
+            # routesip is optional (Freeside): without it the DID keeps the account's routing
+            self.owned[number] = {"number": number, "routesip": params.get("routesip")}
         return content("ok", "<response>Success</response>")
 
     def _xml(self, body: bytes, status: int = 200) -> Response:

@@ -93,9 +93,10 @@ def test_order_command_depends_on_the_number_kind() -> None:
     assert order_params("+14158867900", cfg) == [
         ("did", "4158867900"), ("cmd", "getlocaldid"), ("xml", "yes"), ("routesip", "5.6.7.8"),
         ("login", "L"), ("pass", "P")]
-    with pytest.raises(errors.CarrierMisconfigured) as info:
-        order_params("+14158867900", {"login": "L", "password": "P"})
-    assert info.value.cause == "routesip"
+    # no routesip: none sent, Vitelity keeps the account's routing (audit V1); `type` is sent
+    assert order_params("+14158867900", {"login": "L", "password": "P", "type": "unlimited"}
+                        ) == [("did", "4158867900"), ("cmd", "getlocaldid"), ("xml", "yes"),
+                              ("type", "unlimited"), ("login", "L"), ("pass", "P")]
 
 
 def test_kazoo_fixture_replies_parse() -> None:
@@ -198,14 +199,15 @@ def test_tollfree_purchase_uses_gettollfree(vitelity: Vitelity, sim: VitelitySim
     assert sim.requests[-1].params["cmd"] == "gettollfree"
 
 
-def test_buying_without_routesip_names_the_setting(sim: VitelitySimulator,
-                                                   sim_server: tuple[VitelitySimulator, str]
-                                                   ) -> None:
+def test_buying_without_routesip_keeps_the_accounts_routing(
+        sim: VitelitySimulator, sim_server: tuple[VitelitySimulator, str]) -> None:
     c = carrier(sim_server[1], routesip=None)
-    with pytest.raises(errors.CarrierMisconfigured) as info:
-        c.acquire_number(pn("+14158867900"))
-    assert info.value.cause == "routesip"
-    assert sim.requests == []
+    old = pn("+14158867900")
+    old.carrier_data["routesip"] = "9.9.9.9"  # a re-bought number's earlier route
+    bought = c.acquire_number(old)
+    assert "routesip" not in sim.requests[-1].params
+    assert sim.owned["+14158867900"]["routesip"] is None
+    assert "routesip" not in bought.carrier_data
 
 
 def test_provisioning_disabled(sim: VitelitySimulator,

@@ -97,3 +97,45 @@ def test_telnyx_error_shape(live: registry.Live) -> None:
         live.carrier.find_numbers("+1415", 2, SearchOptions())
     assert info.value.carrier_message == "10015: You must provide at least 1 number."
     assert info.value.status == 422
+
+
+# -- regulated countries (audit T2) --------------------------------------------------------------
+
+
+def test_regulated_order_sends_the_countrys_requirement_group(live: registry.Live) -> None:
+    carrier = live.make_carrier(requirement_groups={"de": "rg-de-1"}, bundles={"GB": "bu-gb"})
+    out = carrier.acquire_number(PhoneNumber.new("+4930901820"))
+    sent = live.sim.received("POST", "/number_orders")[-1].json()
+    assert sent["phone_numbers"] == [{"phone_number": "+4930901820",
+                                      "requirement_group_id": "rg-de-1"}]
+    assert out.carrier_data["requirements_status"] == "approved"
+    assert out.carrier_data["requirement_group_id"] == "rg-de-1"
+    # a US number carries neither id; GB gets its bundle
+    carrier.acquire_number(PhoneNumber.new("+14352154010"))
+    assert live.sim.received("POST", "/number_orders")[-1].json()["phone_numbers"] == [
+        {"phone_number": "+14352154010"}]
+    carrier.acquire_number(PhoneNumber.new("+441432760001"))
+    assert live.sim.received("POST", "/number_orders")[-1].json()["phone_numbers"] == [
+        {"phone_number": "+441432760001", "bundle_id": "bu-gb"}]
+
+
+def test_regulated_order_without_documents_is_held_and_says_why(live: registry.Live) -> None:
+    carrier = live.make_carrier(order_timeout_s=0.3, order_poll_interval_ms=50)
+    pn = PhoneNumber.new("+4930901821")
+    with pytest.raises(errors.CarrierTimeout) as info:
+        carrier.acquire_number(pn)
+    assert info.value.unsettled
+    assert "requirement-info-pending" in info.value.carrier_message
+    assert "requirement_groups" in info.value.carrier_message
+    assert pn.carrier_data["requirements_status"] == "requirement-info-pending"
+    assert pn.carrier_data["requirements_met"] is False
+    assert pn.carrier_data["order_id"] in live.sim.orders
+
+
+def test_requirement_groups_must_be_a_mapping(live: registry.Live) -> None:
+    with pytest.raises(errors.CarrierMisconfigured) as info:
+        live.make_carrier(requirement_groups="rg-for-everyone")
+    assert info.value.cause == "requirement_groups"
+    # `knm config set` hands JSON text over: accepted
+    carrier = live.make_carrier(requirement_groups='{"DE": "rg-de-2"}')
+    assert carrier.config["requirement_groups"] == {"DE": "rg-de-2"}
