@@ -46,7 +46,8 @@ BUILTIN: dict[str, dict[str, Any]] = {
         # released number of a foreign carrier is disconnected there (and then forgotten)
         "order_settle_interval_s": 30,
         "disconnect_on_release": True,
-        "settle_concurrency": 32,
+        # requests per carrier at a time while settling (carriers are asked side by side)
+        "settle_concurrency": 16,
         # an anonymous search repeated within this many seconds is answered as before (0: off)
         "public_search_reuse_s": 10,
         # a claim's lease: its holder renews it every third of this while a carrier call runs

@@ -558,8 +558,10 @@ def _live_claims(numbers: list[str]) -> set[str]:
 
 def _ask_all(claimed: list[tuple[PhoneNumber, PhoneNumber, int, str]], concurrency: int
              ) -> list[OrderStatus | errors.KnmError]:
-    """Every claimed record's carrier asked what happened, side by side."""
-    from concurrent.futures import ThreadPoolExecutor
+    """Every claimed record's carrier asked what happened: each carrier at most `concurrency`
+    requests at a time (its rate limits are its own), all carriers side by side — so a
+    thousand records spread over a dozen carriers take as long as the busiest carrier's
+    share, not the sum of all of them."""
 
     def ask(item: tuple[PhoneNumber, PhoneNumber, int, str]) -> OrderStatus | errors.KnmError:
         pn, row = item[0], item[1]
@@ -573,6 +575,29 @@ def _ask_all(claimed: list[tuple[PhoneNumber, PhoneNumber, int, str]], concurren
 
     if len(claimed) <= 1 or concurrency <= 1:
         return [ask(item) for item in claimed]
-    with ThreadPoolExecutor(max_workers=min(concurrency, len(claimed)),
-                            thread_name_prefix="knm-settle") as pool:
-        return list(pool.map(ask, claimed))
+    answers: list[OrderStatus | errors.KnmError | None] = [None] * len(claimed)
+    by_carrier: dict[str, list[int]] = {}
+    for index, item in enumerate(claimed):
+        by_carrier.setdefault(item[0].module_name or "", []).append(index)
+
+    def drain(todo: list[int], lock: threading.Lock) -> None:
+        while True:
+            with lock:
+                if not todo:
+                    return
+                index = todo.pop()
+            answers[index] = ask(claimed[index])
+
+    workers = []
+    for indexes in by_carrier.values():
+        lock = threading.Lock()
+        for _ in range(min(concurrency, len(indexes))):
+            worker = threading.Thread(target=drain, args=(indexes, lock), daemon=True,
+                                      name="knm-settle")
+            worker.start()
+            workers.append(worker)
+    for worker in workers:
+        worker.join()
+    return [a if a is not None else errors.CarrierFault("unknown", "not asked",
+                                                         unsettled=True)
+            for a in answers]

@@ -336,3 +336,54 @@ def test_unsettled_orders_are_a_metric(shop: type[Shop]) -> None:
     text = metrics.render()[0].decode()
     assert 'knm_orders_unsettled{operation="acquire"} 1' in text
     assert 'knm_orders_unsettled{operation="disconnect"} 0' in text
+
+
+class CountingShop(Shop):
+    """A shop whose settling takes a while and counts how many are asked at once, per
+    carrier and across carriers."""
+
+    name = "knm_ordershop_counting"
+    active: ClassVar[dict[str, int]] = {}
+    most: ClassVar[dict[str, int]] = {}
+    most_overall: ClassVar[list[int]] = [0]
+    lock = threading.Lock()
+
+    def settle(self, number: PhoneNumber) -> OrderStatus:
+        cls = CountingShop
+        with cls.lock:
+            cls.active[self.name] = cls.active.get(self.name, 0) + 1
+            cls.most[self.name] = max(cls.most.get(self.name, 0), cls.active[self.name])
+            cls.most_overall[0] = max(cls.most_overall[0], sum(cls.active.values()))
+        time.sleep(0.05)
+        with cls.lock:
+            cls.active[self.name] -= 1
+        return OrderStatus("complete")
+
+
+class OtherCountingShop(CountingShop):
+    name = "knm_ordershop_counting2"
+
+
+def test_settling_asks_each_carrier_a_bounded_number_at_a_time_and_carriers_side_by_side(
+        kazoo_accounts: dict[str, str]) -> None:
+    """`settle_concurrency` protects each carrier's rate limits; carriers do not wait for
+    each other (a thousand records over a dozen carriers take the busiest one's share)."""
+    CountingShop.active, CountingShop.most, CountingShop.most_overall = {}, {}, [0]
+    for cls in (CountingShop, OtherCountingShop):
+        carriers.register(cls)
+    try:
+        config.set("number_manager", "settle_concurrency", 3)
+        for cls, base in ((CountingShop, "+1415555"), (OtherCountingShop, "+1415556")):
+            cls.buy = "lose"
+            nums = [f"{base}{i:04d}" for i in range(12)]
+            cache.get_cache().put(f"q-{cls.name}", [SearchResult(n, cls.name, "discovery", {})
+                                                    for n in nums], 60)
+            lost = numbers.move(nums, CHILD)
+            assert len(lost.failed) == 12
+        result = numbers.settle()
+        assert len(result.succeeded) == 24 and not result.failed
+        assert CountingShop.most == {CountingShop.name: 3, OtherCountingShop.name: 3}
+        assert CountingShop.most_overall[0] == 6
+    finally:
+        for cls in (CountingShop, OtherCountingShop):
+            carriers.unregister(cls.name)
