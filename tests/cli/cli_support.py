@@ -129,3 +129,19 @@ def _wait_healthy(proc: subprocess.Popen[str], port: int) -> int | None:
         except httpx.TransportError:
             time.sleep(0.1)
     return None
+
+
+def serve_log(url: str, folder: Path) -> str:
+    """What `knm serve --db URL` logs from start until it answers `/healthz` (then stopped)."""
+    port = _free_port()
+    log = folder / "serve.log"
+    with log.open("w") as stderr:
+        proc = subprocess.Popen([str(KNM), "serve", "--port", str(port), "--db", url],
+                                stdout=subprocess.DEVNULL, stderr=stderr, text=True,
+                                env={**os.environ, "KNM_CACHE_URL": ""})
+        try:
+            assert _wait_healthy(proc, port) == 200
+        finally:
+            proc.terminate()
+            proc.wait(timeout=15)
+    return log.read_text()

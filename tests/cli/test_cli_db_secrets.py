@@ -5,11 +5,9 @@ callers that can't hurt knm": it was printed in both)."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 from pathlib import Path
 
-from cli_support import KNM, _free_port, _wait_healthy, knm
+from cli_support import knm, serve_log
 
 pytest_plugins = ["cli_support"]
 
@@ -28,17 +26,6 @@ def test_an_unreachable_database_error_hides_the_query_password() -> None:
 
 def test_serve_log_hides_the_query_password(pg_db: str, tmp_path: Path) -> None:
     url = f"{pg_db}{'&' if '?' in pg_db else '?'}password={SECRET}"
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([str(KNM), "serve", "--port", str(port), "--db", url],
-                                stdout=subprocess.DEVNULL, stderr=stderr, text=True,
-                                env={**os.environ, "KNM_CACHE_URL": ""})
-        try:
-            assert _wait_healthy(proc, port) == 200
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-    text = log.read_text()
+    text = serve_log(url, tmp_path)
     assert SECRET not in text
     assert "password=***" in text

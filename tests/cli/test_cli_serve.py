@@ -8,7 +8,7 @@ import socket
 import subprocess
 from pathlib import Path
 
-from cli_support import KNM, _free_port, _wait_healthy, ok, refused
+from cli_support import KNM, _free_port, _wait_healthy, ok, refused, serve_log
 
 pytest_plugins = ["cli_support"]
 
@@ -44,18 +44,7 @@ def test_serve_logs_its_database_and_cache_with_the_password_masked(pg_db: str,
     """`postgres://` (what hosting providers hand out) is PostgreSQL; the log says which
     database and which search cache, never the password (trust auth ignores it)."""
     url = pg_db.replace("postgresql+psycopg://postgres@", "postgres://postgres:s3cret-pw@")
-    port = _free_port()
-    log = tmp_path / "serve.log"
-    with log.open("w") as stderr:
-        proc = subprocess.Popen([str(KNM), "serve", "--port", str(port), "--db", url],
-                                stdout=subprocess.DEVNULL, stderr=stderr, text=True,
-                                env={**os.environ, "KNM_CACHE_URL": ""})
-        try:
-            assert _wait_healthy(proc, port) == 200
-        finally:
-            proc.terminate()
-            proc.wait(timeout=15)
-    text = log.read_text()
+    text = serve_log(url, tmp_path)
     assert "s3cret-pw" not in text
     assert "database postgresql+psycopg://postgres:***@127.0.0.1:5432/test" in text
     assert "search cache local+store" in text
