@@ -42,6 +42,7 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     wired = runtime.configure(db=db, export=True)
     log.info("knm serve on http://%s:%s with %s", host, port, wired.describe())
     _warn_unless_sealed()
+    _warn_about_carriers()
     workers = max(1, int(workers))
     common: dict[str, Any] = {"host": host, "port": port, "access_log": False,
                               "log_config": None, "log_level": log_level,
@@ -54,6 +55,14 @@ def serve(host: str = "127.0.0.1", port: int = 8000, db: str | None = None,
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="knm-metrics-")
     uvicorn.run("knm.api.app:worker_app", factory=True, workers=workers, **common)
+
+
+def _warn_about_carriers() -> None:
+    """Settings a carrier is retiring (Bandwidth's Basic auth, …): said once, at start-up,
+    where an operator reads the log, rather than discovered the day they stop working."""
+    from knm.carriers import health
+
+    health.log_warnings(log)
 
 
 def _warn_unless_sealed() -> None:

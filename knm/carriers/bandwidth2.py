@@ -5,12 +5,16 @@ Kazoo's module with its quirks fixed deliberately (reference/kazoo-http-carriers
 the toll-free pattern keeps its first digit, the order id stored is Bandwidth's (the client
 reference is kept as `customer_order_id`), polling is bounded (`order_timeout_s`), an empty
 search is an empty list rather than an error, and a disconnect really releases the number
-(a disconnect order). Auth is Basic (`api_username`/`api_password`, retired by Bandwidth on
-2026-12-02) or OAuth2 client credentials (`client_id`/`client_secret`), preferred when set;
-the token comes from `token_url`, the same for every API version (audit B3).
+(a disconnect order). Auth is OAuth2 client credentials (`client_id`/`client_secret`): the
+token comes from `token_url`, the same for every API version (audit B3), and is cached and
+renewed by `knm.carriers.tokens`. API-user Basic auth (`api_username`/`api_password`) is still
+accepted but warned about (`config_warnings`): Bandwidth retires it on 2026-12-02.
 
-`api_version`: `v1` (legacy US/CA accounts: 10-digit numbers) or `v2` (the Universal
-Platform at `/api/v2`: E.164 numbers, `countryCodeA3`, international stock). The audit's
+`api_version`: `v2` (the default: the Universal Platform at `/api/v2`, E.164 numbers,
+`countryCodeA3`, international stock) or `v1` (legacy US/CA accounts: 10-digit numbers). A
+config with no `api_version` that holds `api_username` is read as `v1`: that is the shape of
+every config written for Kazoo's module (which spoke v1 with Basic) and for knm before v2 was
+its default, and switching those to another wire unasked would break them. The audit's
 fixes: 5004 is "Invalid Vendor", a plain fault (unavailable is 5005/5018); an order answer
 with an id but no `<OrderStatus>` is pending; `BACKORDERED` is final (failed); `/tns/{tn}`
 counts only when its `AccountId` is ours and its status one of a held number.
@@ -30,7 +34,6 @@ ADJUSTED_PARTIAL), polled for `feature_wait_s` and then left to settling; `e911s
 from __future__ import annotations
 
 import hmac
-import threading
 import time
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
@@ -59,6 +62,7 @@ from knm.carriers.orders import (
     settling,
 )
 from knm.carriers.payloads import local_name, parse_xml_text
+from knm.carriers.tokens import AccessToken, TokenRefresh, token_answer
 from knm.phone import is_us_tollfree, nanp_e164, national_number
 from knm.record import PhoneNumber
 
@@ -66,6 +70,8 @@ NAME = "knm_bandwidth2"
 HOST = "https://api.bandwidth.com"
 DEFAULT_BASE_URLS = {"v1": f"{HOST}/api/v1", "v2": f"{HOST}/api/v2"}
 TOKEN_URL = f"{HOST}/api/v1/oauth2/token"
+#: the day Bandwidth stops accepting API-user Basic auth (dev.bandwidth.com credentials page)
+BASIC_AUTH_ENDS = "2026-12-02"
 #: Bandwidth error codes meaning "the number can no longer be had" (5004 is Invalid Vendor)
 UNAVAILABLE_CODES = frozenset({"5005", "5018"})
 #: final order states (orderWebhook.md); anything else is still pending
@@ -171,6 +177,35 @@ def token_url(config: Mapping[str, Any]) -> str:
         if base.endswith(suffix):
             return base[:-len(suffix)] + "/api/v1/oauth2/token"
     return base + "/oauth2/token"
+
+
+def api_version(config: Mapping[str, Any]) -> str:
+    """The API version a config speaks: `api_version` when set; else `v1` for a config holding
+    `api_username` (Kazoo's and knm's pre-v2 configs spoke v1 with Basic auth), else `v2`."""
+    given = config.get("api_version")
+    if given not in (None, ""):
+        return str(given).strip().lower()
+    return "v1" if config.get("api_username") not in (None, "") else "v2"
+
+
+def config_warnings(config: Mapping[str, Any]) -> list[str]:
+    """What works in `config` (the settings as stored) today but needs the operator: Basic auth
+    without OAuth2 credentials, and a version read as `v1` only because `api_username` is
+    set. Texts name settings, never their values."""
+    out: list[str] = []
+    has = {key: config.get(key) not in (None, "") for key in (
+        "api_username", "api_password", "client_id", "client_secret", "api_version")}
+    if (has["api_username"] or has["api_password"]) and not (
+            has["client_id"] and has["client_secret"]):
+        out.append(f"Bandwidth stops accepting API users (api_username/api_password, HTTP "
+                   f"Basic) on {BASIC_AUTH_ENDS}: set client_id and client_secret (OAuth2 "
+                   "client credentials) in number_manager.bandwidth2 before then")
+    if has["api_username"] and not has["api_version"]:
+        out.append("api_version is not set and api_username is, so the legacy v1 API "
+                   "(10-digit US/CA numbers, as Kazoo's module spoke) is used; set "
+                   "api_version to v1 to keep it, or to v2 for the Universal Platform "
+                   "(E.164, the default of new configs)")
+    return out
 
 
 # -- pure response parsing ---------------------------------------------------------------------
@@ -501,24 +536,27 @@ def _country(number: str, a3: str | None) -> str:
 # -- the carrier ---------------------------------------------------------------------------------
 
 
-class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
-    """Bandwidth (Numbers API v1 or Universal Platform v2)."""
+class Bandwidth2(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
+    """Bandwidth (Universal Platform v2, or the Numbers API v1 of legacy US/CA accounts)."""
 
     name = NAME
-    default_base_url = DEFAULT_BASE_URLS["v1"]
+    default_base_url = DEFAULT_BASE_URLS["v2"]
     wire_format = "xml"
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
                               "locality", "settle", "webhooks", "e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_id", required=True, description="Bandwidth account id"),
-        Setting("api_version", default="v1",
-                description="`v1` (legacy US/CA, 10-digit numbers) or `v2` (Universal "
-                            "Platform: E.164, international)"),
-        Setting("api_username", description="legacy API user (Basic auth)"),
-        Setting("api_password", secret=True, description="legacy API user's password"),
-        Setting("client_id", description="OAuth2 client id (client credentials)"),
+        Setting("api_version", default="v2",
+                description="`v2` (Universal Platform: E.164, international) or `v1` "
+                            "(legacy US/CA, 10-digit numbers); unset in a config holding "
+                            "`api_username` (Kazoo's): `v1`"),
+        Setting("client_id", description="OAuth2 client id (client credentials; the default "
+                                         "auth)"),
         Setting("client_secret", secret=True, description="OAuth2 client secret"),
+        Setting("api_username", description="legacy API user (Basic auth; Bandwidth retires "
+                                            f"it on {BASIC_AUTH_ENDS})"),
+        Setting("api_password", secret=True, description="legacy API user's password"),
         Setting("token_url", description="OAuth2 token endpoint (default: Bandwidth's, "
                                          f"{TOKEN_URL})"),
         Setting("site_id", description="site (sub-account) numbers go to: needed to order, "
@@ -533,27 +571,33 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
 
     @classmethod
     def validate_config(cls, config: dict[str, Any]) -> dict[str, Any]:
-        version = str(config.get("api_version") or "v1").lower()
+        version = api_version(config)
         if version not in DEFAULT_BASE_URLS:
-            raise errors.CarrierMisconfigured(cls.name, "api_version", "must be v1 or v2")
+            raise errors.CarrierMisconfigured(cls.name, "api_version", "must be v2 or v1")
         config = {**config, "api_version": version}
-        if version == "v2" and not config.get("base_url"):
-            config["base_url"] = DEFAULT_BASE_URLS["v2"]
+        if not config.get("base_url"):
+            config["base_url"] = DEFAULT_BASE_URLS[version]
         out = super().validate_config(config)
-        if out.get("client_id") or out.get("client_secret"):
-            for key in ("client_id", "client_secret"):
-                if not out.get(key):
-                    raise errors.CarrierMisconfigured(cls.name, key)
-        elif not (out.get("api_username") and out.get("api_password")):
-            key = "api_username" if not out.get("api_username") else "api_password"
-            raise errors.CarrierMisconfigured(
-                cls.name, key, "is required (or client_id and client_secret for OAuth2)")
+        # OAuth2 when either of its settings is given; the legacy Basic pair when only it is;
+        # with neither, what to set is OAuth2's
+        pair = ("api_username", "api_password") if not (
+            out.get("client_id") or out.get("client_secret")) and (
+            out.get("api_username") or out.get("api_password")) else ("client_id",
+                                                                        "client_secret")
+        for key in pair:
+            if not out.get(key):
+                raise errors.CarrierMisconfigured(
+                    cls.name, key, "is required (OAuth2 client credentials: client_id and "
+                    "client_secret; or the legacy api_username and api_password)")
         return out
+
+    @classmethod
+    def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        return config_warnings(config)
 
     def __init__(self, config: Any = None) -> None:
         super().__init__(config)
-        self._token: tuple[str, float] | None = None
-        self._token_lock = threading.Lock()
+        self._token = AccessToken(self._mint_token) if self.config.get("client_id") else None
 
     @property
     def version(self) -> str:
@@ -561,32 +605,41 @@ class Bandwidth2(AsyncOrderCarrier, HttpCarrier):
 
     # -- auth and errors ------------------------------------------------------------------------
 
+    def access_token(self) -> AccessToken | None:
+        return self._token
+
     def request_headers(self) -> dict[str, str]:
-        if self.config.get("client_id"):
-            return {"Authorization": f"Bearer {self._access_token()}",
-                    "Accept": "application/xml"}
+        if self._token is not None:
+            return {"Authorization": f"Bearer {self._token.get()}", "Accept": "application/xml"}
         return {"Authorization": self.basic_auth(self.config["api_username"],
                                                  self.config["api_password"]),
                 "Accept": "application/xml"}
 
-    def _access_token(self) -> str:
-        """A cached OAuth2 token, refreshed when under a minute of validity is left."""
-        with self._token_lock:
-            if self._token and self._token[1] - time.monotonic() > 60:
-                return self._token[0]
+    def _mint_token(self) -> tuple[str, float]:
+        """One OAuth2 client-credentials exchange at `token_url` (called by the token cache,
+        which renews it with under a minute left). Its failure is never unsettled — the
+        request it was minted for has not been sent — and says it was the token request, so
+        an operator looks at `client_id`/`client_secret`/`token_url`, not at the order."""
+        try:
             response = self.post(
                 token_url(self.config), authenticate=False, acts=False,
                 headers={"Authorization": self.basic_auth(self.config["client_id"],
-                                                          self.config["client_secret"])},
+                                                          self.config["client_secret"]),
+                         "Accept": "application/json"},
                 data={"grant_type": "client_credentials"})
-            doc = self.parse_json(response)
-            token = doc.get("access_token") if isinstance(doc, dict) else None
-            if not token:
-                raise self.fault(errors.MalformedResponse, "token response without access_token",
-                                 unsettled=False)
-            self.add_secret(token)
-            self._token = (token, time.monotonic() + float(doc.get("expires_in") or 300))
-            return token
+        except errors.CarrierFault as exc:
+            what = ("refused client_id/client_secret"
+                    if isinstance(exc, errors.CarrierCredentials) else "failed")
+            exc.message = f"Bandwidth's OAuth2 token request (token_url) {what}"
+            exc.args = (exc.message,)
+            exc.unsettled = False
+            raise
+        try:
+            token, life = token_answer(self.parse_json(response))
+        except ValueError as exc:
+            raise self.fault(errors.MalformedResponse, str(exc), unsettled=False) from None
+        self.add_secret(token)
+        return token, life
 
     def xml_error_message(self, root: ET.Element) -> str | None:
         return xml_errors(root)

@@ -111,6 +111,15 @@ class Carrier(abc.ABC):
         return out
 
     @classmethod
+    def config_warnings(cls, config: Mapping[str, Any]) -> list[str]:
+        """What in `config` (the settings as stored, before defaults) works today but needs an
+        operator soon — a credential the carrier is retiring, a setting read by a legacy rule.
+        Each text names the settings to change (never their values). `knm carriers` shows
+        them and `knm serve` logs them at start-up; a config that is wrong is
+        `validate_config`'s error instead. Default: none."""
+        return []
+
+    @classmethod
     def secret_keys(cls) -> set[str]:
         return {s.name for s in cls.settings if s.secret}
 

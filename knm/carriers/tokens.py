@@ -1,8 +1,7 @@
 """Short-lived bearer tokens a carrier mints with its long-lived credentials.
 
-Some carriers authenticate with an access token obtained from a token endpoint (Sinch's
-OAuth2 client credentials, DIDWW's API version 2026-11-19; Bandwidth's OAuth2 keeps its own
-cache in `bandwidth2.py` for now).
+Some carriers authenticate with an access token obtained from a token endpoint (Sinch's and
+Bandwidth's OAuth2 client credentials, DIDWW's API version 2026-11-19).
 The token is a secret like the credential it came from, expires on the carrier's clock, and
 may be revoked before it expires. What every such carrier needs is the same:
 

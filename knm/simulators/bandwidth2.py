@@ -29,6 +29,12 @@ Wire facts, verified against Bandwidth/api-docs@2fcdf57e (`numbers.yml`, `number
 - OAuth2: `POST /api/v1/oauth2/token`, Basic `client_id:client_secret`, form
   `grant_type=client_credentials` → `{access_token, token_type, expires_in}`, the token URL
   the same for v1 and v2 (the SDK hard-codes `https://api.bandwidth.com/api/v1/oauth2/token`).
+  The token endpoint stands for Bandwidth's identity service rather than the Numbers API:
+  tokens it issued outlive `reset()` (a test resetting the books does not revoke a client's
+  credentials; `revoke_tokens()` does), and the failure switches reach it only when their
+  `match` names it (`match="/oauth2/token"`), so a failure aimed at "the next POST" hits the
+  order it means and not the token a fresh client fetches first. Its requests are recorded
+  like every other.
 
 Unverified, chosen here: the bodies of 401/403 (`ErrorResponse/ResponseStatus`); the code of
 the v2 error for `areaCode` without `countryCodeA3` (4010); an unavailable number on v1 is a
@@ -73,7 +79,14 @@ from starlette.responses import JSONResponse, Response
 
 from knm.carriers.http import parse_xml_text
 from knm.simulators import addresses
-from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator, e164, national
+from knm.simulators.base import (
+    TOLLFREE_NPAS,
+    RecordedRequest,
+    Simulator,
+    Switches,
+    e164,
+    national,
+)
 
 XML = "application/xml"
 PROLOG = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -89,6 +102,8 @@ FIXTURE_STOCK = {
 FIXTURE_DETAIL = {"9733705112": ("MENDHAM", "224", "MENDHAM", "NJ"),
                   "9733705183": ("MENDHAM", "224", "MENDHAM", "NJ")}
 #: Universal Platform countries beyond USA/CAN: (A3, type) → (dial code, prefixes, NSN length)
+#: where the simulator issues OAuth2 tokens (Bandwidth's URL, and the root for v1 clients)
+TOKEN_PATHS = ("/oauth2/token", "/api/v1/oauth2/token")
 INTERNATIONAL = {("GBR", "GEOGRAPHIC"): ("44", ("20", "161"), 10),
                  ("GBR", "MOBILE"): ("44", ("7700",), 10),
                  ("GBR", "TOLL_FREE"): ("44", ("800",), 10)}
@@ -138,10 +153,25 @@ class Bandwidth2Simulator(Simulator):
             self.disconnects.clear()
             self.aging.clear()
             self.foreign.clear()
-            self.tokens.clear()
             self.e911.clear()
             self.lidb.clear()
             self.calling_name.clear()
+
+    def revoke_tokens(self) -> None:
+        """Forget every token issued: a client's next request with one is a 401."""
+        with self.lock:
+            self.tokens.clear()
+
+    def _take_failure(self, request: RecordedRequest) -> tuple[Switches, bool]:
+        """The framework's rule, except that a token request fails only when `match` names
+        the token endpoint (see the module docstring)."""
+        if request.path in TOKEN_PATHS:
+            with self.lock:
+                aimed = bool(self.switches.match) and "oauth2/token" in str(self.switches.match)
+                latency = self.switches.latency_ms
+            if not aimed:  # its latency is the host's, like every request's
+                return Switches(latency_ms=latency), False
+        return super()._take_failure(request)
 
     def release(self, number: str) -> dict[str, Any] | None:
         found = super().release(number)
@@ -203,7 +233,7 @@ class Bandwidth2Simulator(Simulator):
     def check_auth(self, request: RecordedRequest) -> Response | None:
         auth = request.headers.get("authorization", "")
         c = self.credentials
-        if request.path in ("/oauth2/token", "/api/v1/oauth2/token"):
+        if request.path in TOKEN_PATHS:
             if auth == self._basic(c["client_id"], c["client_secret"]):
                 return None
             return JSONResponse({"error": "invalid_client"}, status_code=401)
@@ -239,8 +269,8 @@ class Bandwidth2Simulator(Simulator):
             return JSONResponse({"access_token": value, "token_type": "Bearer",
                                  "expires_in": sim.token_ttl_s})
 
-        app.add_api_route("/oauth2/token", token, methods=["POST"])
-        app.add_api_route("/api/v1/oauth2/token", token, methods=["POST"])
+        for path in TOKEN_PATHS:
+            app.add_api_route(path, token, methods=["POST"])
         for prefix, version in (("", "v1"), ("/api/v1", "v1"), ("/api/v2", "v2")):
             app.include_router(self._router(version), prefix=prefix)
 

@@ -1,6 +1,6 @@
 """knm_bandwidth2's order path against the Bandwidth simulator (audit §2.1): the error codes,
 order answers without `<OrderStatus>`, BACKORDERED, `/tns` checked against the account, the
-Universal Platform (v2), and settling."""
+Universal Platform (v2, knm's default, with OAuth2), and settling."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ from knm.record import PhoneNumber
 from knm.simulators import registry
 
 ACCOUNT = "9900001"
-ORDERS = f"/accounts/{ACCOUNT}/orders"
+#: the registry's carrier speaks knm's default: v2 under /api/v2
+ORDERS = f"/api/v2/accounts/{ACCOUNT}/orders"
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +95,7 @@ def test_tns_counts_only_numbers_this_account_holds(live: registry.Live) -> None
     live.carrier.disconnect_number(PhoneNumber.new(mine))
     assert live.carrier.check_numbers([mine]) == {}
     sent = live.sim.received("GET", "/tns/")[-1]
-    assert sent.path == f"/tns/{mine[2:]}"
+    assert sent.path == f"/api/v2/tns/{mine}"  # E.164 on v2 (10 digits on v1)
 
 
 def test_a_pending_order_settles_as_pending_then_complete(live: registry.Live) -> None:
@@ -118,13 +119,9 @@ def test_a_pending_order_settles_as_pending_then_complete(live: registry.Live) -
 
 @pytest.fixture
 def v2(live: registry.Live) -> Iterator[registry.Live]:
-    carrier = live.make_carrier(api_version="v2", base_url=live.url + "/api/v2",
-                                api_username=None, api_password=None,
-                                client_id=live.sim.credentials["client_id"],
-                                client_secret=live.sim.credentials["client_secret"])
-    live.carrier = carrier
+    """The registry's carrier: v2 and OAuth2 are knm's default."""
+    assert live.carrier.config["api_version"] == "v2" and live.carrier.config["client_id"]
     yield live
-    carrier.close()
 
 
 def test_v2_speaks_e164_with_country_codes_and_an_api_v1_token_url(v2: registry.Live) -> None:
@@ -132,7 +129,10 @@ def test_v2_speaks_e164_with_country_codes_and_an_api_v1_token_url(v2: registry.
     assert found and all(r.number.startswith("+1973") for r in found)
     search = v2.sim.received("GET", "/api/v2/accounts")[-1]
     assert search.params["countryCodeA3"] == "USA,CAN" and search.params["areaCode"] == "973"
+    fresh = v2.make_carrier()  # (the module's carrier holds a token from an earlier test)
+    fresh.find_numbers("+1973", 1, SearchOptions())
     assert v2.sim.received("POST", "/api/v1/oauth2/token"), "tokens come from /api/v1"
+    fresh.close()
     v2.carrier.acquire_number(_claimed(found[-1].number))
     order = parse_xml_text(v2.sim.received("POST", "/api/v2/accounts")[-1].body)
     assert order.findtext("ExistingTelephoneNumberOrderType/TelephoneNumberList/"

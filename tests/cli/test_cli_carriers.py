@@ -41,7 +41,9 @@ def test_carriers_say_which_are_ready_and_name_missing_settings(db: str) -> None
     telnyx = by_name["knm_telnyx"]
     assert telnyx["state"] == "missing_settings" and telnyx["missing"] == ["api_key"]
     bandwidth = by_name["knm_bandwidth2"]
-    assert {"account_id", "api_username", "api_password"} <= set(bandwidth["missing"])
+    # OAuth2 client credentials are what Bandwidth takes now: they are what is asked for
+    assert bandwidth["missing"] == ["account_id", "client_id", "client_secret"]
+    assert "warnings" not in bandwidth
 
     ok(db, "config", "set", "number_manager.telnyx", "api_key", "KEY-123")
     ok(db, "config", "set", "number_manager.vitelity", "timeout_ms", '"soon"')
@@ -52,7 +54,29 @@ def test_carriers_say_which_are_ready_and_name_missing_settings(db: str) -> None
                                                                                "password"]
     assert "timeout_ms" in vitelity["problem"]  # and the mistyped one, in the same answer
     shown = human(db, "carriers", columns=80)
-    assert "missing settings:" in shown.stdout and "api_password" in shown.stdout
+    assert "missing settings:" in shown.stdout and "client_secret" in shown.stdout
+
+
+def test_bandwidth_basic_auth_alone_is_ready_but_warned_with_the_date(db: str) -> None:
+    """A Kazoo-style Bandwidth config (API user, no api_version) still works — it is ready —
+    and says what to change before Bandwidth retires Basic auth, naming settings only."""
+    for key, value in {"account_id": "9900001", "api_username": "kazoo-api-user",
+                       "api_password": "bw-pass-0123"}.items():
+        ok(db, "config", "set", "number_manager.bandwidth2", key, value)
+    bandwidth = {c["name"]: c for c in ok(db, "carriers")["carriers"]}["knm_bandwidth2"]
+    assert bandwidth["state"] == "ready"
+    basic, version = bandwidth["warnings"]
+    assert "2026-12-02" in basic and "client_id" in basic and "client_secret" in basic
+    assert "api_version" in version and "v1" in version
+    shown = human(db, "carriers", columns=200).stdout
+    assert "2026-12-02" in shown and "bw-pass-0123" not in shown
+    assert "bw-pass-0123" not in json.dumps(bandwidth)
+    # OAuth2 credentials and an explicit version: nothing left to warn about
+    ok(db, "config", "set", "number_manager.bandwidth2", "client_id", "knm-client")
+    ok(db, "config", "set", "number_manager.bandwidth2", "client_secret", "bw-client-secret")
+    ok(db, "config", "set", "number_manager.bandwidth2", "api_version", "v1")
+    bandwidth = {c["name"]: c for c in ok(db, "carriers")["carriers"]}["knm_bandwidth2"]
+    assert bandwidth["state"] == "ready" and "warnings" not in bandwidth
 
 
 def test_carriers_hide_kazoo_names_knm_never_had_unless_asked(db: str) -> None:

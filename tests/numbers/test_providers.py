@@ -264,7 +264,8 @@ def test_pending_provisioning_settles_to_provisioned_then_error(
 
 
 #: the request whose answer is lost: the one that registers the address
-LOST = {"knm_telnyx": "enable_emergency", "knm_bandwidth2": "POST /accounts/9900001/e911s",
+LOST = {"knm_telnyx": "enable_emergency",
+        "knm_bandwidth2": "POST /api/v2/accounts/9900001/e911s",
         "knm_vitelity": "POST /api.php", "knm_twilio": "POST " + TWILIO_NUMBERS}
 
 
@@ -450,7 +451,7 @@ def test_a_carrier_failure_stores_nothing(kazoo_accounts: dict[str, str]) -> Non
         # an empty 502 to the order: knm cannot tell whether Bandwidth took it — PENDING,
         # and settling finds no order with knm's reference: the change failed
         sim.reset_switches()
-        sim.set(empty_502=True, match="POST /accounts/9900001/e911s", times=1)
+        sim.set(empty_502=True, match="POST /api/v2/accounts/9900001/e911s", times=1)
         assert numbers.update(number, merge_fields={"e911": GEARY}).doc["e911"][
             "status"] == "PENDING"
         assert numbers.settle([number]).ok

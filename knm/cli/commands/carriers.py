@@ -1,6 +1,7 @@
 """`knm carriers [--account A] [--all]`: the carriers knm has, which ones searches ask, and
 whether each can work as configured (ready / missing settings, by name / misconfigured /
-unreachable), with its settings (secrets masked).
+unreachable), with its settings (secrets masked) and its warnings (`warnings`: settings that
+work today but not for long, such as Bandwidth's Basic auth, retired on 2026-12-02).
 
 Kazoo's list of carrier names includes a dozen carriers knm never had; they are shown only
 with `--all` (or when the configuration names one: then as unreachable, which it is).
@@ -35,11 +36,12 @@ def carriers_cmd(account_id: str | None, show_all: bool) -> None:
                                          else selection.system_modules())]
     known = set(registry.declared_names())
     listing: list[dict[str, Any]] = []
+    states: dict[str, health.CarrierHealth] = {}
     for name in dict.fromkeys([*facade.all_modules(), *in_use, *configured]):
         cls = registry.carrier_class(name)
         if cls is None and name not in known and name not in configured and not show_all:
             continue  # one of Kazoo's carriers that knm never had
-        state = health.check(name)
+        state = states[name] = health.check(name)
         entry: dict[str, Any] = {"name": name, "reachable": cls is not None,
                                  "in_use": name in in_use, "configured": name in configured,
                                  **state.to_json()}
@@ -55,11 +57,16 @@ def carriers_cmd(account_id: str | None, show_all: bool) -> None:
 
     def human() -> None:
         table("carriers", ["carrier", "in use", "state", "local", "settings"],
-              [(c["name"], "yes" if c["in_use"] else "", c["describe"],
+              [(c["name"], "yes" if c["in_use"] else "",
+                states[c["name"]].describe(warnings=False) + (
+                    " (see warnings below)" if c.get("warnings") else ""),
                 ("yes" if c.get("local") else "no") if c["reachable"] else "",
                 ", ".join(f"{k}={v}" for k, v in (c.get("settings") or {}).items()
                           if v not in (None, "", [], {})))
                for c in listing])
+        for c in listing:
+            for text in c.get("warnings", ()):
+                say(f"warning: {c['name']}: {text}")
         say(f"maximal prefix length {info['maximal_prefix_length']}; numbers may be created "
             f"in: {', '.join(info['usable_creation_states']) or '(none)'}")
         hidden = [n for n in facade.all_modules() if n not in shown]
