@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,18 @@ import sqlalchemy
 
 from knm import runtime, store
 
+#: the folders whose helper modules (api_support, order_flows, hostile, cli_support) tests in
+#: other folders import by name: on the path however pytest is started (one file, one folder)
+HERE = Path(__file__).resolve().parent
+for _folder in ("api", "carriers", "cli"):
+    if str(HERE / _folder) not in sys.path:
+        sys.path.insert(0, str(HERE / _folder))
+
 # helpers with assertions that test modules import (and load as plugins): rewrite them too
-pytest.register_assert_rewrite("cli_support", "order_flows")
+pytest.register_assert_rewrite("api_support", "cli_support", "order_flows")
 
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"
+FIXTURES = HERE / "fixtures" / "kazoo"
 assert (FIXTURES / "number_docs").is_dir(), f"test fixtures missing at {FIXTURES}"
 PG_ADMIN_URL = os.environ.get("KNM_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
