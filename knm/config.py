@@ -12,12 +12,11 @@ import copy
 import os
 import socket
 import threading
-import time
 from typing import Any
 
 from sqlalchemy import and_, delete, select
 
-from knm import errors, sealing, store
+from knm import clock, errors, sealing, store
 from knm.secrets import is_secret_key, masked
 from knm.store.schema import config_entries as t
 
@@ -84,7 +83,8 @@ def canonical_category(category: str) -> str:
 # Searches and bulk operations read a dozen keys per call; one query per key made config the
 # hot path of every search. The whole table is small, so each process keeps a snapshot of it,
 # re-read when older than `KNM_CONFIG_TTL_MS` (default 1000 ms) and dropped at once by a `set`
-# in this process or a database switch. Another process sees a change within that TTL.
+# in this process or a database switch. Another process sees a change within that TTL. Its
+# age is read from `knm.clock`, so a test moves time forward instead of sleeping through it.
 
 Rows = dict[tuple[str, str, str, str], Any]  # (scope, category, section, key) -> value
 
@@ -105,7 +105,7 @@ def _rows() -> Rows:
     global _snapshot
     engine = store.engine()
     snap = _snapshot
-    now = time.monotonic()
+    now = clock.monotonic()  # injectable: a test advances it instead of sleeping
     if snap is not None and snap[1] is engine and now - snap[0] < _ttl_s():
         return snap[2]
     with store.read() as conn:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from knm import accounts, config
+from knm.clock import ManualClock
 
 
 def test_config_layers_node_default_builtin(db: str) -> None:
@@ -37,9 +38,7 @@ def test_secrets_are_masked() -> None:
 
 
 def test_config_written_by_another_process_is_seen_within_the_ttl(
-        db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import time
-
+        db: str, monkeypatch: pytest.MonkeyPatch, clock: ManualClock) -> None:
     from knm import store
     from knm.store.schema import config_entries
 
@@ -49,7 +48,7 @@ def test_config_written_by_another_process_is_seen_within_the_ttl(
         conn.execute(config_entries.insert().values(
             scope="system", category="number_manager", section="default",
             key="should_age", value=True))
-    time.sleep(0.3)
+    clock.advance(0.3)
     assert config.get("number_manager", "should_age") is True
 
 
