@@ -20,6 +20,9 @@ from knm import clock, errors, sealing, store
 from knm.secrets import is_secret_key, masked
 from knm.store.schema import config_entries as t
 
+#: the scope of system-wide settings (Kazoo's `system_config`). The same word as
+#: `accounts.SYSTEM` (the caller that is knm itself) because Kazoo spells both so, but a
+#: different thing: this one is stored in rows, and config sits beside accounts, not above
 SYSTEM = "system"
 DEFAULT_SECTION = "default"
 CATEGORY = "number_manager"
