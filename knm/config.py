@@ -12,6 +12,7 @@ import copy
 import os
 import socket
 import threading
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, delete, select
@@ -300,27 +301,27 @@ def system(key: str) -> Any:
     return get(CATEGORY, key)
 
 
+def _at_least(value: Any, default: Any, minimum: Any, convert: Callable[[Any], Any]) -> Any:
+    if isinstance(value, bool):  # `True` is an int to Python, never a count to a person
+        return default
+    try:
+        out = convert(value)
+    except (TypeError, ValueError):
+        return default
+    return out if out >= minimum else default
+
+
 def positive_int(value: Any, default: int, *, minimum: int = 1) -> int:
     """`value` as an integer of at least `minimum`, else `default` (a setting someone typed
     wrong must not break every operation that reads it)."""
-    if isinstance(value, bool):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number >= minimum else default
+    out: int = _at_least(value, default, minimum, int)
+    return out
 
 
 def number(value: Any, default: float, *, minimum: float = 0.0) -> float:
     """`value` as a float of at least `minimum`, else `default`."""
-    if isinstance(value, bool):
-        return default
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return out if out >= minimum else default
+    out: float = _at_least(value, default, minimum, float)
+    return out
 
 
 def system_int(key: str, *, minimum: int = 1) -> int:

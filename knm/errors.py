@@ -249,6 +249,9 @@ class Unauthenticated(KnmError):
 
 
 # --- carrier errors (knm's additions) ---------------------------------------------------------
+# One class per kind, each a few declarative lines (code, slug, message), here as for Kazoo's
+# errors above: callers catch them by type, so the duplicate finder's same-shape pairs in this
+# module are the table itself, not logic repeated.
 
 
 class CarrierFault(KnmError):
@@ -268,6 +271,9 @@ class CarrierFault(KnmError):
     default_message = "fault by carrier"
     #: the carrier operation that failed (None: not known, e.g. a carrier called directly)
     operation: str | None = None
+    #: True for the kinds whose outcome is unknown whatever the status (no answer, a broken
+    #: connection, an unreadable body); others are unsettled only on a 5xx
+    always_unsettled: bool = False
 
     def __init__(
         self,
@@ -298,7 +304,7 @@ class CarrierFault(KnmError):
 
     @classmethod
     def _unsettled_by_default(cls, status: int | None) -> bool:
-        return status is not None and status >= 500
+        return cls.always_unsettled or (status is not None and status >= 500)
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
@@ -315,20 +321,14 @@ class CarrierTimeout(CarrierFault):
 
     code, error = 504, "carrier_timeout"
     default_message = "carrier did not answer in time"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # no answer: the carrier may have acted
     pending: Any = None  # a knm.PhoneNumber
 
 
 class CarrierUnavailable(CarrierFault):
     code, error = 502, "carrier_unavailable"
     default_message = "carrier is unreachable or failing"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # a dropped connection may have delivered the request
 
 
 class CarrierCredentials(CarrierFault):
@@ -369,10 +369,7 @@ class RateLimited(CarrierFault):
 class MalformedResponse(CarrierFault):
     code, error = 502, "carrier_malformed_response"
     default_message = "carrier answered with a body knm could not read"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # it answered, but what it did cannot be read
 
 
 class ProvisioningDisabled(CarrierFault):

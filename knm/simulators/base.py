@@ -327,6 +327,9 @@ class Simulator:
     def feature_progress(self, order_id: str) -> dict[str, Any] | None:
         """The feature order with its state advanced per the switches (None if unknown);
         a carrier's `feature_done(order)` applies what a completed one did."""
+        # the same shape as `order_progress` on purpose (the duplicate finder pairs them):
+        # another table, other switches and another completion step; one function taking all
+        # three as arguments would read worse than the two
         with self.lock:
             order = self.feature_orders.get(order_id)
             if order is None or order["state"] != "pending":
