@@ -138,6 +138,9 @@ def update(account_id: str, **fields: Any) -> Account:
 
 
 def master() -> Account | None:
+    """The master account (Kazoo's `master_account_id`): the first account created with no
+    parent. Public API for applications ported from Kazoo; knm's own rights come from
+    `superduper_admin`, not from being the master."""
     with store.read() as conn:
         row = conn.execute(select(t).where(t.c.parent_id.is_(None))
                            .order_by(t.c.created, t.c.id).limit(1)).first()
@@ -244,6 +247,8 @@ def token_lookup(token: str) -> tuple[str, float] | None:
 
 
 def account_for_token(token: str) -> str | None:
-    """The token's account, or None when the token is unknown or expired."""
+    """The token's account, or None when the token is unknown or expired. Public API (for an
+    application authenticating its own users); the HTTP API calls `token_lookup`, which adds
+    the expiry it caches by, so both use one expiry rule."""
     found = token_lookup(token)
     return found[0] if found else None

@@ -13,14 +13,12 @@ from __future__ import annotations
 import json
 import os
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
 
-from knm import store
+from knm import clock, store
 from knm.store.schema import discovered_numbers, search_cache
 from knm.values import SearchResult
 
@@ -63,24 +61,21 @@ def _unpack(packed: Packed) -> SearchResult:
                         price)
 
 
-Clock = Callable[[], float]
-
-
 class LocalCache:
-    """In-process cache. Thread-safe; expired entries are dropped when touched. `clock`
-    (seconds, monotonic by default) is injectable, so expiry is testable without waiting."""
+    """In-process cache. Thread-safe; expired entries are dropped when touched. Expiry reads
+    `knm.clock.monotonic` (this process alone sees the entries), so a test that injects a
+    clock moves past a TTL without waiting."""
 
     in_process = True
     shares_discoveries = False
 
-    def __init__(self, clock: Clock = time.monotonic) -> None:
-        self._clock = clock
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queries: dict[str, tuple[float, tuple[Packed, ...]]] = {}
         self._numbers: dict[str, tuple[float, SearchResult]] = {}
 
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
-        expires = self._clock() + ttl_s
+        expires = clock.monotonic() + ttl_s
         packed = tuple(_pack(r) for r in results)
         with self._lock:
             self._queries[query_id] = (expires, packed)
@@ -96,7 +91,7 @@ class LocalCache:
             entry = entries.get(key)
             if entry is None:
                 return None
-            if entry[0] < self._clock():
+            if entry[0] < clock.monotonic():
                 del entries[key]
                 return None
             return entry[1]
@@ -126,20 +121,22 @@ class LocalCache:
 
     def alive(self) -> list[tuple[str, float, list[SearchResult]]]:
         """Every query not expired yet: `(query_id, seconds left, results)`."""
-        now = self._clock()
+        now = clock.monotonic()
         with self._lock:
             entries = [(k, v[0] - now, v[1]) for k, v in self._queries.items() if v[0] >= now]
         return [(k, left, [_unpack(p) for p in packed]) for k, left, packed in entries]
 
     def _evict(self) -> None:
-        now = self._clock()
+        now = clock.monotonic()
         self._queries = {k: v for k, v in self._queries.items() if v[0] >= now}
         self._numbers = {k: v for k, v in self._numbers.items() if v[0] >= now}
 
 
 class RedisCache:
     """Shared cache for several processes. A query is one Redis list; a discovered number is
-    one key, so a purchase in any process finds the carrier data of a search in another."""
+    one key, so a purchase in any process finds the carrier data of a search in another.
+    Entries expire on the Redis server's own clock (`EXPIRE`), which `knm.clock` does not
+    reach: a test of this TTL waits for real (or shortens it with `PEXPIRE`)."""
 
     prefix = "knm:search:"
     in_process = False
@@ -193,17 +190,15 @@ class RedisCache:
 class StoreCache:
     """The cache in knm's own database: slower than memory, but shared by every process on
     that database with nothing else to run — so `knm search` and a later `knm buy` (two
-    processes) agree. Expired rows are ignored, and swept on writes. `clock` is wall-clock
-    seconds (rows are shared between processes), injectable for tests."""
+    processes) agree. Expired rows are ignored, and swept on writes. Expiry stamps are
+    `knm.clock.wall` seconds: processes on other hosts compare them, which a monotonic
+    reading (per boot) could not serve; a test injects the clock instead of waiting."""
 
     in_process = False
     shares_discoveries = True
 
-    def __init__(self, clock: Clock = time.time) -> None:
-        self._clock = clock
-
     def put(self, query_id: str, results: list[SearchResult], ttl_s: int) -> None:
-        now = self._clock()
+        now = clock.wall()
         expires = now + ttl_s
         found = [r for r in results if r.state == "discovery"]
         with store.write() as conn:
@@ -225,7 +220,7 @@ class StoreCache:
         with store.read() as conn:
             row = conn.execute(select(search_cache.c.results, search_cache.c.expires_at)
                                .where(search_cache.c.query_id == query_id)).first()
-        if row is None or row.expires_at < self._clock():
+        if row is None or row.expires_at < clock.wall():
             return None
         return list(row.results)
 
@@ -244,7 +239,7 @@ class StoreCache:
             row = conn.execute(select(discovered_numbers.c.result,
                                       discovered_numbers.c.expires_at)
                                .where(discovered_numbers.c.number == number)).first()
-        if row is None or row.expires_at < self._clock():
+        if row is None or row.expires_at < clock.wall():
             return None
         return SearchResult.from_dict(row.result)
 

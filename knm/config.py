@@ -12,15 +12,18 @@ import copy
 import os
 import socket
 import threading
-import time
+from collections.abc import Callable
 from typing import Any
 
 from sqlalchemy import and_, delete, select
 
-from knm import errors, sealing, store
+from knm import clock, errors, sealing, store
 from knm.secrets import is_secret_key, masked
 from knm.store.schema import config_entries as t
 
+#: the scope of system-wide settings (Kazoo's `system_config`). The same word as
+#: `accounts.SYSTEM` (the caller that is knm itself) because Kazoo spells both so, but a
+#: different thing: this one is stored in rows, and config sits beside accounts, not above
 SYSTEM = "system"
 DEFAULT_SECTION = "default"
 CATEGORY = "number_manager"
@@ -85,7 +88,8 @@ def canonical_category(category: str) -> str:
 # Searches and bulk operations read a dozen keys per call; one query per key made config the
 # hot path of every search. The whole table is small, so each process keeps a snapshot of it,
 # re-read when older than `KNM_CONFIG_TTL_MS` (default 1000 ms) and dropped at once by a `set`
-# in this process or a database switch. Another process sees a change within that TTL.
+# in this process or a database switch. Another process sees a change within that TTL. Its
+# age is read from `knm.clock`, so a test moves time forward instead of sleeping through it.
 
 Rows = dict[tuple[str, str, str, str], Any]  # (scope, category, section, key) -> value
 
@@ -106,7 +110,7 @@ def _rows() -> Rows:
     global _snapshot
     engine = store.engine()
     snap = _snapshot
-    now = time.monotonic()
+    now = clock.monotonic()  # injectable: a test advances it instead of sleeping
     if snap is not None and snap[1] is engine and now - snap[0] < _ttl_s():
         return snap[2]
     with store.read() as conn:
@@ -298,27 +302,27 @@ def system(key: str) -> Any:
     return get(CATEGORY, key)
 
 
+def _at_least(value: Any, default: Any, minimum: Any, convert: Callable[[Any], Any]) -> Any:
+    if isinstance(value, bool):  # `True` is an int to Python, never a count to a person
+        return default
+    try:
+        out = convert(value)
+    except (TypeError, ValueError):
+        return default
+    return out if out >= minimum else default
+
+
 def positive_int(value: Any, default: int, *, minimum: int = 1) -> int:
     """`value` as an integer of at least `minimum`, else `default` (a setting someone typed
     wrong must not break every operation that reads it)."""
-    if isinstance(value, bool):
-        return default
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        return default
-    return number if number >= minimum else default
+    out: int = _at_least(value, default, minimum, int)
+    return out
 
 
 def number(value: Any, default: float, *, minimum: float = 0.0) -> float:
     """`value` as a float of at least `minimum`, else `default`."""
-    if isinstance(value, bool):
-        return default
-    try:
-        out = float(value)
-    except (TypeError, ValueError):
-        return default
-    return out if out >= minimum else default
+    out: float = _at_least(value, default, minimum, float)
+    return out
 
 
 def system_int(key: str, *, minimum: int = 1) -> int:

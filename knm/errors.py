@@ -4,6 +4,11 @@ Every failure a caller can see — from Python, the CLI or HTTP — is a `KnmErr
 slug and message follow Kazoo's `knm_errors` so that clients written for Kazoo read them
 unchanged; the `carrier` and `carrier_message` fields are knm's addition, because a user whose
 purchase failed needs to know what the carrier said (Kazoo only logged it).
+
+Constructors follow Kazoo's error functions, so they differ by kind: a number error takes the
+number (`NotFound(number)`), `Invalid(cause, message)` the field at fault, a carrier error the
+carrier first (`CarrierFault(carrier, carrier_message, number=…)`). `cause` is what Kazoo puts
+there: the number for number and carrier errors, the field for `Invalid`.
 """
 
 from __future__ import annotations
@@ -133,7 +138,7 @@ class NumberBusy(KnmError):
     The slug is Kazoo's `number_exists` on purpose: a Kazoo client buying a number somebody
     else is buying gets the answer Kazoo gave a second buyer."""
 
-    code, error = 409, "number_exists"
+    code, error = 409, "number_exists"  # Kazoo's slug for a second buyer, deliberately
 
     def __init__(self, number: str) -> None:
         super().__init__(
@@ -147,18 +152,6 @@ class Forbidden(KnmError):
 
     def __init__(self, cause: str | None = None, **kw: Any) -> None:
         super().__init__(cause=cause, **kw)
-
-
-# Kazoo's errors that knm itself does not raise yet (no billing, no credit checks): kept so a
-# plugin or an application written against Kazoo's `knm_errors` finds every one by its name.
-
-
-class ServiceRestriction(KnmError):
-    code, error = 402, "service_restriction"
-
-    def __init__(self, number: str, message: str, **kw: Any) -> None:
-        kw.setdefault("cause", number)
-        super().__init__(message, **kw)
 
 
 class InvalidStateTransition(KnmError):
@@ -195,7 +188,31 @@ class Invalid(KnmError):
         super().__init__(message, cause=cause, **kw)
 
 
+class InternalError(KnmError):
+    code, error = 500, "internal_error"
+    default_message = "internal_error"
+
+
+# Kazoo's errors that knm itself does not raise (no billing, no credit checks): public API
+# kept for Kazoo parity, so a plugin or an application written against Kazoo's `knm_errors`
+# finds every one by its name and gets Kazoo's code and slug.
+
+
+class ServiceRestriction(KnmError):
+    """Kazoo's `service_restriction` (402): the account's service plan forbids the operation.
+    Kazoo parity; knm raises it nowhere."""
+
+    code, error = 402, "service_restriction"
+
+    def __init__(self, number: str, message: str, **kw: Any) -> None:
+        kw.setdefault("cause", number)
+        super().__init__(message, **kw)
+
+
 class NotEnoughCredit(KnmError):
+    """Kazoo's `not_enough_credit` (402). Kazoo parity; knm has no billing and raises it
+    nowhere."""
+
     code, error = 402, "not_enough_credit"
 
     def __init__(self, account_id: str, **kw: Any) -> None:
@@ -204,12 +221,10 @@ class NotEnoughCredit(KnmError):
         )
 
 
-class InternalError(KnmError):
-    code, error = 500, "internal_error"
-    default_message = "internal_error"
-
-
 class UnspecifiedFault(KnmError):
+    """Kazoo's `unspecified(Error, PN)`: a failure of no known kind. Kazoo parity; knm's own
+    failures use a class that says what failed (most keep this slug, as Kazoo's did)."""
+
     code, error = 500, "unspecified_fault"
 
 
@@ -217,7 +232,7 @@ class DatabaseError(KnmError):
     """The store failed. Kazoo reported its database failures as `unspecified_fault`, so the
     slug stays; the message and cause say what failed."""
 
-    code, error = 500, "unspecified_fault"
+    code, error = 500, "unspecified_fault"  # Kazoo's slug; `database_error` is its message
     default_message = "database_error"
 
 
@@ -234,6 +249,9 @@ class Unauthenticated(KnmError):
 
 
 # --- carrier errors (knm's additions) ---------------------------------------------------------
+# One class per kind, each a few declarative lines (code, slug, message), here as for Kazoo's
+# errors above: callers catch them by type, so the duplicate finder's same-shape pairs in this
+# module are the table itself, not logic repeated.
 
 
 class CarrierFault(KnmError):
@@ -253,6 +271,9 @@ class CarrierFault(KnmError):
     default_message = "fault by carrier"
     #: the carrier operation that failed (None: not known, e.g. a carrier called directly)
     operation: str | None = None
+    #: True for the kinds whose outcome is unknown whatever the status (no answer, a broken
+    #: connection, an unreadable body); others are unsettled only on a 5xx
+    always_unsettled: bool = False
 
     def __init__(
         self,
@@ -283,7 +304,7 @@ class CarrierFault(KnmError):
 
     @classmethod
     def _unsettled_by_default(cls, status: int | None) -> bool:
-        return status is not None and status >= 500
+        return cls.always_unsettled or (status is not None and status >= 500)
 
     def to_json(self) -> dict[str, Any]:
         out = super().to_json()
@@ -300,20 +321,14 @@ class CarrierTimeout(CarrierFault):
 
     code, error = 504, "carrier_timeout"
     default_message = "carrier did not answer in time"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # no answer: the carrier may have acted
     pending: Any = None  # a knm.PhoneNumber
 
 
 class CarrierUnavailable(CarrierFault):
     code, error = 502, "carrier_unavailable"
     default_message = "carrier is unreachable or failing"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # a dropped connection may have delivered the request
 
 
 class CarrierCredentials(CarrierFault):
@@ -354,10 +369,7 @@ class RateLimited(CarrierFault):
 class MalformedResponse(CarrierFault):
     code, error = 502, "carrier_malformed_response"
     default_message = "carrier answered with a body knm could not read"
-
-    @classmethod
-    def _unsettled_by_default(cls, status: int | None) -> bool:
-        return True
+    always_unsettled = True  # it answered, but what it did cannot be read
 
 
 class ProvisioningDisabled(CarrierFault):

@@ -7,7 +7,7 @@ here is the same — phonenumbers' own metadata, read the way `is_valid_number` 
 calling code's regions in order, a region's leading digits deciding for it, a number valid
 when it matches the general pattern and one type's pattern of that length) — but each
 region's patterns for one length are joined into one compiled regex: about 2 µs a number.
-`tests/test_numbering.py` holds the two to the same answers.
+`tests/core/test_numbering.py` holds the two to the same answers.
 """
 
 from __future__ import annotations

@@ -55,6 +55,9 @@ class PhoneNumber:
         self.number_db: str | None = _number_db(number)
         self.rev: str | None = None
         self.version: int = 0  # store version; 0 = never saved
+        # `assign_to` is the operation's transient target (Kazoo's name: the account a
+        # create/move/reserve puts the number in), never stored; `assigned_to` is the stored
+        # owner. One letter apart, different lifetimes: kept for Kazoo's field names.
         self.assign_to: str | None = None
         self.assigned_to: str | None = None
         self.prev_assigned_to: str | None = None
@@ -266,7 +269,6 @@ class PhoneNumber:
         self.used_by = None
         self._touch()
 
-
     def set_used_by(self, app: str | None) -> None:
         if app == self.used_by:
             return
@@ -279,11 +281,8 @@ class PhoneNumber:
         self.ported_in = bool(ported_in)
         self._touch()
 
-
     def set_dry_run(self, value: bool) -> None:
         self.dry_run = bool(value)
-
-
 
     def set_carrier_data(self, data: dict[str, Any] | None) -> None:
         data = dict(data or {})
@@ -306,7 +305,6 @@ class PhoneNumber:
         self.features[name] = data
         self._touch()
 
-
     def reset_features(self) -> None:
         """Local numbers keep their `local` feature; everything else is cleared."""
         new = ({"local": self.features.get("local") or {}}
@@ -317,7 +315,6 @@ class PhoneNumber:
             if had:
                 self._touch()
 
-
     def set_locality(self, locality: dict[str, Any] | None) -> None:
         self.locality = locality
 
@@ -327,7 +324,6 @@ class PhoneNumber:
         if new != self.doc:
             self.doc = new
             self._touch()
-
 
     def set_reserve_history(self, history: list[str]) -> None:
         if list(history) != self.reserve_history:

@@ -8,7 +8,7 @@ This script rewrites only the region between the markers
     <!-- carriers-table:end -->
 
 and leaves the prose around it alone. `--check` rewrites nothing and exits 1 when the doc is
-stale, so CI (tests/test_carriers_docs.py) fails on a carrier change that was not regenerated.
+stale, so CI (tests/docs/test_carriers_docs.py) fails on a carrier change that was not regenerated.
 
 Carriers are found through the `knm.carriers` registry (entry points + run-time
 registrations); only knm's own carriers (module under `knm.`) are documented unless `--all`.

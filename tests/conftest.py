@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,17 +16,30 @@ from pathlib import Path
 import pytest
 import sqlalchemy
 
+from knm import clock as knm_clock
 from knm import runtime, store
 
+#: the folders whose helper modules (api_support, order_flows, hostile, cli_support) tests in
+#: other folders import by name: on the path however pytest is started (one file, one folder)
+HERE = Path(__file__).resolve().parent
+for _folder in ("api", "carriers", "cli"):
+    if str(HERE / _folder) not in sys.path:
+        sys.path.insert(0, str(HERE / _folder))
+
 # helpers with assertions that test modules import (and load as plugins): rewrite them too
-pytest.register_assert_rewrite("cli_support", "order_flows")
+pytest.register_assert_rewrite("api_support", "cli_support", "order_flows")
 
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
-FIXTURES = Path(__file__).resolve().parent / "fixtures" / "kazoo"
+FIXTURES = HERE / "fixtures" / "kazoo"
 assert (FIXTURES / "number_docs").is_dir(), f"test fixtures missing at {FIXTURES}"
 PG_ADMIN_URL = os.environ.get("KNM_TEST_PG_URL",
                               "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 REDIS_URL = os.environ.get("KNM_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+#: how long past its deadline a bounded call may end before a test calls it overrun: thread
+#: hand-offs, sockets and parsing on a busy two-core machine. Every deadline test's upper bound
+#: is its deadline plus this one margin, so a slower machine widens them all at once.
+DEADLINE_SLACK_S = float(os.environ.get("KNM_TEST_DEADLINE_SLACK_S", "0.7"))
 
 MASTER = "account0000000000000000000000001"
 RESELLER = "account0000000000000000000000002"
@@ -76,6 +90,14 @@ def db(request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh, migrated database; the test runs once on each backend."""
     name = "sqlite_db" if request.param == "sqlite" else "pg_db"
     yield request.getfixturevalue(name)
+
+
+@pytest.fixture
+def clock() -> Iterator[knm_clock.ManualClock]:
+    """Time for the config snapshot and the search caches that moves only on `advance(s)`:
+    a TTL test passes it instantly and the same way on a loaded machine (no sleeping)."""
+    with knm_clock.use(knm_clock.ManualClock()) as manual:
+        yield manual
 
 
 @pytest.fixture

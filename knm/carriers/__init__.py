@@ -1,9 +1,12 @@
 """The carrier facade (Kazoo's `knm_carriers`): which carriers serve an account, and the
 calls that reach them — search, acquire, disconnect, check, info.
 
-Everything above this module (operations, CLI, HTTP API) talks to carriers only through these
-functions, so a carrier's failure always arrives as a `KnmError` naming the carrier, and a
-carrier that is not installed is skipped the way Kazoo skips it.
+Every call that reaches a carrier from above (operations, CLI, HTTP API) goes through these
+functions — search, acquire, disconnect, check, settle and the number features — so a carrier's
+failure always arrives as a `KnmError` naming the carrier, and a carrier that is not installed
+is skipped the way Kazoo skips it. The layers above still import carrier *declarations* (the
+classes and their flags, `knm.carriers.base` values, `selection`, `orders`), never an instance
+to call.
 """
 
 from __future__ import annotations
@@ -361,10 +364,14 @@ def _flag(name: str | None, method: str, *args: Any) -> bool:
 
 
 def is_number_billable(number: PhoneNumber) -> bool:
-    """Bill the account for this number? An unknown carrier is billable (Kazoo's rule)."""
+    """Bill the account for this number? An unknown carrier is billable (Kazoo's rule).
+    Kazoo's `knm_carriers:is_number_billable/1`, public API for Kazoo parity: knm bills
+    nothing itself."""
     return _flag(number.module_name, "is_number_billable", number)
 
 
 def is_local(name: str | None) -> bool:
-    """Do this carrier's numbers live here (no network call)? Unknown carriers: True."""
+    """Do this carrier's numbers live here (no network call)? Unknown carriers: True.
+    Kazoo's `knm_carriers:is_local/1`, public API for Kazoo parity; knm's own decisions read
+    the class flags (`local`, `answers_from_store`) directly."""
     return _flag(name, "is_local")

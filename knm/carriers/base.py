@@ -65,7 +65,12 @@ class Setting:
 
 class Carrier(abc.ABC):
     """Base class of every carrier. Subclasses set `name` and the flags, and implement
-    `find_numbers`, `acquire_number` and `disconnect_number`."""
+    `find_numbers`, `acquire_number` and `disconnect_number` (SPEC §2: third-party carriers
+    rely on these signatures). Carriers built on a template implement its hooks instead:
+    `HttpCarrier` subclasses write `order_number` / `release_number` (the template's
+    `acquire_number` / `disconnect_number` put the provisioning gate around them), and the
+    store-backed ones inherit their search from `StoreBackedCarrier` and their no-op
+    purchase and release from `BookkeepingCarrier`."""
 
     name: ClassVar[str] = ""
     #: flags (Kazoo's per-carrier answers)
@@ -159,6 +164,9 @@ class Carrier(abc.ABC):
         database, so that it can share a round trip with the other carriers'. None: the
         search calls `find_numbers` instead."""
         return None
+
+    # Kazoo's `knm_gen_carrier` flag callbacks: public API for Kazoo parity (a plugin ported
+    # from Kazoo may override them); knm's own code reads the class flags.
 
     def should_lookup_cnam(self) -> bool:
         return self.lookup_cnam

@@ -611,7 +611,8 @@ class HttpCarrier(Carrier):
     def fault(self, cls: type[errors.CarrierFault], message: str | None, *,
               number: str | None = None, status: int | None = None,
               unsettled: bool | None = None) -> errors.CarrierFault:
-        """Build a carrier error with the message scrubbed (for faults found in a 2xx body)."""
+        """A carrier error with the message scrubbed (for faults found in a 2xx body). It
+        builds the error and returns it; the caller raises it (`raise self.fault(…)`)."""
         return cls(self.name, self.scrub(_clip(message)), number=number, status=status,
                    unsettled=unsettled)
 

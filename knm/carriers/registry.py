@@ -79,6 +79,19 @@ def unregister(name: str) -> None:
         _close(old[1])
 
 
+def reload(entry_points: dict[str, str] | None = None) -> None:
+    """Forget every class looked up so far and the entry points read, so the next lookup
+    finds them again: what a process needs after a carrier package was installed into it.
+    Run-time registrations stay. `entry_points` (full name → `module:Class`) stands in for
+    the installed metadata until the next `reload()`; a test uses it to see a built-in module
+    found by name when its entry point is missing."""
+    global _entry_points
+    with _lock:
+        _entry_points = None if entry_points is None else dict(entry_points)
+        _classes.clear()
+        _classes.update(_registered)
+
+
 def _import(target: str) -> type[Carrier] | None:
     module_name, _, attr = target.partition(":")
     module = importlib.import_module(module_name)

@@ -52,6 +52,8 @@ def default_carrier() -> str:
 
 
 def default_carriers() -> list[str]:
+    """Kazoo's `knm_carriers:default_carriers/0`: the default carrier, if reachable. Public API
+    kept for Kazoo parity (knm itself reads `system_modules`)."""
     return keep_only_reachable([default_carrier()])
 
 

@@ -603,6 +603,8 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
                                      + [row.number for row in providers.pending()]))
     batch = Batch(numbers, settings)
     ctx = Context()
+    # not `_load`: settling must not settle first, nor refuse busy rows, and a number the
+    # caller may not see is `not_found` here (settling reveals nothing), not `forbidden`
     loaded = repository.fetch_many(batch.todo)
     todo: list[PhoneNumber] = []
     pn_by_number: dict[str, PhoneNumber] = {}

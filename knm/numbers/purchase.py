@@ -310,6 +310,10 @@ def disconnect(pn: PhoneNumber, before: PhoneNumber) -> PhoneNumber:
     """Release `pn` at its foreign carrier under a claim. Done: the number leaves knm (the
     returned record is `deleted`). Refused: nothing changes. Unsettled: the number stays as
     it was, marked for settling."""
+    # claim → call → finish or keep unsettled, as in `acquire` (the duplicate finder pairs
+    # them). Kept as two: what a refusal restores, which keys name the order and what
+    # success leaves differ at every step, and this is the protocol a reader audits line by
+    # line against SPEC §5.1.
     reference = new_reference()
     claim_row = before.copy()
     claim_row.carrier_data = {**(before.carrier_data or {}), REFERENCE: reference,

@@ -422,7 +422,8 @@ def save_many(pns: list[PhoneNumber]) -> dict[str, errors.KnmError]:
 
 
 def save(pn: PhoneNumber) -> PhoneNumber:
-    """Persist one record; raises `NumberExists` / `Conflict`."""
+    """Persist one record; raises `NumberExists` / `Conflict`. The one-record form of
+    `save_many`, for scripts and tests: the operations save their batches with `save_many`."""
     failed = save_many([pn])
     if failed:
         raise failed[pn.number]

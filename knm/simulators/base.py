@@ -254,8 +254,8 @@ class Simulator:
         else:
             pool = generate_nanp(digits, self.stock_size, seed=self.name)
         with self.lock:
-            free = [n for n in pool if n not in self.owned and _e164(n) not in self.owned
-                    and _e164(n) not in self.taken]
+            free = [n for n in pool if n not in self.owned and e164(n) not in self.owned
+                    and e164(n) not in self.taken]
         return free[:max(0, quantity)]
 
     # -- orders ---------------------------------------------------------------------------------
@@ -327,6 +327,9 @@ class Simulator:
     def feature_progress(self, order_id: str) -> dict[str, Any] | None:
         """The feature order with its state advanced per the switches (None if unknown);
         a carrier's `feature_done(order)` applies what a completed one did."""
+        # the same shape as `order_progress` on purpose (the duplicate finder pairs them):
+        # another table, other switches and another completion step; one function taking all
+        # three as arguments would read worse than the two
         with self.lock:
             order = self.feature_orders.get(order_id)
             if order is None or order["state"] != "pending":
@@ -582,13 +585,9 @@ def generate_nanp(prefix: str, count: int, *, seed: str = "") -> list[str]:
     return sorted(out)
 
 
-def _e164(national: str) -> str:
-    return national if national.startswith("+") else f"+1{national}"
-
-
 def e164(national: str) -> str:
     """10-digit NANP → `+1…`; anything already E.164 unchanged."""
-    return _e164(national)
+    return national if national.startswith("+") else f"+1{national}"
 
 
 def national(number: str) -> str:

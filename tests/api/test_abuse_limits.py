@@ -107,7 +107,7 @@ def test_workers_count_together_when_the_counters_live_in_redis(
     import sys
     from pathlib import Path
 
-    from test_api_support import interrupt, wait_healthy
+    from api_support import interrupt, wait_healthy
 
     from knm.simulators.server import free_port
 

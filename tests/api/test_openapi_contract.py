@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from test_api_support import Api, Servers, start_api
+from api_support import Api, Servers, start_api
 
 #: test cases per API operation and database (the run reports well over 1,000 in all)
 PER_OPERATION = 25

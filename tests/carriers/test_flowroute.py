@@ -2,7 +2,7 @@
 `starts_with` with the country code, pages), a purchase then the primary-route assignment (the
 host route found or created once), 207 = bought without messaging, releases, settling by
 `GET /numbers/{id}`, and the facade flow. The shared failure table runs in
-tests/test_conformance.py."""
+tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

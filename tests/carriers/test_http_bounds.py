@@ -14,8 +14,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+from api_support import interrupt, wait_healthy
 from hostile import HostileServer, big_body, drip, gzip_bomb
-from test_api_support import interrupt, wait_healthy
 
 from knm import config, errors
 from knm.carriers.base import SearchOptions

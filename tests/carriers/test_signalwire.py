@@ -2,7 +2,7 @@
 root, the search filters), a purchase followed by the `call_handler` routing request that
 also names the number after knm's reference, a routing failure that leaves the number bought,
 releases by id, settling by ownership, and the facade flow. The shared failure table runs in
-tests/test_conformance.py."""
+tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

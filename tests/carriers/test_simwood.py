@@ -3,7 +3,8 @@ with `country_code=1`), UK numbers made E.164, the allocation then the routing c
 (`PUT …/allocated/{n}/config`), Simwood's "Number not available" 404 and its
 `{"success": false, "errors": […]}` bodies, releases, settling by `GET allocated/{n}` (routing
 a held number written then), and the facade flow. Kazoo had no Simwood fixtures or tests
-(kazoo-http-carriers.md §7.4); the shared failure table runs in tests/test_conformance.py."""
+(kazoo-http-carriers.md §7.4); the shared failure table runs in
+tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

@@ -1,7 +1,7 @@
 """knm_twilio against its simulator: what goes on the wire (Basic auth, the account path, the
 AvailablePhoneNumbers lists and filters, the purchase form with its routing and reference),
 Twilio's error body, releases by PN sid, settling by ownership, and the facade flow. The shared
-failure table runs in tests/test_conformance.py."""
+failure table runs in tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

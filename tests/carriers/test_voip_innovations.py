@@ -3,7 +3,7 @@
 and the older WSDL's `epg`), Kazoo's cases (kazoo-http-carriers.md §14.5, served from Kazoo's
 fixture files), no sandbox URL, `check` by `queryDID` or `auditDIDs`, settling by `queryDID`,
 its own failures and the facade flow. The shared failure table runs in
-tests/test_conformance.py."""
+tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

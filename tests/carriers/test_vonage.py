@@ -3,7 +3,7 @@ TLS): the wire (Basic auth, `number/search` patterns with the country code, page
 followed by `number/update` routing, and Vonage's peculiarity — a failure answered with HTTP
 200 and an `error-code` other than "200" (or with HTTP 420) — read as a refusal; releases by
 `number/cancel`, settling by `/account/numbers`, and the facade flow. The shared failure table
-runs in tests/test_conformance.py."""
+runs in tests/carriers/test_conformance.py."""
 
 from __future__ import annotations
 

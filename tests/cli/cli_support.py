@@ -95,7 +95,7 @@ class _Broken(_Good):
 
 
 @pytest.fixture
-def test_carriers() -> Any:
+def fake_carriers() -> Any:
     registry.register(_Good)
     registry.register(_Broken)
     yield

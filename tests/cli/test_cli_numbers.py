@@ -217,7 +217,7 @@ def test_import_shows_progress_only_on_a_terminal(tmp_path: Path, inventory_csv:
 
 
 def test_buy_a_discovered_number_from_its_carrier(db: str, master: str,
-                                                  test_carriers: None) -> None:
+                                                  fake_carriers: None) -> None:
     """search → buy: the carrier and its data come from the search cache."""
     found = ok(db, "search", "+1415", "--account", CHILD, "--carrier", "cli_test_good")
     assert {"number": "+14155550101", "state": "discovery"} in found["numbers"]
@@ -276,7 +276,7 @@ def test_search_then_buy_in_separate_runs_without_redis(
     assert json.loads(page.stdout)["from_cache"] is True
 
 
-def test_dry_run_says_nothing_was_bought(db: str, master: str, test_carriers: None) -> None:
+def test_dry_run_says_nothing_was_bought(db: str, master: str, fake_carriers: None) -> None:
     ok(db, "search", "+1415", "--account", CHILD, "--carrier", "cli_test_good")
     dry = ok(db, "buy", "+14155550101", "--account", CHILD, "--dry-run")
     assert dry["dry_run"] is True and dry["_id"] == "+14155550101"

@@ -28,7 +28,7 @@ def test_search_quantity_cap_follows_config(db: str) -> None:
     assert ok(db, "search", "415", "--quantity", "20")["numbers"] == []
 
 
-def test_search_reports_each_carrier(db: str, test_carriers: None) -> None:
+def test_search_reports_each_carrier(db: str, fake_carriers: None) -> None:
     out = ok(db, "search", "415", "--quantity", "2", "--carrier", "cli_test_good",
              "--carrier", "knm_cli_test_broken")
     assert out["numbers"] == [{"number": "+14155550100", "state": "discovery"},
@@ -48,7 +48,7 @@ def test_search_reports_each_carrier(db: str, test_carriers: None) -> None:
     assert "+14155550100" in human.stdout and "failed" in human.stdout
 
 
-def test_search_where_every_carrier_failed_exits_non_zero(db: str, test_carriers: None
+def test_search_where_every_carrier_failed_exits_non_zero(db: str, fake_carriers: None
                                                           ) -> None:
     err = refused(db, "search", "415", "--carrier", "cli_test_broken",
                   slug="carrier_unavailable")

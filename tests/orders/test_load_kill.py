@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from test_api_support import interrupt, wait_healthy
+from api_support import interrupt, wait_healthy
 
 from knm import accounts, config
 from knm.simulators.server import free_port

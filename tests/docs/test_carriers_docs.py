@@ -20,7 +20,7 @@ from knm import carriers, errors, numbers
 from knm.carriers.base import Carrier, SearchOptions, SearchResult, Setting
 from knm.simulators import registry
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "carriers.md"
 EXAMPLE_MODULE = "acme_knm"
 
@@ -164,14 +164,14 @@ def test_worked_example_runs_end_to_end(db: str, acme: types.ModuleType) -> None
 
 
 def test_worked_example_passes_the_conformance_suite(tmp_path: Path) -> None:
-    """The doc promises a registered simulator joins tests/test_conformance.py: it does."""
+    """The doc promises a registered simulator joins tests/carriers/test_conformance.py: it does."""
     (tmp_path / f"{EXAMPLE_MODULE}.py").write_text(_example(f"{EXAMPLE_MODULE}.py"),
                                                    encoding="utf-8")
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(
         [str(tmp_path), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)}
     run = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", EXAMPLE_MODULE, "-p", "no:cacheprovider",
-         "tests/test_conformance.py", "-k", "knm_acme"],
+         "tests/carriers/test_conformance.py", "-k", "knm_acme"],
         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
     passed = re.search(r"(\d+) passed", run.stdout)

@@ -12,7 +12,7 @@ import logging
 import time
 
 import pytest
-from test_api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api, Servers, assert_error, assert_ok, start_api
 
 from knm import accounts, config
 

@@ -7,10 +7,10 @@ import json
 
 import pytest
 import schemathesis
+from api_support import Api, Servers, start_api
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.generation import GenerationMode
-from test_api_support import Api, Servers, start_api
 
 CASES = 150  # per database: 300 cases over both databases
 

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from knm import cache
 from knm.carriers.base import SearchResult
+from knm.clock import ManualClock
 
 RESULTS = [
     SearchResult("+14155550100", "knm_telnyx", "discovery", {"order": {"id": "a"}},
@@ -39,12 +38,13 @@ def test_every_cache_returns_what_was_put(db: str, redis_url: str) -> None:
         assert each.get("q1") is None
 
 
-def test_store_cache_is_shared_by_separate_cache_objects_and_expires(db: str) -> None:
+def test_store_cache_is_shared_by_separate_cache_objects_and_expires(db: str,
+                                                                    clock: ManualClock) -> None:
     cache.StoreCache().put("q", RESULTS, ttl_s=1)
     other = cache.StoreCache()  # what another process sees
     assert other.page("q", 0, 2) == RESULTS[:2]
     assert other.discovered("+14155550102") == RESULTS[2]
-    time.sleep(1.1)
+    clock.advance(1.1)
     assert other.get("q") is None
     assert other.discovered("+14155550102") is None
 

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from conftest import DEADLINE_SLACK_S
 
 from knm import accounts, cache, carriers, config, numbers
 from knm.carriers import search
@@ -27,7 +28,7 @@ RELAXED_MS = 10000
 #: numbers asked of each carrier per search (kept small: parsing is CPU, and CPU is shared)
 PER_CARRIER = 100
 #: time the search may take beyond its deadline (thread hand-off, merging, the cache)
-MARGIN_S = 0.5
+MARGIN_S = DEADLINE_SLACK_S
 
 
 @dataclass

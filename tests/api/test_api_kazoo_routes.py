@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 import pytest
-from test_api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api, Servers, assert_error, assert_ok, start_api
 
 from knm import carriers, config, errors, numbers
 from knm.carriers.base import Carrier, SearchOptions, SearchResult

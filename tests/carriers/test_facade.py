@@ -293,10 +293,8 @@ def test_is_local_unknown_is_true(db: str) -> None:
 
 def test_registry_module_fallback_without_entry_point(db: str) -> None:
     # a built-in module is found by name even if the installed metadata lags behind
-    registry._classes.pop("knm_mdn", None)
-    saved = registry._entry_points
-    registry._entry_points = {}
+    registry.reload(entry_points={})
     try:
         assert carriers.carrier_class("mdn").name == "knm_mdn"
     finally:
-        registry._entry_points = saved
+        registry.reload()

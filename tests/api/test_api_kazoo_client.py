@@ -16,8 +16,8 @@ from pathlib import Path
 import httpx
 import kazoo  # kazoo-sdk: a Kazoo client library, a test dependency
 import pytest
+from api_support import knm_serve_process as _knm_serve
 from kazoo.exceptions import KazooApiError
-from test_api_support import knm_serve_process as _knm_serve
 
 from knm import accounts, config
 from knm.simulators import registry

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parent.parent / "README.md"
-MARK = "<!-- run verbatim by tests/test_readme.py -->"
+README = Path(__file__).resolve().parents[2] / "README.md"
+MARK = "<!-- run verbatim by tests/docs/test_readme.py -->"
 
 
 def _blocks(language: str) -> list[str]:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from test_api_support import assert_error, assert_ok
+from api_support import assert_error, assert_ok
 
 from knm import accounts, config
 from knm.simulators import registry

@@ -25,7 +25,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from test_api_support import knm_serve_process
+from api_support import knm_serve_process
 
 from knm import accounts, config, numbers
 from knm.simulators import phonebook, registry
