@@ -1,6 +1,6 @@
 """Which simulator stands in for which carrier, and how to point the carrier at it.
 
-One entry per built-in HTTP carrier. The conformance suite (tests/test_conformance.py), the
+One entry per built-in HTTP carrier. The conformance suite (tests/carriers/test_conformance.py), the
 benchmarks and `knm demo` read this table, so a carrier joins all three by adding an entry::
 
     register(SimulatorSpec(
