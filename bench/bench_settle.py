@@ -97,9 +97,9 @@ def main() -> None:
 
         before = {name: len(httpx.get(f"{doc['url']}/_sim/requests", timeout=30).json())
                   for name, (_, doc) in sims.items()}
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = numbers.settle()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         asked = {name.removeprefix("knm_"): len(httpx.get(f"{doc['url']}/_sim/requests",
                                                           timeout=30).json()) - before[name]
                  for name, (_, doc) in sims.items()}
@@ -107,7 +107,8 @@ def main() -> None:
         in_service = sum(1 for pn in result.succeeded if pn.state == "in_service")
         print(f"settle: {len(result.succeeded)} settled ({in_service} in service), "
               f"{len(result.failed)} left, in {seconds:.2f} s at 50 ms per carrier request "
-              f"(settle_concurrency {config.system_int('settle_concurrency')}; target <= 2 s)")
+              f"(settle_concurrency {config.system_int('settle_concurrency')}; target <= 2 s); "
+              f"knm's own CPU {cpu:.2f} s, {sum(asked.values())} carrier requests")
 
         statements: list[str] = []
 
