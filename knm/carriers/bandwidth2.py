@@ -857,7 +857,8 @@ class Bandwidth2(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
         status = self._order("e911s", body, number, E911_ORDER)
         if status.state == ERROR:
             raise self.refusal(status.message, number=number.number)
-        # Bandwidth has taken the removal: the number's address is no longer knm's to track
+        if status.state == PENDING:  # still at work: settling reads the order (its id kept)
+            return status
         return FeatureStatus(REMOVED, status.carrier_status, {E911_ORDER: None})
 
     def emergency_status(self, number: PhoneNumber) -> FeatureStatus:

@@ -217,7 +217,8 @@ class Carrier(abc.ABC):
         raise errors.NotImplementedByCarrier(self.name)
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
-        """Remove the number's emergency location (`REMOVED`). Raise when refused."""
+        """Remove the number's emergency location (`REMOVED`, or `PENDING` with the ids
+        `emergency_status` reads when the carrier finishes later). Raise when refused."""
         raise errors.NotImplementedByCarrier(self.name)
 
     def emergency_status(self, number: PhoneNumber) -> FeatureStatus:

@@ -13,7 +13,7 @@ is bought twice.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, overload
 
 from knm import cache, carriers, config, errors, store
@@ -460,26 +460,26 @@ def release(numbers: Numbers, *, auth_by: str | None = SYSTEM, mdn_run: bool = F
     """Give numbers back (Kazoo §7.5): to the previous reserver if the history has one;
     numbers of a foreign carrier are disconnected there (`disconnect_on_release`, SPEC §5.1)
     and then no longer held; the others are deleted (local and MDN numbers,
-    `should_permanently_delete`), aged (`should_age`) or left in `released_state`."""
+    `should_permanently_delete`), aged (`should_age`) or left in `released_state`.
+
+    First, what a carrier holds of a number's features (its E911 registration, its caller
+    name) is removed there (SPEC §13, `providers.remove_held`): a removal that fails or is
+    still under way fails the number's release, which is kept as it was — unless the
+    carrier holding the feature is the number's own and disconnects it now, dropping the
+    feature with the number."""
     settings = Settings.load()
     batch = Batch(numbers, settings)
     ctx = Context()
     plain: list[Item] = []
     remote: list[tuple[PhoneNumber, PhoneNumber]] = []
+    releasable: list[PhoneNumber] = []
     for pn in _load(batch, ctx, auth_by=auth_by):
-        try:
+        try:  # every refusal that needs no carrier, before any feature is removed
             if pn.state not in RELEASABLE and pn.module_name != LOCAL:
                 raise errors.InvalidStateTransition(pn.state, settings.released_state)
             authorize(pn, ctx.auth)
-            foreign = not carriers.is_store_backed(pn.module_name)
-            before = pn.copy() if foreign else pn
             pn.mdn_run = mdn_run
-            pn.reset_features()
-            pn.reset_doc({})
-            pn.unwind_reserve_history(settings.released_state)
-            if pn.assigned_to is not None:  # handed back to a previous reserver
-                plain.append((pn, None))
-            elif foreign and settings.disconnect_on_release:
+            if _goes_remote(pn, settings):
                 mdn_guard(pn)
                 if carriers.carrier_class(pn.module_name) is None:
                     raise errors.CarrierUnavailable(
@@ -487,9 +487,27 @@ def release(numbers: Numbers, *, auth_by: str | None = SYSTEM, mdn_run: bool = F
                         "cannot be released there (delete it, or set disconnect_on_release "
                         "false to keep Kazoo's release without the carrier)", number=pn.number,
                         unsettled=False)
+        except errors.KnmError as exc:
+            batch.fail(pn.number, exc)
+            continue
+        releasable.append(pn)
+    for pn in _features_removed(batch, releasable, "released",
+                                lambda pn: pn.module_name if _goes_remote(pn, settings)
+                                else None):
+        try:
+            foreign = not carriers.is_store_backed(pn.module_name)
+            before = pn.copy() if foreign else pn
+            remotely = _goes_remote(pn, settings)
+            pn.reset_features()
+            pn.reset_doc({})
+            pn.unwind_reserve_history(settings.released_state)
+            if remotely:
                 remote.append((pn, before))
-            elif foreign:  # Kazoo's way: kept, still owned at the carrier, in released_state
-                plain.append((_finish_release(pn, settings), None))
+            elif pn.assigned_to is not None or foreign:
+                # handed back to a previous reserver; or Kazoo's way for a foreign number:
+                # kept, still owned at the carrier, in released_state
+                plain.append((pn if pn.assigned_to is not None
+                              else _finish_release(pn, settings), None))
             else:
                 plain.append((_finish_release(carriers.disconnect(pn), settings), None))
         except errors.KnmError as exc:
@@ -505,6 +523,37 @@ def release(numbers: Numbers, *, auth_by: str | None = SYSTEM, mdn_run: bool = F
     return batch.finish()
 
 
+def _goes_remote(pn: PhoneNumber, settings: Settings) -> bool:
+    """Whether releasing `pn` now disconnects it at its (foreign) carrier: nobody earlier in
+    its reserve history takes it back, and `disconnect_on_release` is on."""
+    if carriers.is_store_backed(pn.module_name) or not settings.disconnect_on_release:
+        return False
+    probe = pn.copy()
+    probe.unwind_reserve_history(settings.released_state)
+    return probe.assigned_to is None
+
+
+def _features_removed(batch: Batch, pns: list[PhoneNumber], doing: str,
+                      dropped_by: Callable[[PhoneNumber], str | None]) -> list[PhoneNumber]:
+    """`pns` once their carriers no longer hold their features (`providers.remove_held`,
+    `bulk_concurrency` numbers at a time); a number whose removal failed fails the batch."""
+    todo = [pn for pn in pns if providers.held(pn)]
+    if not todo:
+        return pns
+    done = run_all(todo, lambda pn: providers.remove_held(pn, dropped_by=dropped_by(pn),
+                                                          doing=doing),
+                   lambda pn: pn.number, batch.settings.bulk_concurrency)
+    out: list[PhoneNumber] = []
+    for pn in pns:
+        result = done.get(pn.number, pn)
+        if isinstance(result, errors.KnmError):
+            batch.fail(pn.number, result)
+            continue
+        result.auth_by, result.assign_to, result.mdn_run = pn.auth_by, pn.assign_to, pn.mdn_run
+        out.append(result)
+    return out
+
+
 def _finish_release(pn: PhoneNumber, settings: Settings) -> PhoneNumber:
     if settings.should_permanently_delete or pn.module_name in LOCAL_MODULES:
         pn.set_state("deleted")
@@ -514,14 +563,18 @@ def _finish_release(pn: PhoneNumber, settings: Settings) -> PhoneNumber:
 
 
 def delete(numbers: Numbers, *, auth_by: str | None = SYSTEM, mdn_run: bool = False) -> Any:
-    """Delete numbers for good (system administrators only); no carrier is called."""
+    """Delete numbers for good (system administrators only). The number is not disconnected
+    at its carrier, but what a carrier holds of its features (E911, caller name) is removed
+    there first, as on release; a removal that fails or is still under way fails the
+    number's deletion (nothing deleted)."""
     batch = Batch(numbers, Settings.load())
     ctx = Context()
     if not ctx.auth.is_admin(auth_by):
         batch.fail_all(errors.Forbidden())
         return batch.finish()
     items: list[Item] = []
-    for pn in _load(batch, ctx, auth_by=auth_by, mutating=False):
+    loaded = _load(batch, ctx, auth_by=auth_by, mutating=False)
+    for pn in _features_removed(batch, loaded, "deleted", lambda pn: None):
         pn.mdn_run = mdn_run
         pn.set_state("deleted")
         items.append((pn, None))

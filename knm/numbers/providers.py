@@ -37,18 +37,35 @@ carrier (`emergency_status` / `cnam_status`) and finishes it — `PROVISIONED`, 
 with the carrier's reason — as orders are settled (SPEC §5.1): by the background settler,
 `knm orders settle`, or at once by the carrier's webhook (`apply_event`). A change of a
 feature whose provisioning is pending settles it first, and is refused (`409
-feature_pending`) while the carrier still works on it.
+feature_pending`) while the carrier still works on it. A *removal* the carrier still works
+on (Bandwidth's E911 and LIDB orders) is pending the same way, marked `e911_removing` /
+`cnam_removing` in the carrier data: settled, the feature is gone — or, failed, it is shown
+`ERROR` and still held.
+
+**One save at a time.** The carrier steps of a save run under a *feature claim* (a lease row
+in `knm_claims`, operation `feature`, renewed like the purchase protocol's), taken before any
+carrier call and only if the number is still the version the save read: a second save of the
+number's features while the first is at its carrier is `409 conflict` before it asks any
+carrier — never two registrations with knm recording one of them.
+
+**Release and deletion** (`remove_held`): what a carrier holds for the number is removed
+there first, as Kazoo's providers' `delete` did. When that fails (or the carrier is still
+removing it), the release fails naming the feature and the number is kept as it was — unless
+the carrier holding it is the number's own and the release disconnects the number there,
+which drops the feature with it.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from sqlalchemy import and_, delete, select
+from sqlalchemy.exc import IntegrityError
 
 from knm import accounts, carriers, errors, store
 from knm.carriers.base import full_name, merge_carrier_data
@@ -64,9 +81,10 @@ from knm.carriers.features import (
     squeezed,
 )
 from knm.carriers.orders import WebhookEvent
-from knm.numbers import features, repository
+from knm.numbers import features, purchase, repository
 from knm.record import PhoneNumber, now_gregorian
-from knm.store.schema import feature_orders
+from knm.store.schema import claims, feature_orders
+from knm.store.schema import numbers as numbers_t
 from knm.values import GREGORIAN_OFFSET
 
 log = logging.getLogger("knm.numbers.providers")
@@ -86,6 +104,12 @@ DEFAULT_CALLER_NAME = "Valued Customer"
 MAX_CNAM = 15
 #: carrier-data keys naming the carrier that holds a registration
 PROVIDER_KEY = {E911: "e911_provider", CNAM: "cnam_provider"}
+#: carrier-data keys marking a removal the carrier still works on (settling finishes it)
+REMOVING_KEY = {E911: "e911_removing", CNAM: "cnam_removing"}
+#: the confirmed `features` entries of each feature
+CONFIRMED_KEYS = {E911: (E911,), CNAM: ("outbound_cnam", "inbound_cnam")}
+#: the `knm_claims` operation of a save at its feature carriers
+FEATURE_CLAIM = "feature"
 #: what each feature's status read is called on the carrier
 STATUS_METHOD = {E911: "emergency_status", CNAM: "cnam_status"}
 SET, REMOVE = "set", "remove"
@@ -432,7 +456,7 @@ def _e911_effect(pn: PhoneNumber, change: E911Change) -> Effect | None:
         if provider is None:  # knm never registered it: nothing to undo at a carrier
             return Effect(E911, None, FeatureStatus(REMOVED), None, {E911: None})
         status = carriers.feature(provider, "remove_emergency", pn)
-        return Effect(E911, provider, status, None, {E911: None})
+        return _removal_effect(pn, E911, provider, status)
     assert change.address is not None and provider is not None
     address = change.address.with_caller_name(_caller_name(pn, change.address))
     check = carriers.feature(provider, "validate_address", pn, address)
@@ -510,6 +534,24 @@ def _cnam_effects(pn: PhoneNumber, change: CnamChange) -> tuple[list[Effect],
     return [_cnam_effect(pn, change, answers, provider)], None
 
 
+def _removal_effect(pn: PhoneNumber, feature: str, provider: str, status: FeatureStatus
+                    ) -> Effect:
+    """What a removal the carrier answered changes: done, the feature is gone (public object,
+    confirmed entries, the carrier holding it). Still at work (`PENDING`), nothing is gone
+    yet: the public object says it is being removed, the carrier data marks the removal
+    (`REMOVING_KEY`) for settling, and the confirmed entries stay until the carrier is done."""
+    if status.state != PENDING:
+        return Effect(feature, provider, FeatureStatus(
+            REMOVED, status.carrier_status, {**status.data, REMOVING_KEY[feature]: None}),
+            None, dict.fromkeys(CONFIRMED_KEYS[feature]))
+    public = dict((pn.doc or {}).get(feature) or (pn.features or {}).get(feature) or {})
+    public.update(status=PENDING, message=f"the carrier is removing the {feature}")
+    if status.carrier_status:
+        public["carrier_status"] = status.carrier_status
+    marked = replace(status, data={**status.data, REMOVING_KEY[feature]: True})
+    return Effect(feature, provider, marked, public, None, [str(r) for r in status.refs])
+
+
 def _cnam_effect(pn: PhoneNumber, change: CnamChange, answers: list[FeatureStatus],
                  provider: str) -> Effect:
     pending = [a for a in answers if a.state == PENDING]
@@ -519,9 +561,11 @@ def _cnam_effect(pn: PhoneNumber, change: CnamChange, answers: list[FeatureStatu
     for answer in answers:
         data.update(answer.data)
         refs.extend(str(r) for r in answer.refs if answer.state == PENDING)
-    off = change.display_name is None and not change.inbound
-    status = FeatureStatus(REMOVED if off else state, ", ".join(
-        a.carrier_status for a in answers if a.carrier_status), data)
+    said = ", ".join(a.carrier_status for a in answers if a.carrier_status)
+    if change.display_name is None and not change.inbound:  # everything off
+        return _removal_effect(pn, CNAM, provider, FeatureStatus(
+            PENDING if pending else REMOVED, said, data, refs=refs))
+    status = FeatureStatus(state, said, data)
     public = _cnam_public(change, state, None)
     confirmed = None if state == PENDING else _cnam_confirmed(change)
     return Effect(CNAM, provider, status, public, confirmed, refs)
@@ -626,21 +670,170 @@ def save(pn: PhoneNumber, before: PhoneNumber | None, plan: Plan) -> PhoneNumber
     local part applied), `before` the record as loaded (None: a number being created).
     Everything succeeded: `pn` is written. A carrier refused: the effects of what it did
     before are written on `before` (a number being created is created with them, so that
-    what its carrier did is not forgotten), and the refusal is raised."""
-    result = provision(pn, plan)
-    if result.error is None:
-        return commit(pn, result.effects)
-    if result.effects and any(e.provider for e in result.effects):
-        kept = pn  # a number being created: `pn` already holds the effects
-        if before is not None:
-            kept = before.copy()
-            for effect in result.effects:
-                effect.apply(kept)
+    what its carrier did is not forgotten), and the refusal is raised. All of it under the
+    number's feature claim: a second save meanwhile is refused before it asks any carrier
+    (`409 conflict`)."""
+    with claimed(pn):
+        result = provision(pn, plan)
+        if result.error is None:
+            return commit(pn, result.effects)
+        if result.effects and any(e.provider for e in result.effects):
+            kept = pn  # a number being created: `pn` already holds the effects
+            if before is not None:
+                kept = before.copy()
+                for effect in result.effects:
+                    effect.apply(kept)
+            try:
+                commit(kept, result.effects)
+            except errors.KnmError:
+                log.exception("could not record what the carrier did for %s", pn.number)
+        raise result.error
+
+
+# -- one save at a time ------------------------------------------------------------------------
+
+
+@contextmanager
+def claimed(pn: PhoneNumber) -> Iterator[None]:
+    """Hold `pn`'s feature claim while its carriers are asked. Taken only if nobody else
+    holds it (a claim whose holder died — its lease ran out — is taken over) and the stored
+    record is still the version `pn` was read at; else `409 conflict`, before any carrier
+    call. The claim is a row of `knm_claims` renewed by the purchase protocol's lease
+    keeper; the record itself is not touched, so other writers are not blocked (their
+    writes meet the save's version check, as before)."""
+    number = pn.number
+    with store.write() as conn:
+        now = purchase.db_now(conn)
+        conn.execute(delete(claims).where(and_(
+            claims.c.number == number, claims.c.operation == FEATURE_CLAIM,
+            claims.c.lease_until <= now)))
+        try:  # the number's claim row is unique: a live one (any operation) refuses this
+            conn.execute(claims.insert().values(
+                number=number, holder=purchase.leases.holder, operation=FEATURE_CLAIM,
+                lease_until=now + purchase.lease_s(), started=now))
+        except IntegrityError:
+            raise _busy(number) from None
+        # after the insert: a save that finished meanwhile has its new version committed
+        stored = conn.execute(select(numbers_t.c.version).where(
+            numbers_t.c.number == number)).scalar()
+        if pn.version and stored != pn.version:
+            raise errors.Conflict(number, f"number {number} was changed since it was read; "
+                                  "no carrier was asked — reload it and retry")
+        started = conn.execute(select(claims.c.started).where(
+            claims.c.number == number)).scalar()
+    purchase.leases.hold(number)
+    try:
+        yield
+    finally:
         try:
-            commit(kept, result.effects)
-        except errors.KnmError:
-            log.exception("could not record what the carrier did for %s", pn.number)
-    raise result.error
+            with store.write() as conn:
+                conn.execute(delete(claims).where(and_(
+                    claims.c.number == number, claims.c.operation == FEATURE_CLAIM,
+                    claims.c.holder == purchase.leases.holder, claims.c.started == started)))
+        finally:
+            purchase.leases.drop(number)
+
+
+def _busy(number: str) -> errors.Conflict:
+    return errors.Conflict(number, f"another request is changing {number} at a carrier right "
+                           "now (its features, or the number itself); no carrier was asked "
+                           "— reload the number and retry")
+
+
+# -- release and deletion ----------------------------------------------------------------------
+
+
+def held(pn: PhoneNumber) -> list[str]:
+    """The features a carrier holds for `pn` — registered, being registered or being removed:
+    those whose carrier data names the carrier (`e911_provider`, `cnam_provider`)."""
+    data = pn.carrier_data or {}
+    return [feature for feature in (E911, CNAM) if data.get(PROVIDER_KEY[feature])]
+
+
+def remove_held(pn: PhoneNumber, *, dropped_by: str | None, doing: str) -> PhoneNumber:
+    """Before `pn` is released or deleted (`doing`: the word for the error): remove what its
+    carriers hold of its features, E911 first, as Kazoo's `knm_providers` ran each
+    provider's `delete` — under the feature claim; the record is written with what was
+    removed and returned.
+
+    A removal that fails, or that the carrier is still working on, stops the release naming
+    the feature (the carrier's own error, or `409 feature_pending`): the number is kept as it
+    was, with what was removed before it recorded and a pending removal left to the settler.
+    The exception is `dropped_by`, the carrier about to disconnect the number: it drops the
+    feature with the number, so a failed removal there does not stop the release.
+    """
+    if not held(pn):
+        return pn
+    with claimed(pn):
+        work = pn.copy()
+        effects: list[Effect] = []
+        stop: errors.KnmError | None = None
+        for feature in held(pn):
+            provider = str((work.carrier_data or {})[PROVIDER_KEY[feature]])
+            done, error = _removed(work, feature, provider)
+            effects.extend(done)
+            if error is None and done and done[-1].pending:
+                error = errors.FeaturePending(pn.number, feature)
+                error.message = ("the carrier is still removing it; the removal is settled "
+                                 "in the background (`knm orders settle`)")
+            if error is None:
+                continue
+            if provider == dropped_by:
+                log.warning("%s: removing its %s at %s first did not succeed (%s); %s all "
+                            "the same: the carrier drops the %s with the number",
+                            pn.number, feature, provider, error.error, doing, feature)
+                continue
+            stop = _not_done(error, pn.number, feature, provider, doing,
+                             [e.feature for e in effects if e.status.state == REMOVED])
+            break
+        saved = commit(work, effects) if effects else pn
+    if stop is not None:
+        raise stop
+    return saved
+
+
+def _removed(work: PhoneNumber, feature: str, provider: str
+             ) -> tuple[list[Effect], errors.KnmError | None]:
+    """Remove `feature` at `provider` on `work` (the effects applied to it): a provisioning
+    still pending is settled first (one the carrier still works on stops the removal)."""
+    effects: list[Effect] = []
+    try:
+        if _pending(work, feature):
+            settled = _settle_now(work, feature)
+            if settled is None:
+                return effects, errors.FeaturePending(work.number, feature)
+            settled.apply(work)
+            effects.append(settled)
+            if not (work.carrier_data or {}).get(PROVIDER_KEY[feature]):
+                return effects, None  # a removal under way finished: nothing is held
+    except errors.KnmError as exc:
+        return effects, exc
+    if feature == E911:
+        plan = Plan(dict(work.doc or {}), e911=E911Change(REMOVE, provider=provider))
+    else:
+        display, inbound = _cnam_fields((work.doc or {}).get(CNAM))
+        confirmed = work.features or {}
+        outbound = display is not None or "outbound_cnam" in confirmed
+        inbound = inbound or "inbound_cnam" in confirmed
+        if not (outbound or inbound):  # the record does not say which: both off
+            outbound = inbound = True
+        plan = Plan(dict(work.doc or {}), cnam=CnamChange({}, None, False, outbound, inbound,
+                                                          provider))
+    result = provision(work, plan)
+    return effects + result.effects, result.error
+
+
+def _not_done(error: errors.KnmError, number: str, feature: str, provider: str, doing: str,
+              removed: list[str]) -> errors.KnmError:
+    """The error that stops a release: the carrier's, saying what was not done and why."""
+    also = f" (its {' and '.join(removed)} was removed)" if removed else ""
+    then = ("Retry once it is settled" if isinstance(error, errors.FeaturePending) else
+            f"Retry once the carrier answers, or remove the {feature} first")
+    error.message = (f"number {number} was not {doing}: its {feature} could not be removed "
+                     f"at {provider} first — {error.message}; the number is kept as it "
+                     f"was{also}. {then}")
+    error.args = (error.message,)
+    return error
 
 
 # -- settling ----------------------------------------------------------------------------------
@@ -682,8 +875,20 @@ def _pending(pn: PhoneNumber, feature: str) -> bool:
 
 
 def _final(pn: PhoneNumber, feature: str, provider: str, status: FeatureStatus) -> Effect:
-    """The effect of a finished provisioning on the number as it is now."""
+    """The effect of a finished provisioning (or removal) on the number as it is now."""
     public = dict((pn.doc or {}).get(feature) or {})
+    if (pn.carrier_data or {}).get(REMOVING_KEY[feature]):
+        if status.state in (PROVISIONED, REMOVED):  # the carrier finished the removal
+            return _removal_effect(pn, feature, provider, status)
+        public["status"] = ERROR
+        if status.carrier_status:
+            public["carrier_status"] = status.carrier_status
+        reason = status.message or "no reason given"
+        public["message"] = (f"the carrier failed the removal ({reason}): the {feature} is "
+                             "still registered there")
+        return Effect(feature, provider, FeatureStatus(
+            ERROR, status.carrier_status, {**status.data, REMOVING_KEY[feature]: None}),
+            public)
     if feature == E911:
         address = _address_or_none(public)
         if status.state == PROVISIONED and address is not None:
