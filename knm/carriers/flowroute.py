@@ -714,7 +714,8 @@ class Flowroute(HttpCarrier):
         shown = f"record {held}" if held else "no emergency address"
         return FeatureStatus(ERROR, "not associated", data,
                              message=f"Flowroute holds {shown} for the number, not knm's "
-                                     f"record {wanted}")
+                                     f"record {wanted}" if wanted else
+                                     "knm holds no Flowroute E911 record for the number")
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number
@@ -760,10 +761,13 @@ class Flowroute(HttpCarrier):
         record = self._cnam_record_for(display_name, num)
         state = cnam_state(record)
         data = {"flowroute_cnam_id": record["id"]}
+        if state.state == ERROR:  # rejected the moment it was made
+            raise self.refusal(state.message, number=num)
         if state.state == PENDING:
             return FeatureStatus(PENDING, state.carrier_status, data, message=state.message,
                                  refs=state.refs)
-        return FeatureStatus(PROVISIONED, self._associate_cnam(record["id"], num), data)
+        self._associate_cnam(record["id"], num)
+        return FeatureStatus(PROVISIONED, "listed", data)
 
     def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
         """The record's approval: still awaited (PENDING), rejected or deleted (ERROR), or
@@ -787,7 +791,8 @@ class Flowroute(HttpCarrier):
         if not self.provisioning_allowed(number):
             return FeatureStatus(PENDING, "approved", message="provisioning is sandboxed: "
                                  "the approved record is not associated")
-        return FeatureStatus(PROVISIONED, self._associate_cnam(record["id"], num))
+        self._associate_cnam(record["id"], num)
+        return FeatureStatus(PROVISIONED, "listed")
 
     def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
         """Flowroute has no per-number API for it (the SDK has none; `cnam_lookups_enabled`
@@ -807,7 +812,8 @@ class Flowroute(HttpCarrier):
                             params={"limit": str(PAGE_SIZE), "offset": str(page * PAGE_SIZE)})
             rows, more = self.parsed(cnam_page, doc, number=number)
             found += rows
-            if reusable(found, value) or not more:
+            best = reusable(found, value)
+            if (best is not None and best["is_approved"]) or not more:
                 break
         record = reusable(found, value)
         if record is not None:
@@ -816,11 +822,10 @@ class Flowroute(HttpCarrier):
                         headers={"Content-Type": MEDIA})
         return self.parsed(lambda d: cnam_record(resource_of(d)), doc, number=number)
 
-    def _associate_cnam(self, cnam_id: str, number: str) -> str:
-        """Put an approved record on the number (unless it is there already); Flowroute's
-        word for what it did."""
+    def _associate_cnam(self, cnam_id: str, number: str) -> None:
+        """Put an approved record on the number, unless it is there already (an association
+        is what Flowroute charges for and files with the CNAM databases)."""
         if related_id(self._details(number), "cnam_preset") == cnam_id:
-            return "listed"
+            return
         self.request("PATCH", f"/numbers/{number_id(number)}/relationships/cnam/{cnam_id}",
                      number=number, headers={"Content-Type": MEDIA})
-        return "listed"

@@ -295,7 +295,8 @@ class FlowrouteSimulator(Simulator):
             cnam = options.get("cnam_lookups_enabled")
             row = {"id": number_id, "number": number, "primary_route": "0",
                    "failover_route": None, "alias": None, "messaging_enabled": False,
-                   "cnam_lookups_enabled": True if cnam is None else _truthy(cnam)}
+                   "cnam_lookups_enabled": True if cnam is None else _truthy(cnam),
+                   "e911_id": None, "cnam_id": None}
             self.owned[number] = row
             provisioning_down = not self.messaging_provisioning_up or number_id.endswith("207")
             doc = self._number_doc(row)
