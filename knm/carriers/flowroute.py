@@ -53,7 +53,7 @@ only once approved (`PATCH /numbers/{id}/relationships/cnam/{cnam}`, 202; `DELET
 approved one first; a rejected one never), else creates one: PENDING until Flowroute
 approves it. Settling (`cnam_status`) reads the record (`GET /cnams/{id}`) and, once it is
 approved, associates it — the write settling does here, as for routes — then PROVISIONED;
-rejected or deleted is ERROR. Records are never deleted by knm: others numbers may share one
+rejected or deleted is ERROR. Records are never deleted by knm: other numbers may share one
 (deleting it disassociates every number using it). The inbound lookup has no per-number API
 (`cnam_lookups_enabled` is set at purchase, by the setting of that name): 501.
 """

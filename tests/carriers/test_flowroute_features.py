@@ -502,3 +502,47 @@ def test_monster_saves_an_e911_address_on_a_flowroute_number(api: Api) -> None:
         removed = assert_ok(_monster_save(api, NUMBER, {"e911": None}))
         assert "e911" not in removed and "e911" not in removed.get("features", [])
         assert associated(sim) is None and sim.e911s == {}
+
+
+# -- the simulator's own rules -----------------------------------------------------------------
+
+
+def test_the_simulator_keeps_flowroutes_rules() -> None:
+    """What knm relies on Flowroute refusing: a record a number uses is not deleted, an
+    unapproved CNAM record is not associated, a malformed e911 body is a 400; deleting a CNAM
+    record disassociates its numbers."""
+    sim = FlowrouteSimulator()
+    auth = (ACCESS, SECRET)
+    with BackgroundServer(sim.app) as server, httpx.Client(base_url=server.url + "/v2",
+                                                           auth=auth) as http:
+        sim.owned[NUMBER] = {"id": NUMBER[1:], "number": NUMBER, "primary_route": "0",
+                             "failover_route": None, "alias": None,
+                             "messaging_enabled": False, "cnam_lookups_enabled": True}
+        attrs = {"label": "x", "first_name": "A", "last_name": "B", "street_name": "Main St",
+                 "street_number": "1", "city": "Seattle", "state": "WA", "country": "USA",
+                 "zip": "98101"}
+        assert http.post("/e911s", json={"data": {"type": "e911", "attributes": {
+            **attrs, "zip": ""}}}).status_code == 400
+        made = http.post("/e911s", json={"data": {"type": "e911", "attributes": attrs}})
+        assert made.status_code == 201
+        e911_id = made.json()["data"]["id"]
+        assert http.patch(f"/numbers/{NUMBER[1:]}/relationships/e911s/{e911_id}"
+                          ).status_code == 204
+        assert http.delete(f"/e911s/{e911_id}").status_code == 400  # in use
+        shown = http.get(f"/numbers/{NUMBER[1:]}").json()["data"]["relationships"]
+        assert shown["e911_address"]["data"] == {"type": "e911", "id": e911_id}
+
+        sim.set(feature_result="never")
+        cnam = http.post("/cnams", data={"value": "acme"})  # the SDK's form encoding
+        assert cnam.status_code == 201 and cnam.json()["data"]["attributes"]["value"] == "ACME"
+        cnam_id = cnam.json()["data"]["id"]
+        assert http.patch(f"/numbers/{NUMBER[1:]}/relationships/cnam/{cnam_id}"
+                          ).status_code == 400  # not approved yet
+        assert http.get("/cnams", params={"is_approved": "true"}).json()["data"] == []
+        assert httpx.post(f"{server.url}/_sim/cnams/{cnam_id}/approve").status_code == 200
+        assert http.patch(f"/numbers/{NUMBER[1:]}/relationships/cnam/{cnam_id}"
+                          ).status_code == 202
+        assert http.delete(f"/cnams/{cnam_id}").status_code == 204
+        assert sim.owned[NUMBER]["cnam_id"] is None
+        assert http.post("/e911s/validate", auth=("x", "y"),
+                         json={"data": {"type": "e911", "attributes": attrs}}).status_code == 401
