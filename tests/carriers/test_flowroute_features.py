@@ -20,7 +20,7 @@ import pytest
 from api_support import Api, Servers, assert_error, assert_ok, start_api
 from conftest import CHILD
 
-from knm import config, errors, numbers
+from knm import carriers, config, errors, numbers
 from knm.carriers.features import Address
 from knm.carriers.flowroute import (
     cnam_fault,
@@ -51,14 +51,19 @@ ASSOCIATE = "PATCH /v2/numbers/12065550140/relationships/e911s/"
 
 @contextmanager
 def flowroute(**settings: Any) -> Iterator[FlowrouteSimulator]:
-    """Flowroute's simulator on loopback, knm's `knm_flowroute` wired to it by config."""
+    """Flowroute's simulator on loopback, knm's `knm_flowroute` wired to it by config. The
+    carrier instance knm made for it is closed afterwards, so the credentials it learnt
+    (the Basic pair, access key included) leave the process-wide secret registry."""
     sim = registry.get("knm_flowroute").make_simulator()
     assert isinstance(sim, FlowrouteSimulator)
-    with BackgroundServer(sim.app) as server:
-        for key, value in {**registry.wire("knm_flowroute", server.url, sim),
-                           **settings}.items():
-            config.set("number_manager.flowroute", key, value)
-        yield sim
+    try:
+        with BackgroundServer(sim.app) as server:
+            for key, value in {**registry.wire("knm_flowroute", server.url, sim),
+                               **settings}.items():
+                config.set("number_manager.flowroute", key, value)
+            yield sim
+    finally:
+        carriers.registry.clear_instances()
 
 
 def held(sim: Simulator, number: str = NUMBER, account: str = CHILD) -> None:
@@ -145,8 +150,6 @@ def test_validation_on_the_wire(kazoo_accounts: dict[str, str]) -> None:
     """`POST /v2/e911s/validate`: JSON:API e911 attributes with Basic auth; 204 is valid, 404
     invalid with Flowroute's reason; an address Flowroute's fields cannot carry is refused
     with no call. Nothing is created by a validation."""
-    from knm import carriers
-
     with flowroute() as sim:
         held(sim)
         pn = numbers.get(NUMBER)
