@@ -21,10 +21,47 @@ Flowroute takes no client reference; a purchase or release whose answer was lost
 by `GET /numbers/{id}`: 200 the account holds it, 404 it does not. Such a purchase never had
 its route assigned, so settling assigns it when the held number's primary route is not the
 configured one (the one write settling does: idempotent, it neither buys nor releases).
+
+**E911** (reference/e911-cnam.md §2 "Flowroute"; flowroute-sdk-v3-python@08224869
+`controllers/e911s_controller.py` and its README): an address is checked with
+`POST /e911s/validate` (204 valid; 404 — 400 in the README's example — with Flowroute's
+reason: invalid; Flowroute never suggests a correction), created as a reusable record
+(`POST /e911s`, 201) and put on the number (`PATCH /numbers/{id}/relationships/e911s/{e911}`,
+204). A refused association deletes the record just created; an association whose answer was
+lost is checked at once on the number's `e911_address` relationship (`GET /numbers/{id}`),
+so only a check that fails too leaves it PENDING. An associated one deletes the number's
+previous record — knm's own (its id is the carrier data `flowroute_e911_id`; a record made
+in Flowroute's portal is never touched). Removal dissociates (`DELETE
+/numbers/{id}/relationships/e911s`) and deletes knm's record. There is no asynchronous state:
+a registration is PROVISIONED once associated.
+
+knm's address → Flowroute's fields: `street_address` is split into `street_number` (its
+leading house number: `140`, `140A`, `12-14`, `140 1/2`) and `street_name` (the rest);
+`extended_address` into `address_type` (its first word) and `address_type_number` (the rest;
+a lone `5B` or `#5` is `Unit 5B`); `locality` → `city`, `region` → `state`, `postal_code` →
+`zip`, `country` US → `USA`, CA → `Canada`; the caller name into `first_name` (all but its
+last word) and `last_name` (its last word; a one-word name is both); `label` is
+`knm +1NPANXXXXXX`. An address without a house number, a unit without a number (`Lobby`),
+or outside the US and Canada is invalid before any call: Flowroute could not take it, and
+dropping the part it cannot take would register a location the caller is not at.
+
+**Caller name** (`controllers/cnams_controller.py`): outbound names are account-wide CNAM
+records (`POST /cnams {"value"}`, at most 15 characters with a letter) that Flowroute
+approves by hand (1–2 days; `is_approved`, `rejection_reason`) and that can be associated
+only once approved (`PATCH /numbers/{id}/relationships/cnam/{cnam}`, 202; `DELETE
+…/relationships/cnam` removes it). knm reuses the account's record of the same name (an
+approved one first; a rejected one never), else creates one: PENDING until Flowroute
+approves it. Settling (`cnam_status`) reads the record (`GET /cnams/{id}`) and, once it is
+approved, associates it — the write settling does here, as for routes — then PROVISIONED;
+rejected or deleted is ERROR. Records are never deleted by knm: other numbers may share one
+(deleting it disassociates every number using it). The inbound lookup has no per-number API
+(`cnam_lookups_enabled` is set at purchase, by the setting of that name): 501.
 """
 
 from __future__ import annotations
 
+import json
+import re
 import threading
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
@@ -34,6 +71,16 @@ import httpx
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+    squeezed,
+)
 from knm.carriers.http import HttpCarrier, classify_by_words
 from knm.carriers.orders import OrderStatus, settling
 from knm.phone import is_us_tollfree, nanp_digits
@@ -49,6 +96,16 @@ PAGE_SIZE = 200
 ROUTE_PAGES = 10
 #: the alias knm gives the routes it creates
 ROUTE_ALIAS = "knm"
+#: knm's ISO country → Flowroute's `country` word (its docs: "USA or Canada")
+COUNTRIES = {"US": "USA", "CA": "Canada"}
+#: Flowroute's country words → ISO (its own examples also show `US`, `CA`)
+ISO_COUNTRIES = {"USA": "US", "US": "US", "CANADA": "CA", "CA": "CA"}
+#: a street address's leading house number, and the street after it
+HOUSE_NUMBER = re.compile(r"^(\d+(?:-\d+)?[A-Za-z]?(?:\s+\d/\d)?)\s+(\S.*)$")
+#: Flowroute's bound on a CNAM record's value (README "CNAM Storage Rules")
+MAX_CNAM = 15
+#: most `/cnams` pages read looking for a record of the same name
+CNAM_PAGES = 10
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -182,6 +239,184 @@ def created_route(doc: Any) -> str:
     return str(data["id"])
 
 
+# -- number features: pure request building and parsing (SPEC §13) -----------------------------
+
+
+def street_parts(street: str) -> tuple[str, str]:
+    """`(street_number, street_name)` of a street address (`140 Geary St` → `140`, `Geary
+    St`); `ValueError` when it does not start with a house number."""
+    found = HOUSE_NUMBER.match(" ".join(street.split()))
+    if not found:
+        raise ValueError("Flowroute registers a street number and a street name: the street "
+                         "address must start with the house number (\"140 Geary St\")")
+    return found.group(1), found.group(2)
+
+
+def unit_parts(extended: str) -> tuple[str, str] | None:
+    """`(address_type, address_type_number)` of an extended address (`Suite 5` → `Suite`,
+    `5`; a lone `5B` or `#5B` → `Unit`, `5B`); None without one; `ValueError` for a unit
+    without a number (`Lobby`), which Flowroute's fields cannot carry."""
+    text = " ".join(extended.split())
+    if not text:
+        return None
+    kind, _, rest = text.partition(" ")
+    if rest:
+        return kind, rest.lstrip("#").strip() or rest
+    token = kind.lstrip("#")
+    if any(ch.isdigit() for ch in token):
+        return "Unit", token
+    raise ValueError("Flowroute registers a unit as a type and a number (\"Suite 5\", "
+                     "\"Floor 3\"): write the extended address that way")
+
+
+def person(caller_name: str) -> tuple[str, str]:
+    """`(first_name, last_name)` for the name on the record: the last word is the last name
+    (`Valued Customer` → `Valued`, `Customer`), a one-word name is both."""
+    words = caller_name.split() or ["Valued", "Customer"]
+    if len(words) == 1:
+        return words[0], words[0]
+    return " ".join(words[:-1]), words[-1]
+
+
+def e911_attributes(address: Address, number: str) -> dict[str, Any]:
+    """Flowroute's attributes of an E911 record for `address` on `number`; `ValueError` (a
+    user-facing reason) for an address Flowroute's fields cannot carry."""
+    country = COUNTRIES.get(address.country.upper())
+    if country is None:
+        raise ValueError("Flowroute registers emergency addresses in the US and Canada only")
+    street_number, street_name = street_parts(address.street_address)
+    first, last = person(address.caller_name)
+    attrs: dict[str, Any] = {"label": f"knm {number}", "first_name": first, "last_name": last,
+                             "street_name": street_name, "street_number": street_number,
+                             "city": address.locality, "state": address.region,
+                             "country": country, "zip": address.postal_code}
+    unit = unit_parts(address.extended_address)
+    if unit is not None:
+        attrs["address_type"], attrs["address_type_number"] = unit
+    return attrs
+
+
+def e911_body(attributes: Mapping[str, Any]) -> dict[str, Any]:
+    return {"data": {"type": "e911", "attributes": dict(attributes)}}
+
+
+def resource_of(doc: Any) -> dict[str, Any]:
+    """The resource (`data` object with an id) of a Flowroute answer; `ValueError` without."""
+    data = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(data, dict) or data.get("id") in (None, ""):
+        raise ValueError("answer without a resource id")
+    return data
+
+
+def from_flowroute(attrs: Any, given: Address) -> Address:
+    """An E911 record's attributes as knm's address (what Flowroute registered); `given`
+    when the answer shows no address (the caller name is always `given`'s)."""
+    attrs = attrs if isinstance(attrs, dict) else {}
+
+    def part(key: str) -> str:
+        value = attrs.get(key)
+        return " ".join(str(value).split()) if value not in (None, "") else ""
+
+    if not part("street_name"):
+        return given
+    return Address(
+        street_address=" ".join(p for p in (part("street_number"), part("street_name")) if p),
+        extended_address=" ".join(p for p in (part("address_type"),
+                                              part("address_type_number")) if p),
+        locality=part("city") or given.locality,
+        region=(part("state") or given.region).upper(),
+        postal_code=part("zip") or given.postal_code,
+        country=ISO_COUNTRIES.get(part("country").upper(), given.country),
+        caller_name=given.caller_name)
+
+
+def error_details(doc: Any) -> str | None:
+    """Flowroute's reasons in an error body (`errors[].detail`, else `title`)."""
+    rows = doc.get("errors") if isinstance(doc, dict) else None
+    texts = [str(e.get("detail") or e.get("title") or "") for e in rows or []
+             if isinstance(e, dict)]
+    return "; ".join(t for t in texts if t) or None
+
+
+def to_address_check(status: int, doc: Any, given: Address) -> AddressCheck:
+    """`POST /e911s/validate`'s answer: 204 `valid` (Flowroute returns no normalisation: the
+    address stays as given), 404 or 400 `invalid` with Flowroute's reason. Never
+    `corrected`: Flowroute suggests nothing."""
+    if status in (200, 204):
+        return AddressCheck("valid", given)
+    return AddressCheck("invalid", given, message=error_details(doc) or
+                        "Flowroute could not validate the address")
+
+
+def _error_doc(content: bytes) -> Any:
+    """An error body's JSON (None when it is not JSON: its reason is then unknown)."""
+    try:
+        return json.loads(content or b"null")
+    except ValueError:
+        return None
+
+
+def related_id(resource: Mapping[str, Any], relation: str) -> str | None:
+    """The id a number resource's `relation` (`e911_address`, `cnam_preset`) points at."""
+    relations = resource.get("relationships")
+    found = relations.get(relation) if isinstance(relations, dict) else None
+    data = found.get("data") if isinstance(found, dict) else None
+    if isinstance(data, list):
+        data = data[0] if data else None
+    return str(data["id"]) if isinstance(data, dict) and data.get("id") is not None else None
+
+
+def cnam_fault(value: str) -> str | None:
+    """Why Flowroute would refuse `value` as a CNAM record (README "CNAM Storage Rules": at
+    most 15 characters, at least one a letter); None when it may take it."""
+    if len(value) > MAX_CNAM:
+        return f"Flowroute caller names are at most {MAX_CNAM} characters"
+    if not any(ch.isalpha() for ch in value):
+        return "Flowroute caller names need at least one letter (a name, not a number)"
+    return None
+
+
+def cnam_record(row: Any) -> dict[str, Any]:
+    """A CNAM record as knm reads it: `id`, `value`, `is_approved`, `rejection_reason`;
+    `ValueError` for a row without an id."""
+    if not isinstance(row, dict) or row.get("id") in (None, ""):
+        raise ValueError("CNAM record without an id")
+    attrs = row.get("attributes") if isinstance(row.get("attributes"), dict) else {}
+    return {"id": str(row["id"]), "value": str(attrs.get("value") or ""),
+            "is_approved": attrs.get("is_approved") is True,
+            "rejection_reason": str(attrs.get("rejection_reason") or "") or None}
+
+
+def cnam_page(doc: Any) -> tuple[list[dict[str, Any]], bool]:
+    """The records of one `GET /cnams` page and whether a next page exists."""
+    rows = doc.get("data") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("cnams answer without a data list")
+    links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
+    return [cnam_record(r) for r in rows if isinstance(r, dict) and r.get("id")], \
+        bool(links.get("next"))
+
+
+def reusable(records: list[dict[str, Any]], value: str) -> dict[str, Any] | None:
+    """The account's record for `value` worth reusing: an approved one, else one awaiting
+    approval; a rejected one never (asking again is a new record, decided anew)."""
+    same = [r for r in records if squeezed(r["value"]) == squeezed(value)
+            and not r["rejection_reason"]]
+    same.sort(key=lambda r: not r["is_approved"])
+    return same[0] if same else None
+
+
+def cnam_state(record: Mapping[str, Any]) -> FeatureStatus:
+    """Where a CNAM record stands: approved (to associate), awaiting approval, rejected."""
+    if record["rejection_reason"]:
+        return FeatureStatus(ERROR, "rejected", message="Flowroute rejected the caller name "
+                             f"{record['value']!r}: {record['rejection_reason']}")
+    if not record["is_approved"]:
+        return FeatureStatus(PENDING, "awaiting approval", refs=[record["id"]],
+                             message="Flowroute approves caller names by hand (1-2 days)")
+    return FeatureStatus(PROVISIONED, "approved")
+
+
 def _locality(attrs: dict[str, Any]) -> dict[str, Any] | None:
     locality = {"region": str(attrs.get("state") or "").upper() or None,
                 "rate_center": attrs.get("rate_center"), "country": attrs.get("iso_country")}
@@ -215,7 +450,7 @@ class Flowroute(HttpCarrier):
     maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
-         "locality", "settle"})
+         "locality", "settle", "e911", "cnam", "outbound_cnam_only"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("access_key", required=True, description="access key (Basic-auth user)"),
         Setting("secret_key", required=True, secret=True,
@@ -395,3 +630,202 @@ class Flowroute(HttpCarrier):
         else:
             data.update(self.route_number(number.number, route))
         return OrderStatus("complete", "held", data)
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _details(self, number: str) -> dict[str, Any]:
+        """The number's resource (`GET /numbers/{id}`): its `e911_address` and `cnam_preset`
+        relationships. A number the account does not hold is `CarrierNotFound`."""
+        doc = self.call("GET", f"/numbers/{number_id(number)}", number=number)
+        return self.parsed(number_resource, doc, number, number=number)
+
+    def _attributes(self, number: str, address: Address) -> dict[str, Any]:
+        try:
+            return e911_attributes(address, number)
+        except ValueError as exc:
+            raise errors.AddressInvalid(address.to_e911(), str(exc), carrier=self.name) from None
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        num = number.number
+        try:
+            attrs = e911_attributes(address, num)
+        except ValueError as exc:  # Flowroute's fields cannot carry it: no call
+            return AddressCheck("invalid", address, message=str(exc))
+        response = self.request("POST", "/e911s/validate", json=e911_body(attrs), number=num,
+                                headers={"Content-Type": MEDIA}, idempotent=True, acts=False,
+                                accept=(400, 404))
+        doc: Any = None
+        if response.status_code in (400, 404):
+            doc = self.parsed(_error_doc, response.content)
+        return to_address_check(response.status_code, doc, address)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        """Create the record, associate it; a refused association deletes the record (the
+        carrier is left as it was), a lost answer is checked on the number at once."""
+        num = number.number
+        attrs = self._attributes(num, address)
+        created = self.call("POST", "/e911s", json=e911_body(attrs), number=num,
+                            headers={"Content-Type": MEDIA})
+        record = self.parsed(resource_of, created, number=num)
+        e911_id = str(record["id"])
+        registered = from_flowroute(record.get("attributes"), address)
+        previous = number.carrier_data.get("flowroute_e911_id")
+        previous = str(previous) if previous and str(previous) != e911_id else None
+        try:
+            self.request("PATCH", f"/numbers/{number_id(num)}/relationships/e911s/{e911_id}",
+                         number=num, headers={"Content-Type": MEDIA})
+        except errors.KnmError as exc:
+            if not exc.unsettled:  # refused: nothing changed on the number
+                self._forget_e911(e911_id, num)
+                raise
+            try:
+                held = related_id(self._details(num), "e911_address")
+            except errors.KnmError:  # cannot tell now: settling reads the number later
+                return FeatureStatus(PENDING, "unknown", {"flowroute_e911_id": e911_id,
+                                                          "flowroute_e911_previous_id": previous},
+                                     registered, message=self.scrub(str(exc)))
+            if held != e911_id:  # it did not take: undo, answer the failure
+                self._forget_e911(e911_id, num)
+                raise
+        if previous:
+            self._forget_e911(previous, num)
+        return FeatureStatus(PROVISIONED, "associated", {"flowroute_e911_id": e911_id,
+                                                         "flowroute_e911_previous_id": None},
+                             registered)
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Whether the number's `e911_address` is the record knm associated. Settling an
+        association whose answer was lost also finishes it — the record that lost is
+        deleted (knm's own, used by no number): the one write it does."""
+        num = number.number
+        held = related_id(self._details(num), "e911_address")
+        wanted = number.carrier_data.get("flowroute_e911_id")
+        previous = number.carrier_data.get("flowroute_e911_previous_id")
+        if wanted and held == str(wanted):
+            if previous and str(previous) != held:
+                self._forget_e911(str(previous), num)
+            return FeatureStatus(PROVISIONED, "associated",
+                                 {"flowroute_e911_previous_id": None})
+        if wanted and previous and str(wanted) != str(previous):
+            self._forget_e911(str(wanted), num)
+            data = {"flowroute_e911_id": str(previous), "flowroute_e911_previous_id": None}
+        else:
+            data = {"flowroute_e911_previous_id": None}
+        shown = f"record {held}" if held else "no emergency address"
+        return FeatureStatus(ERROR, "not associated", data,
+                             message=f"Flowroute holds {shown} for the number, not knm's "
+                                     f"record {wanted}" if wanted else
+                                     "knm holds no Flowroute E911 record for the number")
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        num = number.number
+        try:
+            self.request("DELETE", f"/numbers/{number_id(num)}/relationships/e911s",
+                         number=num)
+        except errors.CarrierNotFound:  # nothing associated (or no such number): removed
+            self.log.info("%s: %s had no E911 association to remove", self.name, num)
+        for key in ("flowroute_e911_id", "flowroute_e911_previous_id"):
+            if number.carrier_data.get(key):
+                self._forget_e911(str(number.carrier_data[key]), num)
+        return FeatureStatus(REMOVED, "dissociated", {"flowroute_e911_id": None,
+                                                      "flowroute_e911_previous_id": None})
+
+    def _forget_e911(self, e911_id: str, number: str) -> None:
+        """Delete an E911 record knm created and no longer uses; a failure only leaves an
+        unused record in the account."""
+        try:
+            self.request("DELETE", f"/e911s/{e911_id}", number=number)
+        except errors.KnmError as exc:
+            self.log.warning("%s: E911 record %s of %s not deleted: %s", self.name, e911_id,
+                             number, self.scrub(exc))
+
+    def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
+        """Associate the account's record of that name (reused, else created): PROVISIONED
+        when it is approved already, PENDING until Flowroute approves a new one."""
+        num = number.number
+        nid = number_id(num)
+        if display_name is None:
+            try:
+                self.request("DELETE", f"/numbers/{nid}/relationships/cnam", number=num)
+            except errors.CarrierNotFound:
+                self.log.info("%s: %s had no CNAM association to remove", self.name, num)
+            return FeatureStatus(PROVISIONED, "unlisted", {"flowroute_cnam_id": None})
+        if is_us_tollfree(nanp_digits(num) or ""):
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="cnam.display_name",
+                message="Flowroute lists caller names on long-code numbers only, not on "
+                        "toll-free numbers")
+        fault = cnam_fault(display_name)
+        if fault:
+            raise errors.Invalid("cnam.display_name", fault)
+        record = self._cnam_record_for(display_name, num)
+        state = cnam_state(record)
+        data = {"flowroute_cnam_id": record["id"]}
+        if state.state == ERROR:  # rejected the moment it was made
+            raise self.refusal(state.message, number=num)
+        if state.state == PENDING:
+            return FeatureStatus(PENDING, state.carrier_status, data, message=state.message,
+                                 refs=state.refs)
+        self._associate_cnam(record["id"], num)
+        return FeatureStatus(PROVISIONED, "listed", data)
+
+    def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The record's approval: still awaited (PENDING), rejected or deleted (ERROR), or
+        given — then the record is associated now (Flowroute takes it only once approved:
+        the write settling does) and the listing is PROVISIONED."""
+        num = number.number
+        cnam_id = number.carrier_data.get("flowroute_cnam_id")
+        if not cnam_id:
+            return FeatureStatus(ERROR, "unknown", message="knm holds no Flowroute caller-name "
+                                 "record for the number")
+        try:
+            doc = self.call("GET", f"/cnams/{cnam_id}", number=num)
+        except errors.CarrierNotFound:
+            return FeatureStatus(ERROR, "deleted", {"flowroute_cnam_id": None},
+                                 message=f"the caller-name record {cnam_id} was deleted at "
+                                         "Flowroute")
+        record = self.parsed(lambda d: cnam_record(resource_of(d)), doc, number=num)
+        state = cnam_state(record)
+        if state.state != PROVISIONED:
+            return state
+        if not self.provisioning_allowed(number):
+            return FeatureStatus(PENDING, "approved", message="provisioning is sandboxed: "
+                                 "the approved record is not associated")
+        self._associate_cnam(record["id"], num)
+        return FeatureStatus(PROVISIONED, "listed")
+
+    def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
+        """Flowroute has no per-number API for it (the SDK has none; `cnam_lookups_enabled`
+        travels with a purchase): refused, saying where it is set."""
+        raise errors.NotImplementedByCarrier(
+            self.name, cause="cnam.inbound_lookup",
+            message="Flowroute has no API to turn a number's inbound caller-name lookup on or "
+                    "off; it is chosen at purchase (the knm_flowroute setting "
+                    "cnam_lookups_enabled) or in Flowroute's portal. knm sets only the "
+                    "outbound listing (cnam.display_name) on Flowroute numbers")
+
+    def _cnam_record_for(self, value: str, number: str) -> dict[str, Any]:
+        """The account's record for `value` (`reusable`), else a new one (`POST /cnams`)."""
+        found: list[dict[str, Any]] = []
+        for page in range(CNAM_PAGES):
+            doc = self.call("GET", "/cnams", number=number,
+                            params={"limit": str(PAGE_SIZE), "offset": str(page * PAGE_SIZE)})
+            rows, more = self.parsed(cnam_page, doc, number=number)
+            found += rows
+            best = reusable(found, value)
+            if (best is not None and best["is_approved"]) or not more:
+                break
+        record = reusable(found, value)
+        if record is not None:
+            return record
+        doc = self.call("POST", "/cnams", json={"value": value}, number=number,
+                        headers={"Content-Type": MEDIA})
+        return self.parsed(lambda d: cnam_record(resource_of(d)), doc, number=number)
+
+    def _associate_cnam(self, cnam_id: str, number: str) -> None:
+        """Put an approved record on the number, unless it is there already (an association
+        is what Flowroute charges for and files with the CNAM databases)."""
+        if related_id(self._details(number), "cnam_preset") == cnam_id:
+            return
+        self.request("PATCH", f"/numbers/{number_id(number)}/relationships/cnam/{cnam_id}",
+                     number=number, headers={"Content-Type": MEDIA})

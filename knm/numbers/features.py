@@ -54,6 +54,9 @@ PROVIDERS: frozenset[str] = frozenset()
 #: features served by a carrier's number features, by the capability the carrier declares
 CARRIER_FEATURES = {"e911": "e911", "cnam": "cnam", "inbound_cnam": "cnam",
                     "outbound_cnam": "cnam"}
+#: a `cnam` carrier without a per-number inbound lookup (Flowroute) declares this too, so
+#: `inbound_cnam` is not offered on its numbers (a write of it would only be a 501)
+OUTBOUND_CNAM_ONLY = "outbound_cnam_only"
 #: the settings naming the module that serves each capability (Kazoo's, per reseller)
 PROVIDER_SETTINGS = {"e911": "e911_provider", "cnam": "cnam_provider"}
 #: Kazoo's provider modules, read as knm's: a carrier, or None for "the number's own
@@ -253,9 +256,11 @@ def available_for(*, assigned_to: str | None, used_by: str | None, module_name: 
             continue
         if feature in PROVIDERS_WITH_AVAILABLE and not _provider_says_available(feature):
             continue
-        if feature in CARRIER_FEATURES and serving(CARRIER_FEATURES[feature], module_name,
-                                                   rules) is None:
-            continue
+        if feature in CARRIER_FEATURES:
+            provider = serving(CARRIER_FEATURES[feature], module_name, rules)
+            if provider is None or (feature == "inbound_cnam"
+                                    and carriers.offers(provider, OUTBOUND_CNAM_ONLY)):
+                continue
         out.append(feature)
     return out
 

@@ -940,7 +940,9 @@ class SettledFeature:
 
 def settle(numbers: Iterable[str] | None = None) -> list[SettledFeature]:
     """Ask the carriers about every provisioning under way (of `numbers` when given) and
-    finish the ones they finished. Never provisions anything; only reads at carriers."""
+    finish the ones they finished. Never starts a provisioning: it reads at carriers, and
+    writes only the step a carrier itself deferred (Flowroute associates a caller name once
+    its approval came; a lost E911 association's leftover record is deleted)."""
     out: list[SettledFeature] = []
     for row in pending(numbers):
         out.append(_settle_row(row))

@@ -32,6 +32,40 @@ Flowroute's docs pages (v2.0 purchase, errors, v2.1 purchase example):
   "Authentication failed.", "id", "status": 401, "title": "Unauthorized"}]}`. Errors carry an
   integer `status` equal to the HTTP status.
 
+Number features (SPEC §13; the SDK's `controllers/e911s_controller.py`,
+`controllers/cnams_controller.py` and README examples):
+- `POST /v2/e911s/validate {"data": {"type": "e911", "attributes": {label, first_name,
+  last_name, street_name, street_number, city, state, country, zip, address_type?,
+  address_type_number?}}}` → **204** valid, or **404** `{"errors": [{"detail", "id",
+  "status"}]}`. Fates by the simulators' one rule (`knm.simulators.addresses`, the street
+  being `street_number street_name`): postal code 00000 rejected, an address outside the US
+  and Canada rejected; a street with CORRECTME is rejected too ("Could not geocode…"):
+  Flowroute suggests no correction, so what another carrier would correct it refuses.
+- `POST /v2/e911s` (the same body, validated the same way: 400 otherwise) → **201** the
+  record, upper-cased as a geocoder spells it; `GET /v2/e911s`, `GET`/`PATCH`/`DELETE
+  /v2/e911s/{id}` (a record a number uses cannot be deleted: 400, as the README says),
+  `GET /v2/e911s/{id}/relationships/numbers`.
+- `PATCH /v2/numbers/{id}/relationships/e911s/{e911_id}` → **204** (again: 204, no error);
+  `DELETE /v2/numbers/{id}/relationships/e911s` → **204**. The number's
+  `relationships.e911_address.data` is `{"type": "e911", "id"}` or null.
+- `POST /v2/cnams {"value"}` (JSON, or form as the SDK posts it; at most 15 characters, one
+  a letter: 400 otherwise) → **201** the record with `is_approved` false; it is approved (or,
+  `feature_result` `failed`, rejected with a `rejection_reason`) after
+  `feature_complete_ms` — or at once by `POST /_sim/cnams/{id}/approve` or `…/reject`
+  (`{"reason"}`); `GET /v2/cnams?limit&offset&is_approved`, `GET`/`DELETE /v2/cnams/{id}`
+  (deleting disassociates every number using it).
+- `PATCH /v2/numbers/{id}/relationships/cnam/{cnam_id}` → **202** `{"data": {"attributes":
+  {"date_created"}, "id", "type": "cnam"}}`; refused (400) while the record awaits approval
+  and on toll-free numbers; `DELETE /v2/numbers/{id}/relationships/cnam` → **202**. The
+  number's `relationships.cnam_preset.data` is `{"type": "cnam", "id"}` or null.
+- `sim.e911s[id]` / `sim.cnams[id]` hold the records; an owned row's `e911_id` / `cnam_id`
+  its associations.
+
+Unverified (chosen): the exact statuses of refused associations and deletions (400 here),
+the relationship objects' `type` words, whether `POST /v2/cnams` wants JSON or a form (both
+taken), and that association is immediate once approved (Flowroute says it "takes 5-7
+business days" to show in the CNAM databases).
+
 Unverified (chosen): purchase answers 201 (the v2.x docs; the SDK README says 200); where
 `messaging_enabled` / `cnam_lookups_enabled` travel (accepted as query parameters, top-level
 JSON or `data.attributes`); the 207 body (the number document plus an `included`
@@ -44,14 +78,15 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import uuid
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from knm.simulators import numbering
+from knm.simulators import addresses, numbering
 from knm.simulators.base import TOLLFREE_NPAS, RecordedRequest, Simulator
 
 HOST = "https://api.flowroute.com"
@@ -95,6 +130,11 @@ class FlowrouteSimulator(Simulator):
         self.routes_book: dict[str, dict[str, Any]] = {"0": dict(DEFAULT_ROUTE)}
         self.messaging_provisioning_up = True
         self._next_route = 98396
+        #: the account's E911 records and CNAM records, by id
+        self.e911s: dict[str, dict[str, Any]] = {}
+        self.cnams: dict[str, dict[str, Any]] = {}
+        self._next_e911 = 21301
+        self._next_cnam = 23454
         super().__init__(access_key=access_key, secret_key=secret_key)
 
     def reset(self) -> None:
@@ -102,6 +142,8 @@ class FlowrouteSimulator(Simulator):
         with self.lock:
             self.routes_book = {"0": dict(DEFAULT_ROUTE)}
             self.messaging_provisioning_up = True
+            self.e911s.clear()
+            self.cnams.clear()
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         pair = numbering.basic_auth(request)
@@ -116,6 +158,7 @@ class FlowrouteSimulator(Simulator):
 
     def routes(self, app: FastAPI) -> None:
         sim = self
+        self._feature_routes(app)  # first: their literal paths win over `{relation}`
 
         @app.get("/v2/numbers/available")
         def search(request: Request) -> Response:
@@ -252,7 +295,8 @@ class FlowrouteSimulator(Simulator):
             cnam = options.get("cnam_lookups_enabled")
             row = {"id": number_id, "number": number, "primary_route": "0",
                    "failover_route": None, "alias": None, "messaging_enabled": False,
-                   "cnam_lookups_enabled": True if cnam is None else _truthy(cnam)}
+                   "cnam_lookups_enabled": True if cnam is None else _truthy(cnam),
+                   "e911_id": None, "cnam_id": None}
             self.owned[number] = row
             provisioning_down = not self.messaging_provisioning_up or number_id.endswith("207")
             doc = self._number_doc(row)
@@ -317,7 +361,10 @@ class FlowrouteSimulator(Simulator):
                            "monthly_cost": 1.25, "setup_cost": 1.0,
                            "messaging_enabled": row["messaging_enabled"],
                            "cnam_lookups_enabled": row["cnam_lookups_enabled"]},
-            "relationships": {"cnam_preset": {"data": None}, "e911_address": {"data": None},
+            "relationships": {"cnam_preset": {"data": {"type": "cnam", "id": row["cnam_id"]}
+                                              if row.get("cnam_id") else None},
+                              "e911_address": {"data": {"type": "e911", "id": row["e911_id"]}
+                                               if row.get("e911_id") else None},
                               "failover_route": rel(row["failover_route"]),
                               "primary_route": rel(row["primary_route"])},
             "links": {"self": f"{HOST}/v2/numbers/{value}"},
@@ -330,6 +377,233 @@ class FlowrouteSimulator(Simulator):
                         if r is not None and r in self.routes_book]
         return {"data": self._number_resource(row), "included": included,
                 "links": {"self": f"{HOST}/v2/numbers/{row['id']}"}}
+
+    # -- number features: E911 records and CNAM records ------------------------------------
+
+    def _feature_routes(self, app: FastAPI) -> None:
+        sim = self
+
+        @app.post("/v2/e911s/validate")
+        async def validate(request: Request) -> Response:
+            attrs = _e911_attributes(await request.body())
+            if isinstance(attrs, Response):
+                return attrs
+            refusal = _address_refusal(attrs)
+            if refusal:
+                return flowroute_error(404, refusal, title=False)
+            return Response(status_code=204)
+
+        @app.get("/v2/e911s")
+        def list_e911s(request: Request) -> Response:
+            state = (request.query_params.get("state") or "").upper()
+            with sim.lock:
+                rows = [r for r in sim.e911s.values() if not state or r["state"] == state]
+            return _doc(_paged(request, [_e911_json(r) for r in rows], "/v2/e911s"))
+
+        @app.post("/v2/e911s")
+        async def create_e911(request: Request) -> Response:
+            attrs = _e911_attributes(await request.body())
+            if isinstance(attrs, Response):
+                return attrs
+            refusal = _address_refusal(attrs)
+            if refusal:
+                return flowroute_error(400, refusal, title=False)
+            with sim.lock:
+                e911_id = str(sim._next_e911)
+                sim._next_e911 += 1
+                sim.e911s[e911_id] = {"id": e911_id, **_geocoded(attrs)}
+                record = _e911_json(sim.e911s[e911_id])
+            return _doc({"data": record}, 201)
+
+        @app.get("/v2/e911s/{e911_id}")
+        def get_e911(e911_id: str) -> Response:
+            with sim.lock:
+                found = sim.e911s.get(e911_id)
+            if found is None:
+                return flowroute_error(404, "Could not find that resource on your account.")
+            return _doc({"data": _e911_json(found)})
+
+        @app.patch("/v2/e911s/{e911_id}")
+        async def update_e911(e911_id: str, request: Request) -> Response:
+            attrs = _e911_attributes(await request.body(), partial=True)
+            if isinstance(attrs, Response):
+                return attrs
+            with sim.lock:
+                found = sim.e911s.get(e911_id)
+                if found is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                merged = {**{k: v for k, v in found.items() if k != "id"}, **attrs}
+                refusal = _address_refusal(merged)
+                if refusal:
+                    return flowroute_error(400, refusal, title=False)
+                found.update(_geocoded(merged))
+                return _doc({"data": _e911_json(found)})
+
+        @app.delete("/v2/e911s/{e911_id}")
+        def delete_e911(e911_id: str) -> Response:
+            with sim.lock:
+                if e911_id not in sim.e911s:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                if sim._users("e911_id", e911_id):
+                    return flowroute_error(400, "This E911 record is associated with phone "
+                                           "numbers; remove the associations first.")
+                sim.e911s.pop(e911_id)
+            return Response(status_code=204)
+
+        @app.get("/v2/e911s/{e911_id}/relationships/numbers")
+        def e911_numbers(e911_id: str, request: Request) -> Response:
+            with sim.lock:
+                if e911_id not in sim.e911s:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                rows = [{"type": "number", "id": r["id"],
+                         "attributes": {"alias": r["alias"], "value": r["id"]},
+                         "links": {"self": f"{HOST}/v2/numbers/{r['id']}"}}
+                        for r in sim._users("e911_id", e911_id)]
+            return _doc(_paged(request, rows, f"/v2/e911s/{e911_id}/relationships/numbers"))
+
+        @app.patch("/v2/numbers/{number_id}/relationships/e911s/{e911_id}")
+        def associate_e911(number_id: str, e911_id: str) -> Response:
+            with sim.lock:
+                row = sim._owned_by_id(number_id)
+                if row is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                if e911_id not in sim.e911s:
+                    return flowroute_error(404, f"E911 record {e911_id} does not exist.")
+                row["e911_id"] = e911_id
+            return Response(status_code=204)
+
+        @app.delete("/v2/numbers/{number_id}/relationships/e911s")
+        def dissociate_e911(number_id: str) -> Response:
+            with sim.lock:
+                row = sim._owned_by_id(number_id)
+                if row is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                row["e911_id"] = None
+            return Response(status_code=204)
+
+        @app.get("/v2/cnams")
+        def list_cnams(request: Request) -> Response:
+            wanted = request.query_params.get("is_approved")
+            with sim.lock:
+                rows = [sim._cnam(c) for c in list(sim.cnams)]
+            if wanted is not None:
+                rows = [r for r in rows if r["is_approved"] == _truthy(wanted)]
+            return _doc(_paged(request, [_cnam_json(r) for r in rows], "/v2/cnams"))
+
+        @app.post("/v2/cnams")
+        async def create_cnam(request: Request) -> Response:
+            body = await request.body()
+            doc = _json(body)
+            if not isinstance(doc, dict):
+                doc = dict(parse_qsl(body.decode("utf-8", "replace")))
+            value = doc.get("value")
+            if not isinstance(value, str) or not value.strip():
+                return flowroute_error(400, "value is required.")
+            value = " ".join(value.split()).upper()
+            if len(value) > 15 or not any(ch.isalpha() for ch in value):
+                return flowroute_error(400, "A CNAM value is up to 15 characters, at least one "
+                                       "of which is a letter.")
+            with sim.lock:
+                cnam_id = str(sim._next_cnam)
+                sim._next_cnam += 1
+                record = {"id": cnam_id, "value": value, "is_approved": False,
+                          "rejection_reason": None, "creation_datetime": _stamp(),
+                          "approval_datetime": None, "order": None}
+                sim.cnams[cnam_id] = record
+                answer = _cnam_json(record)  # as created: approval comes later
+                record["order"] = sim.place_feature("cnam", "", cnam_id=cnam_id)["id"]
+            return _doc({"data": answer}, 201)
+
+        @app.get("/v2/cnams/{cnam_id}")
+        def get_cnam(cnam_id: str) -> Response:
+            with sim.lock:
+                if cnam_id not in sim.cnams:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                return _doc({"data": _cnam_json(sim._cnam(cnam_id))})
+
+        @app.delete("/v2/cnams/{cnam_id}")
+        def delete_cnam(cnam_id: str) -> Response:
+            with sim.lock:
+                if sim.cnams.pop(cnam_id, None) is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                for row in sim._users("cnam_id", cnam_id):
+                    row["cnam_id"] = None
+            return Response(status_code=204)
+
+        @app.patch("/v2/numbers/{number_id}/relationships/cnam/{cnam_id}")
+        def associate_cnam(number_id: str, cnam_id: str) -> Response:
+            with sim.lock:
+                row = sim._owned_by_id(number_id)
+                if row is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                if cnam_id not in sim.cnams:
+                    return flowroute_error(404, f"CNAM record {cnam_id} does not exist.")
+                if not sim._cnam(cnam_id)["is_approved"]:
+                    return flowroute_error(400, "This CNAM record has not been approved yet.")
+                if row["id"][1:4] in TOLLFREE_NPAS:
+                    return flowroute_error(400, "CNAM records can be assigned to long code "
+                                           "numbers only.")
+                row["cnam_id"] = cnam_id
+            return _doc({"data": {"attributes": {"date_created": _stamp()},
+                                  "id": int(cnam_id), "type": "cnam"}}, 202)
+
+        @app.delete("/v2/numbers/{number_id}/relationships/cnam")
+        def dissociate_cnam(number_id: str) -> Response:
+            with sim.lock:
+                row = sim._owned_by_id(number_id)
+                if row is None:
+                    return flowroute_error(404, "Could not find that resource on your account.")
+                row["cnam_id"] = None
+            return _doc({"data": {"attributes": {"date_created": _stamp()}, "id": None,
+                                  "type": "cnam"}}, 202)
+
+        @app.post("/_sim/cnams/{cnam_id}/{verdict}")
+        async def decide_cnam(cnam_id: str, verdict: str, request: Request) -> Response:
+            doc = _json(await request.body())
+            reason = doc.get("reason") if isinstance(doc, dict) else None
+            if verdict not in ("approve", "reject"):
+                return JSONResponse({"error": "approve or reject"}, status_code=404)
+            if not sim.decide_cnam(cnam_id, verdict == "approve", reason):
+                return JSONResponse({"error": f"no CNAM record {cnam_id}"}, status_code=404)
+            with sim.lock:
+                return JSONResponse(_cnam_json(sim.cnams[cnam_id]))
+
+    def decide_cnam(self, cnam_id: str, approve: bool, reason: str | None = None) -> bool:
+        """Approve or reject a CNAM record now, as Flowroute's staff would; False if unknown."""
+        with self.lock:
+            record = self.cnams.get(cnam_id)
+            if record is None:
+                return False
+            order = self.feature_orders.get(record.get("order") or "")
+            if order is not None and order["state"] == "pending":
+                order["state"] = "complete" if approve else "failed"
+            self._decided(record, approve, reason)
+            return True
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        record = self.cnams.get(order.get("cnam_id") or "")
+        if order["kind"] == "cnam" and record is not None and not record["is_approved"] \
+                and not record["rejection_reason"]:
+            self._decided(record, order["state"] == "complete", None)
+
+    def _decided(self, record: dict[str, Any], approve: bool, reason: str | None) -> None:
+        record["is_approved"] = approve
+        record["rejection_reason"] = None if approve else (
+            reason or "The CNAM preset appears to be misleading.")
+        record["approval_datetime"] = _stamp() if approve else None
+
+    def _cnam(self, cnam_id: str) -> dict[str, Any]:
+        """A CNAM record with its approval advanced per the switches."""
+        with self.lock:
+            record = self.cnams[cnam_id]
+            if record.get("order"):
+                self.feature_progress(record["order"])
+            return record
+
+    def _users(self, key: str, record_id: str) -> list[dict[str, Any]]:
+        """The owned numbers whose `key` association is `record_id`."""
+        with self.lock:
+            return [r for r in self.owned.values() if r.get(key) == record_id]
 
     # -- routes -------------------------------------------------------------------------------
 
@@ -368,6 +642,76 @@ class FlowrouteSimulator(Simulator):
                 return flowroute_error(422, f"Route {route_id} does not exist.")
             row[relation] = route_id
         return Response(status_code=204)
+
+
+E911_FIELDS = ("label", "first_name", "last_name", "street_name", "street_number", "city",
+               "state", "country", "zip")
+E911_OPTIONAL = ("address_type", "address_type_number")
+#: Flowroute's country words (and ISO codes, which its own examples use) → ISO
+COUNTRY_ISO = {"USA": "US", "US": "US", "CANADA": "CA", "CA": "CA"}
+
+
+def _e911_attributes(body: bytes, *, partial: bool = False) -> dict[str, Any] | Response:
+    """An E911 record's attributes from a request body; Flowroute's 400 when malformed."""
+    doc = _json(body)
+    data = doc.get("data") if isinstance(doc, dict) else None
+    attrs = data.get("attributes") if isinstance(data, dict) else None
+    if not isinstance(attrs, dict) or data.get("type") != "e911":
+        return flowroute_error(400, "The request body must be an e911 object.")
+    if not partial:
+        missing = [k for k in E911_FIELDS if not str(attrs.get(k) or "").strip()]
+        if missing:
+            return flowroute_error(400, f"Missing required attributes: {', '.join(missing)}.")
+    if bool(attrs.get("address_type")) != bool(attrs.get("address_type_number")):
+        return flowroute_error(400, "address_type_number is required with address_type.")
+    return {k: str(attrs[k]) for k in E911_FIELDS + E911_OPTIONAL if attrs.get(k) is not None}
+
+
+def _address_refusal(attrs: dict[str, Any]) -> str | None:
+    """Why Flowroute's geocoder refuses these attributes (None: it takes them)."""
+    street = f"{attrs.get('street_number', '')} {attrs.get('street_name', '')}"
+    country = COUNTRY_ISO.get(str(attrs.get("country") or "").strip().upper(), "")
+    verdict = addresses.fate(street, attrs.get("zip"), country)
+    if verdict == addresses.VALID:
+        return None
+    return "Could not geocode this address. Please check the validity of your address."
+
+
+def _geocoded(attrs: dict[str, Any]) -> dict[str, Any]:
+    """The attributes as Flowroute's geocoder spells them (names kept as given)."""
+    return {k: (v if k in ("label", "first_name", "last_name") else addresses.normalised(v))
+            for k, v in attrs.items()}
+
+
+def _e911_json(record: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "e911", "id": record["id"],
+            "attributes": {k: v for k, v in record.items() if k != "id"},
+            "links": {"self": f"{HOST}/v2/e911s/{record['id']}"}}
+
+
+def _cnam_json(record: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "cnam", "id": record["id"],
+            "attributes": {k: record[k] for k in ("value", "is_approved", "rejection_reason",
+                                                  "creation_datetime", "approval_datetime")},
+            "links": {"self": f"{HOST}/v2/cnams/{record['id']}"}}
+
+
+def _paged(request: Request, rows: list[dict[str, Any]], path: str) -> dict[str, Any]:
+    """One `limit`/`offset` page of `rows` with Flowroute's `links` (default 10, ≤ 200)."""
+    try:
+        limit = max(1, min(200, int(request.query_params.get("limit") or 10)))
+        offset = max(0, int(request.query_params.get("offset") or 0))
+    except ValueError:
+        limit, offset = 10, 0
+    links = {"self": f"{HOST}{path}?limit={limit}&offset={offset}"}
+    if offset + limit < len(rows):
+        links["next"] = f"{HOST}{path}?limit={limit}&offset={offset + limit}"
+    return {"data": rows[offset:offset + limit], "links": links}
+
+
+def _stamp() -> str:
+    """A timestamp as Flowroute's CNAM records show them (`2018-06-01 00:09:52.513092+00:00`)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.000000+00:00", time.gmtime())
 
 
 def _route_json(route: dict[str, Any]) -> dict[str, Any]:
