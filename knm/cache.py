@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import threading
-from dataclasses import asdict
 from typing import Any, Protocol
 
 from sqlalchemy import delete, select
@@ -37,7 +36,7 @@ class SearchCache(Protocol):
 
 
 def _encode(result: SearchResult) -> str:
-    return json.dumps(asdict(result), separators=(",", ":"))
+    return json.dumps(result.to_dict(), separators=(",", ":"))
 
 
 def _decode(text: str | bytes) -> SearchResult:
@@ -206,14 +205,14 @@ class StoreCache:
             conn.execute(delete(search_cache).where(search_cache.c.query_id == query_id))
             conn.execute(delete(search_cache).where(search_cache.c.expires_at < now))
             conn.execute(search_cache.insert().values(
-                query_id=query_id, expires_at=expires, results=[asdict(r) for r in results]))
+                query_id=query_id, expires_at=expires, results=[r.to_dict() for r in results]))
             if found:
                 conn.execute(delete(discovered_numbers).where(
                     discovered_numbers.c.number.in_([r.number for r in found])))
                 conn.execute(delete(discovered_numbers).where(
                     discovered_numbers.c.expires_at < now))
                 conn.execute(discovered_numbers.insert(), [
-                    {"number": r.number, "expires_at": expires, "result": asdict(r)}
+                    {"number": r.number, "expires_at": expires, "result": r.to_dict()}
                     for r in found])
 
     def _results(self, query_id: str) -> list[dict[str, Any]] | None:

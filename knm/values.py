@@ -68,9 +68,17 @@ class SearchResult:
             out["price"] = self.price
         return out
 
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a JSON-ready dict, what `from_dict` reads. Not `dataclasses.asdict`:
+        it deep-copies every nested dict, and a search cached in the database writes a few
+        hundred results at a time (the copy was most of the demo's search time)."""
+        return {"number": self.number, "carrier": self.carrier, "state": self.state,
+                "carrier_data": self.carrier_data, "block": self.block,
+                "locality": self.locality, "price": self.price}
+
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> SearchResult:
-        """A result as `dataclasses.asdict` wrote it (JSON turned the block into a list)."""
+        """A result as `to_dict` wrote it (JSON turned the block into a list)."""
         raw = dict(raw)
         if raw.get("block"):
             raw["block"] = tuple(raw["block"])

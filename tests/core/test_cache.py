@@ -10,11 +10,23 @@ from knm.clock import ManualClock
 
 RESULTS = [
     SearchResult("+14155550100", "knm_telnyx", "discovery", {"order": {"id": "a"}},
-                 locality={"city": "San Francisco"}),
+                 locality={"city": "San Francisco"},
+                 price={"currency": "USD", "monthly": "1.00", "upfront": "0.50"}),
     SearchResult("+14155550101", "knm_inventory", "available"),
     SearchResult("+14155550102", "knm_other", "discovery", {}, block=("+14155550102",
                                                                        "+14155550109")),
 ]
+
+
+def test_a_cached_result_keeps_every_field() -> None:
+    """The caches write results with `to_dict`: a field added to `SearchResult` and left
+    out there would be lost between a search and the purchase."""
+    from dataclasses import fields
+
+    for result in RESULTS:
+        written = result.to_dict()
+        assert set(written) == {f.name for f in fields(SearchResult)}
+        assert SearchResult.from_dict(written) == result
 
 
 def _caches(redis_url: str | None) -> list[cache.SearchCache]:
