@@ -97,6 +97,31 @@ def settling(number: PhoneNumber) -> str:
     return "acquire"
 
 
+def settled_by_holding(number: PhoneNumber, row: Any, data: dict[str, Any], *, holder: str,
+                       held_status: str, routed: Callable[[], bool | None],
+                       route: Callable[[], dict[str, Any]]) -> OrderStatus:
+    """How a carrier whose purchases and releases are synchronous settles: by whether its
+    account holds the number (`row`, None when not). A release is done when the number is
+    gone; a purchase when it is held — and since a purchase whose answer was lost may never
+    have reached its routing step, a held number not routed as configured is routed now
+    (`routed()` False → `route()`: an idempotent update, nothing bought or released;
+    `routed()` None: no routing setting to check it by)."""
+    if settling(number) == "disconnect":
+        if row is None:
+            return OrderStatus("complete", "released", message=f"not held by the {holder}")
+        return OrderStatus("failed", held_status, data, f"still held by the {holder}")
+    if row is None:
+        return OrderStatus("failed", "not held", message=f"the {holder} does not hold it")
+    is_routed = routed()
+    if is_routed is None:
+        data["routing_status"] = "unknown"
+    elif is_routed:
+        data["routing_status"] = "routed"
+    else:
+        data.update(route())
+    return OrderStatus("complete", held_status, data)
+
+
 def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,
                fetch: Callable[[], OrderStatus], first: OrderStatus | None = None, *,
                pending_keys: tuple[str, str] = PURCHASE_KEYS,

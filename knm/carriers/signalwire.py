@@ -31,7 +31,7 @@ import httpx
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.orders import OrderStatus, settled_by_holding
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
 
@@ -333,17 +333,7 @@ class SignalWire(HttpCarrier):
         bought or released)."""
         row = self.held(number.number)
         data: dict[str, Any] = {"signalwire_id": row.get("id")} if row else {}
-        if settling(number) == "disconnect":
-            if row is None:
-                return OrderStatus("complete", "released", message="not held by the project")
-            return OrderStatus("failed", "held", data, "still held by the project")
-        if row is None:
-            return OrderStatus("failed", "not held", message="the project does not hold it")
-        routed = self.routed(row) if self.can_route() else None
-        if routed is None:
-            data["routing_status"] = "unknown"  # no routing setting any more to check it by
-        elif routed:
-            data["routing_status"] = "routed"
-        else:
-            data.update(self.route(number, str(row["id"])))
-        return OrderStatus("complete", "held", data)
+        return settled_by_holding(
+            number, row, data, holder="project", held_status="held",
+            routed=lambda: self.routed(row) if self.can_route() else None,
+            route=lambda: self.route(number, str(row["id"])))

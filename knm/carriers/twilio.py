@@ -49,7 +49,7 @@ from knm.carriers.features import (
     FeatureStatus,
 )
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import OrderStatus, poll_feature, settling
+from knm.carriers.orders import OrderStatus, poll_feature, settled_by_holding
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
 from knm.record import PhoneNumber
@@ -407,21 +407,11 @@ class Twilio(HttpCarrier):
         row = self.held(number.number)
         data: dict[str, Any] = {"twilio_sid": row.get("sid"),
                                 "friendly_name": row.get("friendly_name")} if row else {}
-        if settling(number) == "disconnect":
-            if row is None:
-                return OrderStatus("complete", "released", message="not held by the account")
-            return OrderStatus("failed", str(row.get("status") or "in-use"), data,
-                               "still held by the account")
-        if row is None:
-            return OrderStatus("failed", "not held", message="the account does not hold it")
-        routed = self.routed(row) if self.can_route() else None
-        if routed is None:
-            data["routing_status"] = "unknown"  # no routing setting any more to check it by
-        elif routed:
-            data["routing_status"] = "routed"
-        else:
-            data.update(self.reroute(number.number, str(row.get("sid"))))
-        return OrderStatus("complete", str(row.get("status") or "in-use"), data)
+        status = str((row or {}).get("status") or "in-use")
+        return settled_by_holding(
+            number, row, data, holder="account", held_status=status,
+            routed=lambda: self.routed(row) if self.can_route() else None,
+            route=lambda: self.reroute(number.number, str(row.get("sid"))))
 
     # -- number features (SPEC §13) -----------------------------------------------------------
 

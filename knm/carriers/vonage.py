@@ -35,7 +35,7 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import OrderStatus, settling
+from knm.carriers.orders import OrderStatus, settled_by_holding
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
 from knm.record import PhoneNumber
@@ -358,18 +358,8 @@ class Vonage(HttpCarrier):
         released)."""
         row = self.held(number.number)
         data: dict[str, Any] = {"country": row.get("country")} if row else {}
-        if settling(number) == "disconnect":
-            if row is None:
-                return OrderStatus("complete", "released", message="not held by the account")
-            return OrderStatus("failed", "held", data, "still held by the account")
-        if row is None:
-            return OrderStatus("failed", "not held", message="the account does not hold it")
-        routed = self.routed(row) if self.can_route() else None
-        if routed is None:
-            data["routing_status"] = "unknown"  # no routing setting any more to check it by
-        elif routed:
-            data["routing_status"] = "routed"
-        else:
-            data.update(self.route(number.number, str(row.get("country") or
-                                                      self.country_of(number))))
-        return OrderStatus("complete", "held", data)
+        return settled_by_holding(
+            number, row, data, holder="account", held_status="held",
+            routed=lambda: self.routed(row) if self.can_route() else None,
+            route=lambda: self.route(number.number, str(row.get("country")
+                                                        or self.country_of(number))))
