@@ -69,29 +69,28 @@ def create_many(account_id: str, data: dict[str, Any] = Depends(json_data),
              summary="Replace the public fields of several numbers")
 def update_many(account_id: str, data: dict[str, Any] = Depends(json_data),
                 caller: Caller = Depends(authenticate)) -> Response:
-    authorize(caller, account_id)
-    wanted = number_list(data)
-    try:
-        module = carrier_module(data, caller)
-    except errors.KnmError as exc:
-        return collection_answer(each_failed(wanted, exc), caller)
-    result = numbers.update(wanted, auth_by=caller.account_id, module_name=module,
-                            public_fields=public_fields(data))
-    return collection_answer(result, caller)
+    return _update_many(account_id, data, caller, merge=False)
 
 
 @router.patch(BASE, openapi_extra=NUMBERS_BODY, tags=["collection"],
               summary="Merge into the public fields of several numbers (`null` removes)")
 def patch_many(account_id: str, data: dict[str, Any] = Depends(json_data),
                caller: Caller = Depends(authenticate)) -> Response:
+    return _update_many(account_id, data, caller, merge=True)
+
+
+def _update_many(account_id: str, data: dict[str, Any], caller: Caller, *, merge: bool
+                 ) -> Response:
+    """POST (replace) and PATCH (merge) of several numbers' public fields: one path, so the
+    two differ only in how the fields are applied."""
     authorize(caller, account_id)
     wanted = number_list(data)
     try:
         module = carrier_module(data, caller)
     except errors.KnmError as exc:
         return collection_answer(each_failed(wanted, exc), caller)
-    result = numbers.update(wanted, auth_by=caller.account_id, module_name=module,
-                            merge_fields=public_fields(data))
+    fields = {"merge_fields" if merge else "public_fields": public_fields(data)}
+    result = numbers.update(wanted, auth_by=caller.account_id, module_name=module, **fields)
     return collection_answer(result, caller)
 
 
