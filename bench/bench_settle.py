@@ -5,11 +5,14 @@ when there is nothing to settle.
    a process of its own (`knm simulate`), is switched to `ambiguous: empty_502` (it sells the
    number, then answers an empty 502), and knm buys ~1,000 numbers across them — each one is
    kept unsettled. Then the simulators answer with 50 ms of latency per request, and
-   `knm.numbers.settle()` settles them all. Target: <= 2 s.
+   `knm.numbers.settle()` settles them all. Target: <= 2 s. A carrier that can list its
+   holdings is asked for a page or two of them instead of once per number
+   (`Carrier.held_listing`); `--baseline` first does the same with every number asked on
+   its own, in the same process, and prints the ratio.
 2. The background settler on an idle system: one round (`settler.settle_round`) — its time,
    and the SQL statements it sends. Target: one cheap query per interval.
 
-    .venv/bin/python bench/bench_settle.py [--numbers 1000] [--db URL]
+    .venv/bin/python bench/bench_settle.py [--numbers 1000] [--db URL] [--baseline] [--detail]
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ import argparse
 import itertools
 import json
 import logging
+import re
 import signal
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
@@ -31,7 +36,7 @@ from sqlalchemy import event
 
 from knm import accounts, config, numbers, runtime, store
 from knm.carriers import search
-from knm.numbers import settler
+from knm.numbers import purchase, settler
 from knm.simulators import registry
 
 KNM = str(Path(sys.executable).with_name("knm"))
@@ -53,8 +58,56 @@ def start_simulator(name: str) -> tuple[subprocess.Popen[str], dict]:
             continue
 
 
+def _shape(path: str) -> str:
+    """A request path with its numbers and ids made one word, to count requests by kind."""
+    return re.sub(r"[0-9a-f-]{8,}|\d{5,}", "{id}", path.split("?")[0])
+
+
 def switches(url: str, **values: object) -> None:
     httpx.post(f"{url}/_sim/switches", json=values, timeout=10).raise_for_status()
+
+
+def lose_and_settle(label: str, names: list[str], sims: dict, account_id: str,
+                    args: argparse.Namespace) -> float:
+    """Buy `args.numbers` numbers whose answers are lost, settle them all; the seconds."""
+    offers: list[list[str]] = []
+    for name in names:
+        prefix = registry.get(name).prefixes["local"]
+        found = search.find(prefix, 250, account_id=account_id, reseller_id=account_id,
+                            carriers=[name], query_id=f"bench-{label}-{name}")
+        offers.append([row["number"] for row in found])
+    wanted = [n for group in itertools.zip_longest(*offers) for n in group if n]
+    wanted = wanted[:args.numbers]  # spread over the carriers, as evenly as they stock
+    for _, doc in sims.values():
+        switches(doc["url"], ambiguous="empty_502", latency_ms=0)
+    lost = numbers.move(wanted, account_id)
+    unsettled = numbers.unsettled()
+    for _, doc in sims.values():
+        switches(doc["url"], ambiguous=None, latency_ms=50)
+    print(f"{label}: {len(unsettled)} unsettled purchases across {len(names)} carriers "
+          f"({len(lost.failed)} answers lost, {len(lost.succeeded)} bought cleanly)")
+
+    before = {name: len(httpx.get(f"{doc['url']}/_sim/requests", timeout=30).json())
+              for name, (_, doc) in sims.items()}
+    started, cpu = time.perf_counter(), time.process_time()
+    result = numbers.settle()
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    seen = {name.removeprefix("knm_"): httpx.get(f"{doc['url']}/_sim/requests",
+                                                 timeout=30).json()[before[name]:]
+            for name, (_, doc) in sims.items()}
+    asked = {name: len(rows) for name, rows in seen.items()}
+    print(f"  carrier requests while settling: {asked}")
+    if args.detail:
+        for name, rows in seen.items():
+            paths = Counter(f"{row.get('method')} {_shape(str(row.get('path')))}"
+                            for row in rows)
+            print(f"    {name}: {dict(paths.most_common())}")
+    in_service = sum(1 for pn in result.succeeded if pn.state == "in_service")
+    print(f"  settle: {len(result.succeeded)} settled ({in_service} in service), "
+          f"{len(result.failed)} left, in {seconds:.2f} s at 50 ms per carrier request "
+          f"(settle_concurrency {config.system_int('settle_concurrency')}; target <= 2 s); "
+          f"knm's own CPU {cpu:.2f} s, {sum(asked.values())} carrier requests")
+    return seconds
 
 
 def main() -> None:
@@ -63,6 +116,10 @@ def main() -> None:
     parser.add_argument("--db", default=None, help="database URL (default: a fresh SQLite)")
     parser.add_argument("--concurrency", type=int, default=None,
                         help="settle_concurrency (default: the configured one)")
+    parser.add_argument("--baseline", action="store_true",
+                        help="first settle as many with every number asked on its own")
+    parser.add_argument("--detail", action="store_true",
+                        help="also print each carrier's requests while settling, by path")
     args = parser.parse_args()
     logging.disable(logging.WARNING)  # a thousand "kept for settling" lines say nothing
     folder = tempfile.mkdtemp(prefix="knm-bench-settle-")
@@ -78,37 +135,14 @@ def main() -> None:
         if args.concurrency:
             config.set("number_manager", "settle_concurrency", args.concurrency)
         account = accounts.create("Bench", is_reseller=True)
-        offers: list[list[str]] = []
-        for name in names:
-            prefix = registry.get(name).prefixes["local"]
-            found = search.find(prefix, 250, account_id=account.id, reseller_id=account.id,
-                                carriers=[name])
-            offers.append([row["number"] for row in found])
-        wanted = [n for group in itertools.zip_longest(*offers) for n in group if n]
-        wanted = wanted[:args.numbers]  # spread over the carriers, as evenly as they stock
-        for _, doc in sims.values():
-            switches(doc["url"], ambiguous="empty_502")
-        lost = numbers.move(wanted, account.id)
-        unsettled = numbers.unsettled()
-        for _, doc in sims.values():
-            switches(doc["url"], ambiguous=None, latency_ms=50)
-        print(f"{len(unsettled)} unsettled purchases across {len(names)} carriers "
-              f"({len(lost.failed)} answers lost, {len(lost.succeeded)} bought cleanly)")
-
-        before = {name: len(httpx.get(f"{doc['url']}/_sim/requests", timeout=30).json())
-                  for name, (_, doc) in sims.items()}
-        started, cpu = time.perf_counter(), time.process_time()
-        result = numbers.settle()
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        asked = {name.removeprefix("knm_"): len(httpx.get(f"{doc['url']}/_sim/requests",
-                                                          timeout=30).json()) - before[name]
-                 for name, (_, doc) in sims.items()}
-        print(f"carrier requests while settling: {asked}")
-        in_service = sum(1 for pn in result.succeeded if pn.state == "in_service")
-        print(f"settle: {len(result.succeeded)} settled ({in_service} in service), "
-              f"{len(result.failed)} left, in {seconds:.2f} s at 50 ms per carrier request "
-              f"(settle_concurrency {config.system_int('settle_concurrency')}; target <= 2 s); "
-              f"knm's own CPU {cpu:.2f} s, {sum(asked.values())} carrier requests")
+        runs = [("each number asked on its own (the baseline)", 10 ** 9),
+                ("holdings listed where the carrier can", purchase.LISTING_MIN)]
+        figures = []
+        for label, listing_min in runs if args.baseline else runs[1:]:
+            purchase.LISTING_MIN = listing_min
+            figures.append(lose_and_settle(label, names, sims, account.id, args))
+        if len(figures) == 2:
+            print(f"listing / baseline: {figures[1] / figures[0]:.2f}x the time")
 
         statements: list[str] = []
 

@@ -43,6 +43,21 @@ def public_fields(doc: dict[str, Any] | None) -> dict[str, Any]:
             if is_public_key(k) and k not in ("id", "used_by")}
 
 
+_SCALARS = (str, int, float, bool, type(None))
+
+
+def _tree_copy(value: Any) -> Any:
+    """A copy of a JSON-shaped value (dicts and lists of scalars, as records hold); anything
+    else is left to `copy.deepcopy`."""
+    if isinstance(value, _SCALARS):
+        return value
+    if type(value) is dict:
+        return {key: _tree_copy(item) for key, item in value.items()}
+    if type(value) is list:
+        return [_tree_copy(item) for item in value]
+    return copy.deepcopy(value)
+
+
 def _is_empty(value: Any) -> bool:
     return value is None or value in ([], "", {}, 0) and not isinstance(value, bool)
 
@@ -163,7 +178,12 @@ class PhoneNumber:
         return changed
 
     def copy(self) -> PhoneNumber:
-        return copy.deepcopy(self)
+        """An independent record: every attribute copied, its JSON trees (doc, features,
+        carrier data, lists) copied node by node — a settle of a thousand numbers copies
+        each record twice, and `copy.deepcopy` was a third of its CPU."""
+        out = object.__new__(type(self))
+        out.__dict__ = {key: _tree_copy(value) for key, value in self.__dict__.items()}
+        return out
 
     # -- JSON out ----------------------------------------------------------------------------
 

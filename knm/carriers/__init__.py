@@ -53,7 +53,8 @@ __all__ = [
     "ALL_MODULES", "Address", "AddressCheck", "Carrier", "FeatureStatus", "OrderStatus",
     "SearchOptions", "SearchResult", "Setting", "WebhookEvent", "acquire", "all_modules",
     "available_carriers", "carrier_class", "check", "declared_names", "default_carrier",
-    "default_carriers", "disconnect", "feature", "find", "get_carrier", "info", "is_local",
+    "default_carriers", "disconnect", "feature", "find", "get_carrier", "held_listing", "info",
+    "is_local",
     "is_number_billable", "is_reachable", "is_store_backed", "keep_only_reachable", "offers",
     "parse_webhook", "register", "settle", "unregister",
 ]
@@ -168,17 +169,36 @@ def disconnect(number: PhoneNumber) -> PhoneNumber:
     return _call(number, "disconnect_number", "disconnect")
 
 
-def settle(number: PhoneNumber) -> OrderStatus:
+def held_listing(name: str, numbers: list[str], budget: int) -> Mapping[str, Any]:
+    """Carrier `name`'s rows of those of `numbers` its account holds, from a listing of its
+    holdings (`Carrier.held_listing`, at most `budget` requests), for `settle(…, listed=)`.
+    Any failure is an empty answer: every number is then asked on its own."""
+    carrier = get_carrier(name)
+    if carrier is None or type(carrier).held_listing is Carrier.held_listing:
+        return {}
+    try:
+        found = carrier.held_listing(numbers, budget)
+    except Exception as exc:  # noqa: BLE001 - a listing only saves requests; settle asks anyway
+        log.info("%s: holdings listing failed: %s", carrier.name, scrub(str(exc)))
+        return {}
+    return found if isinstance(found, Mapping) else {}
+
+
+def settle(number: PhoneNumber, *, listed: Mapping[str, Any] | None = None) -> OrderStatus:
     """What became of the unsettled purchase or release of `number` at its carrier
-    (`Carrier.settle`; SPEC §5.1). A carrier that is not installed, or that cannot tell,
-    raises (`NotImplementedByCarrier`): its unknown outcomes stay for an operator."""
+    (`Carrier.settle`; SPEC §5.1) — from its row in `listed` (`held_listing`) when it is
+    there. A carrier that is not installed, or that cannot tell, raises
+    (`NotImplementedByCarrier`): its unknown outcomes stay for an operator."""
     carrier = get_carrier(number.module_name)
     if carrier is None:
         raise errors.NotImplementedByCarrier(full_name(str(number.module_name)),
                                              message="carrier is not installed")
     crash: errors.CarrierFault | None = None
     try:
-        status = carrier.settle(number)
+        if listed and number.number in listed:
+            status = carrier.settle_held(number, listed[number.number])
+        else:
+            status = carrier.settle(number)
     except errors.KnmError as exc:
         _name_operation(exc, "settle")
         raise

@@ -11,7 +11,7 @@ from __future__ import annotations
 import abc
 import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -195,6 +195,22 @@ class Carrier(abc.ABC):
         `failed` or still `pending`. Only reads at the carrier — never orders or releases.
         Raise a `KnmError` when the carrier cannot be asked now. Default: this carrier cannot
         tell, so its unknown outcomes stay listed for an operator."""
+        raise errors.NotImplementedByCarrier(self.name)
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """Optional, for settling many numbers at once: the carrier's rows of those of
+        `numbers` the account holds, read from a listing of its holdings in at most `budget`
+        requests (a thousand lost purchases then cost a few listing pages, not a lookup
+        each). Each row is what `settle_held` takes. Only presence counts: a number the
+        answer leaves out is settled on its own (`settle`), because a listing read page by
+        page can skip a row that moved between pages, and "not held" decides that a purchase
+        did not happen. Default: no listing ({}), every number asked on its own."""
+        return {}
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
+        """`settle(number)` for a number `held_listing` found, `row` being what it found:
+        the same answer, without asking again whether the account holds it. Carriers that
+        override `held_listing` implement it."""
         raise errors.NotImplementedByCarrier(self.name)
 
     def parse_webhook(self, headers: Mapping[str, str], body: bytes) -> list[WebhookEvent]:

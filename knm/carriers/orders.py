@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
+from urllib.parse import parse_qsl, urlsplit
 
 from knm import errors
 from knm.carriers.base import Carrier
 from knm.carriers.features import FeatureStatus
 from knm.record import PhoneNumber
 
-__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "poll_feature",
-           "poll_order", "settling"]
+__all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "held_in_pages",
+           "next_page_query", "poll_feature", "poll_order", "settling"]
 
 log = logging.getLogger("knm.carriers.orders")
 
@@ -120,6 +121,40 @@ def settled_by_holding(number: PhoneNumber, row: Any, data: dict[str, Any], *, h
     else:
         data.update(route())
     return OrderStatus("complete", held_status, data)
+
+
+def held_in_pages(pages: Iterator[Iterable[Any]], numbers: Iterable[str], budget: int,
+                  number_of: Callable[[Mapping[str, Any]], Any]) -> dict[str, dict[str, Any]]:
+    """The rows of `numbers` found in a holdings listing (`Carrier.held_listing`): pages
+    read one at a time (`pages` makes one request per page it yields), at most `budget` of
+    them, stopping as soon as every number is found. A page that fails ends the listing
+    with what was found so far: the numbers not found are asked one by one, as before."""
+    wanted = set(numbers)
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(max(0, budget)):
+        try:
+            page = next(pages, None)
+        except errors.KnmError as exc:
+            log.info("holdings listing stopped after %d numbers: %s", len(found), exc)
+            break
+        if page is None:
+            break
+        for row in page:
+            if isinstance(row, Mapping):
+                number = number_of(row)
+                if number in wanted and number not in found:
+                    found[number] = dict(row)
+        if len(found) == len(wanted):
+            break
+    return found
+
+
+def next_page_query(link: Any) -> dict[str, str] | None:
+    """The query of a listing's "next page" link (absolute or a path): knm asks its own
+    base URL with it, never a host a carrier's answer names."""
+    if not isinstance(link, str) or not link:
+        return None
+    return dict(parse_qsl(urlsplit(link).query, keep_blank_values=True)) or None
 
 
 def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,

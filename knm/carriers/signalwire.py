@@ -22,7 +22,7 @@ host) is "Fabric API only" and cannot be set through this API.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -31,7 +31,12 @@ import httpx
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import OrderStatus, settled_by_holding
+from knm.carriers.orders import (
+    OrderStatus,
+    held_in_pages,
+    next_page_query,
+    settled_by_holding,
+)
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
 
@@ -54,6 +59,8 @@ HANDLER_FIELDS = {
 MAX_RESULTS = 100
 #: owned-number rows read per lookup (`filter_number` matches digit substrings)
 LOOKUP_PAGE_SIZE = 50
+#: rows per page of a holdings listing
+LISTING_PAGE_SIZE = 1000
 #: provinces and territories: a result in one of them is a Canadian number
 CANADIAN_REGIONS = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "ON", "PE", "QC",
                               "SK", "YT"})
@@ -331,7 +338,23 @@ class SignalWire(HttpCarrier):
         number. A purchase whose answer was lost never got its routing request, so a held
         number not routed as configured is routed now (an idempotent update: nothing is
         bought or released)."""
-        row = self.held(number.number)
+        return self.settle_held(number, self.held(number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """The project's phone numbers, a thousand a page (`links.next`)."""
+        def pages() -> Iterator[list[Any]]:
+            params: dict[str, str] | None = {"page_size": str(LISTING_PAGE_SIZE)}
+            while params:
+                doc = self.call("GET", "/phone_numbers", params=params)
+                rows = doc.get("data") if isinstance(doc, dict) else None
+                if not isinstance(rows, list):
+                    return
+                yield rows
+                links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
+                params = next_page_query(links.get("next"))
+        return held_in_pages(pages(), numbers, budget, lambda row: row.get("number"))
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         data: dict[str, Any] = {"signalwire_id": row.get("id")} if row else {}
         return settled_by_holding(
             number, row, data, holder="project", held_status="held",

@@ -31,9 +31,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import itertools
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -57,6 +58,7 @@ from knm.carriers.orders import (
     AsyncOrderCarrier,
     OrderStatus,
     WebhookEvent,
+    held_in_pages,
     poll_feature,
     settling,
 )
@@ -72,6 +74,10 @@ ORDER_STATES = {"success": "complete", "failure": "failed", "pending": "pending"
 GONE = frozenset({"deleted", "ported-out"})
 #: rows read per ownership lookup (the filter matches more than the one number)
 LOOKUP_PAGE_SIZE = 50
+#: rows per page of a holdings listing (Telnyx's most)
+LISTING_PAGE_SIZE = 250
+#: the key under which a listed row carries its number's orders (`Telnyx.held_listing`)
+LISTED_ORDERS = "_knm_listed_orders"
 #: how far a webhook's `telnyx-timestamp` may be from now (Telnyx's SDK: 300 s)
 WEBHOOK_TOLERANCE_S = 300
 #: a number's `emergency_status` → knm's feature state
@@ -232,6 +238,20 @@ def order_for(doc: Any, number: str) -> dict[str, Any] | None:
         for p in r.get("phone_numbers") or [])]
     mine.sort(key=lambda r: str(r.get("created_at") or ""))
     return mine[-1] if mine else None
+
+
+def orders_by_number(pages: Iterable[list[Any]], numbers: Iterable[str]
+                     ) -> dict[str, list[dict[str, Any]]]:
+    """The orders of `GET /number_orders` pages that name each of `numbers`."""
+    orders: dict[str, list[dict[str, Any]]] = {number: [] for number in numbers}
+    for page in pages:
+        for order in page:
+            entries = order.get("phone_numbers") if isinstance(order, dict) else None
+            for entry in entries if isinstance(entries, list) else []:
+                mine = orders.get(entry.get("phone_number")) if isinstance(entry, dict) else None
+                if mine is not None:
+                    mine.append(order)
+    return orders
 
 
 def verify_webhook(headers: Mapping[str, str], body: bytes, public_key: str, *,
@@ -515,15 +535,50 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
         """A release: settled by whether the account still holds the number. A purchase: by
         its order (its id, else its `customer_reference`) and whether the account holds the
         number (`purchase-pending` rows are pending, `purchase-failed` ones failed)."""
+        return self.settle_held(number, self.held(number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """The account's phone numbers, 250 a page (`meta.total_pages`; rows of numbers no
+        longer held, deleted or ported out, do not count), then its number orders, 250 a
+        page: each row found carries the orders naming its number (`LISTED_ORDERS`), so
+        settling a purchase finds its order by reference without a lookup of its own."""
+        held = held_in_pages(self._listing("/phone_numbers"), numbers, budget, lambda row: (
+            row.get("phone_number") if row.get("status") not in GONE else None))
+        if not held:
+            return held
+        orders = orders_by_number(itertools.islice(self._listing("/number_orders"), budget),
+                                  held)
+        return {number: {**row, LISTED_ORDERS: orders[number]} for number, row in held.items()}
+
+    def _listing(self, path: str) -> Iterator[list[Any]]:
+        """The pages of a Telnyx list (`page[number]` up to `meta.total_pages`), one request
+        each as they are read; a failed request ends the listing with what was read."""
+        page, last = 1, 1
+        while page <= last:
+            try:
+                doc = self.call("GET", path, params={"page[size]": LISTING_PAGE_SIZE,
+                                                     "page[number]": page})
+            except errors.KnmError as exc:
+                self.log.info("%s: listing %s stopped at page %d: %s", self.name, path, page,
+                              self.scrub(str(exc)))
+                return
+            rows = data_of(doc)
+            if not isinstance(rows, list):
+                return
+            yield rows
+            meta = doc.get("meta") if isinstance(doc, dict) else None
+            last = int(meta.get("total_pages") or 0) if isinstance(meta, dict) else 0
+            page += 1
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         num = number.number
-        row = self.held(num)
         if settling(number) == "disconnect":
             if row is None:
                 return OrderStatus("complete", "released", message=f"{num} is not held")
             return OrderStatus("failed", str(row.get("status") or ""),
                                message=f"{num} is still held ({row.get('status')})",
                                data={"phone_number_id": row.get("id")})
-        order = self._find_order(number)
+        order = self._listed_order(number, row) or self._find_order(number)
         order_id = order.order_id if order else None
         data = {**(order.data if order else {}), "order_id": order_id}
         if row is not None:
@@ -561,6 +616,23 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
             return to_events(json.loads(body))
         except ValueError as exc:
             raise errors.Invalid("body", f"unreadable Telnyx webhook: {exc}") from None
+
+    def _listed_order(self, number: PhoneNumber, row: Any) -> OrderStatus | None:
+        """The number's order among those a holdings listing found (`held_listing`): the
+        one of its id, else of its `order_reference`; None when none is (then it is looked
+        up, `_find_order`)."""
+        listed = row.get(LISTED_ORDERS) if isinstance(row, Mapping) else None
+        if not listed:
+            return None
+        data = number.carrier_data
+        order_id = data.get("order_id")
+        reference = data.get("order_reference") or data.get("customer_reference")
+        found = [o for o in listed if (order_id and o.get("id") == order_id)
+                 or (not order_id and reference and o.get("customer_reference") == reference)]
+        if not found:
+            return None
+        found.sort(key=lambda o: str(o.get("created_at") or ""))
+        return self.parsed(to_order_status, found[-1], number.number, number=number.number)
 
     def _find_order(self, number: PhoneNumber) -> OrderStatus | None:
         num = number.number

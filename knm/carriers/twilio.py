@@ -31,7 +31,7 @@ profile, vetting, channel-endpoint assignments), not a per-number setting: refus
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -49,7 +49,13 @@ from knm.carriers.features import (
     FeatureStatus,
 )
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import OrderStatus, poll_feature, settled_by_holding
+from knm.carriers.orders import (
+    OrderStatus,
+    held_in_pages,
+    next_page_query,
+    poll_feature,
+    settled_by_holding,
+)
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
 from knm.record import PhoneNumber
@@ -66,6 +72,8 @@ NANP_COUNTRIES = ("US", "CA")
 MAX_PAGE_SIZE = 1000
 #: owned-number rows read per lookup (the PhoneNumber filter is a pattern)
 LOOKUP_PAGE_SIZE = 50
+#: rows per page of a holdings listing (Twilio's most)
+LISTING_PAGE_SIZE = 1000
 #: SearchOptions.extra flag → Twilio capability filter
 CAPABILITY_FILTERS = {"voice": "VoiceEnabled", "sms": "SmsEnabled", "mms": "MmsEnabled",
                       "fax": "FaxEnabled"}
@@ -404,7 +412,23 @@ class Twilio(HttpCarrier):
         number (a held number is ours whatever its FriendlyName says). The purchase routed
         the number in the same request; a held number routed elsewhere is routed as
         configured (an idempotent update: nothing is bought or released)."""
-        row = self.held(number.number)
+        return self.settle_held(number, self.held(number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """The account's IncomingPhoneNumbers, a thousand a page (`next_page_uri`)."""
+        def pages() -> Iterator[list[Any]]:
+            params: dict[str, str] | None = {"PageSize": str(LISTING_PAGE_SIZE)}
+            while params:
+                doc = self.call("GET", f"{self.account}/IncomingPhoneNumbers.json",
+                                params=params)
+                rows = doc.get("incoming_phone_numbers") if isinstance(doc, dict) else None
+                if not isinstance(rows, list):
+                    return
+                yield rows
+                params = next_page_query(doc.get("next_page_uri"))
+        return held_in_pages(pages(), numbers, budget, lambda row: row.get("phone_number"))
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         data: dict[str, Any] = {"twilio_sid": row.get("sid"),
                                 "friendly_name": row.get("friendly_name")} if row else {}
         status = str((row or {}).get("status") or "in-use")

@@ -25,7 +25,7 @@ replies' shapes are not documented anywhere we could check: stand-ins, like the 
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -384,7 +384,14 @@ class Vitelity(HttpCarrier):
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Purchases and releases are synchronous here: whether the account holds the number
         (`listdids`) says what became of either."""
-        held = self.account_dids().get(number.number)
+        return self.settle_held(number, self.account_dids().get(number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """One `listdids` answers for every number (the whole account in one reply)."""
+        held = self.account_dids() if budget > 0 else {}
+        return {number: held[number] for number in numbers if number in held}
+
+    def settle_held(self, number: PhoneNumber, held: Any) -> OrderStatus:
         if settling(number) == "disconnect":
             if held is None:
                 return OrderStatus("complete", "removed", message="not on the account")

@@ -25,7 +25,7 @@ configured (the one write settling does: idempotent, it neither buys nor release
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -35,7 +35,11 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import OrderStatus, settled_by_holding
+from knm.carriers.orders import (
+    OrderStatus,
+    held_in_pages,
+    settled_by_holding,
+)
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
 from knm.record import PhoneNumber
@@ -356,7 +360,27 @@ class Vonage(HttpCarrier):
         number. A purchase whose answer was lost never got its `number/update`, so a held
         number not routed as configured is routed now (idempotent: nothing is bought or
         released)."""
-        row = self.held(number.number)
+        return self.settle_held(number, self.held(number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """The account's numbers, a hundred a page (`index` from 1, until `count`)."""
+        def pages() -> Iterator[list[Any]]:
+            index, seen = 1, 0
+            while True:
+                doc = self.call("GET", "/account/numbers", params={
+                    "size": str(LOOKUP_PAGE_SIZE), "index": str(index)})
+                rows = doc.get("numbers") if isinstance(doc, dict) else None
+                if not isinstance(rows, list) or not rows:
+                    return
+                yield rows
+                seen += len(rows)
+                if seen >= int(doc.get("count") or 0):
+                    return
+                index += 1
+        return held_in_pages(pages(), numbers, budget,
+                             lambda row: "+" + str(row.get("msisdn") or "").lstrip("+"))
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         data: dict[str, Any] = {"country": row.get("country")} if row else {}
         return settled_by_holding(
             number, row, data, holder="account", held_status="held",

@@ -534,7 +534,7 @@ def _claim_all(rows: dict[str, tuple[PhoneNumber, PhoneNumber, str]],
         return []
     tokens = {number: f"{repository.CLAIM_PREFIX}{uuid.uuid4().hex}" for number in rows}
     with store.write() as conn:
-        lost = repository.update_many([row for _, row, _ in rows.values()], conn, revs=tokens)
+        lost = repository.claim_many([row for _, row, _ in rows.values()], tokens, conn)
         mine = [number for number in rows if number not in lost]
         now = db_now(conn)
         conn.execute(delete(claims).where(claims.c.number.in_(mine)))
@@ -560,48 +560,80 @@ def _live_claims(numbers: list[str]) -> set[str]:
             claims.c.number.in_(numbers), claims.c.lease_until > db_now(conn)))).scalars())
 
 
+#: settling fewer numbers of one carrier than this asks for each on its own (a listing of
+#: the account's holdings would not save a request)
+LISTING_MIN = 5
+
+
+def listing_budget(count: int) -> int:
+    """Pages of a holdings listing worth reading to settle `count` numbers of one carrier:
+    one per ten numbers, so an account holding far more than it settles costs at most a
+    tenth more requests than asking for each, and one holding a few thousand costs a page
+    or two instead of `count` lookups."""
+    return count // 10 + 1
+
+
 def _ask_all(claimed: list[tuple[PhoneNumber, PhoneNumber, int, str]], concurrency: int
              ) -> list[OrderStatus | errors.KnmError]:
     """Every claimed record's carrier asked what happened: each carrier at most `concurrency`
     requests at a time (its rate limits are its own), all carriers side by side — so a
     thousand records spread over a dozen carriers take as long as the busiest carrier's
-    share, not the sum of all of them."""
+    share, not the sum of all of them. A carrier with many records is first asked for a
+    listing of its holdings (`carriers.held_listing`): the numbers found there are settled
+    from it, the others one by one."""
 
-    def ask(item: tuple[PhoneNumber, PhoneNumber, int, str]) -> OrderStatus | errors.KnmError:
+    def ask(item: tuple[PhoneNumber, PhoneNumber, int, str], listed: Any
+            ) -> OrderStatus | errors.KnmError:
         pn, row = item[0], item[1]
         try:
-            return carriers.settle(row)
+            return carriers.settle(row, listed=listed)
         except errors.KnmError as exc:
             return exc
         except Exception as exc:  # noqa: BLE001 - a broken carrier must not keep the claim
             return errors.CarrierFault(pn.module_name or "unknown", type(exc).__name__,
                                        number=pn.number, unsettled=True)
 
-    if len(claimed) <= 1 or concurrency <= 1:
-        return [ask(item) for item in claimed]
     answers: list[OrderStatus | errors.KnmError | None] = [None] * len(claimed)
     by_carrier: dict[str, list[int]] = {}
     for index, item in enumerate(claimed):
         by_carrier.setdefault(item[0].module_name or "", []).append(index)
 
-    def drain(todo: list[int], lock: threading.Lock) -> None:
+    def drain(todo: list[int], lock: threading.Lock, listed: Any) -> None:
         while True:
             with lock:
                 if not todo:
                     return
                 index = todo.pop()
-            answers[index] = ask(claimed[index])
+            answers[index] = ask(claimed[index], listed)
 
-    workers = []
-    for indexes in by_carrier.values():
+    def one_carrier(name: str, todo: list[int]) -> None:
+        listed: Any = {}
+        if len(todo) >= LISTING_MIN:
+            listed = carriers.held_listing(name, [claimed[i][1].number for i in todo],
+                                           listing_budget(len(todo)))
         lock = threading.Lock()
-        for _ in range(min(concurrency, len(indexes))):
-            worker = threading.Thread(target=drain, args=(indexes, lock), daemon=True,
-                                      name="knm-settle")
+        if concurrency <= 1 or len(todo) <= 1:
+            drain(todo, lock, listed)
+            return
+        workers = [threading.Thread(target=drain, args=(todo, lock, listed), daemon=True,
+                                    name="knm-settle")
+                   for _ in range(min(concurrency, len(todo)))]
+        for worker in workers:
             worker.start()
-            workers.append(worker)
-    for worker in workers:
-        worker.join()
+        for worker in workers:
+            worker.join()
+
+    if len(by_carrier) == 1:
+        [(name, todo)] = by_carrier.items()
+        one_carrier(name, todo)
+    else:
+        carriers_asked = [threading.Thread(target=one_carrier, args=item, daemon=True,
+                                           name="knm-settle-carrier")
+                          for item in by_carrier.items()]
+        for thread in carriers_asked:
+            thread.start()
+        for thread in carriers_asked:
+            thread.join()
     return [a if a is not None else errors.CarrierFault("unknown", "not asked",
                                                          unsettled=True)
             for a in answers]
