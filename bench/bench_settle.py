@@ -121,7 +121,23 @@ def main() -> None:
     parser.add_argument("--detail", action="store_true",
                         help="also print each carrier's requests while settling, by path")
     args = parser.parse_args()
+    if args.baseline and args.db:
+        parser.error("--baseline compares two runs, each on a fresh SQLite file: no --db")
     logging.disable(logging.WARNING)  # a thousand "kept for settling" lines say nothing
+    runs = [("each number asked on its own (the baseline)", 10 ** 9),
+            ("holdings listed where the carrier can", purchase.LISTING_MIN)]
+    figures = []
+    for label, listing_min in runs if args.baseline else runs[1:]:
+        purchase.LISTING_MIN = listing_min
+        figures.append(one_run(label, args))
+    if len(figures) == 2:
+        print(f"listing / baseline: {figures[1] / figures[0]:.2f}x the time")
+    idle_round()
+
+
+def one_run(label: str, args: argparse.Namespace) -> float:
+    """A fresh database and fresh simulators (the same stock each run), 1,000 lost
+    purchases settled: the seconds."""
     folder = tempfile.mkdtemp(prefix="knm-bench-settle-")
     runtime.configure(db=args.db or f"sqlite:///{folder}/knm.sqlite", cache="local")
     names = [n for n in registry.names()]
@@ -135,30 +151,7 @@ def main() -> None:
         if args.concurrency:
             config.set("number_manager", "settle_concurrency", args.concurrency)
         account = accounts.create("Bench", is_reseller=True)
-        runs = [("each number asked on its own (the baseline)", 10 ** 9),
-                ("holdings listed where the carrier can", purchase.LISTING_MIN)]
-        figures = []
-        for label, listing_min in runs if args.baseline else runs[1:]:
-            purchase.LISTING_MIN = listing_min
-            figures.append(lose_and_settle(label, names, sims, account.id, args))
-        if len(figures) == 2:
-            print(f"listing / baseline: {figures[1] / figures[0]:.2f}x the time")
-
-        statements: list[str] = []
-
-        def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
-            statements.append(statement)
-
-        times = []
-        for _ in range(200):
-            began = time.perf_counter()
-            settler.settle_round()
-            times.append(time.perf_counter() - began)
-        event.listen(store.engine(), "before_cursor_execute", count)
-        settler.settle_round()
-        event.remove(store.engine(), "before_cursor_execute", count)
-        print(f"idle settler round: median {statistics.median(times) * 1000:.2f} ms, "
-              f"{len(statements)} SQL statement(s): {statements[:3]}")
+        return lose_and_settle(label, names, sims, account.id, args)
     finally:
         for proc, _ in sims.values():
             proc.send_signal(signal.SIGINT)
@@ -167,6 +160,25 @@ def main() -> None:
                 proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 proc.kill()
+
+
+def idle_round() -> None:
+    """The background settler's round with nothing to settle: its time and its SQL."""
+    statements: list[str] = []
+
+    def count(_conn, _cursor, statement, *_args) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    times = []
+    for _ in range(200):
+        began = time.perf_counter()
+        settler.settle_round()
+        times.append(time.perf_counter() - began)
+    event.listen(store.engine(), "before_cursor_execute", count)
+    settler.settle_round()
+    event.remove(store.engine(), "before_cursor_execute", count)
+    print(f"idle settler round: median {statistics.median(times) * 1000:.2f} ms, "
+          f"{len(statements)} SQL statement(s): {statements[:3]}")
 
 
 if __name__ == "__main__":
