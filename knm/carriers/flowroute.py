@@ -63,7 +63,7 @@ from __future__ import annotations
 import json
 import re
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any, ClassVar
 
@@ -82,7 +82,7 @@ from knm.carriers.features import (
     squeezed,
 )
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import OrderStatus, held_in_pages, next_page_query, settling
+from knm.carriers.orders import OrderStatus, held_in_pages, linked_pages, settling
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
 
@@ -612,17 +612,9 @@ class Flowroute(HttpCarrier):
 
     def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
         """The account's numbers, two hundred a page (`links.next`)."""
-        def pages() -> Iterator[list[Any]]:
-            params: dict[str, str] | None = {"limit": str(PAGE_SIZE)}
-            while params:
-                doc = self.call("GET", "/numbers", params=params)
-                rows = doc.get("data") if isinstance(doc, dict) else None
-                if not isinstance(rows, list):
-                    return
-                yield rows
-                links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
-                params = next_page_query(links.get("next"))
-        return held_in_pages(pages(), numbers, budget,
+        pages = linked_pages(lambda params: self.call("GET", "/numbers", params=params),
+                             {"limit": str(PAGE_SIZE)})
+        return held_in_pages(pages, numbers, budget,
                              lambda row: "+" + str(row.get("id") or "").lstrip("+"))
 
     def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:

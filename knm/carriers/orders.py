@@ -27,7 +27,7 @@ from knm.carriers.features import FeatureStatus
 from knm.record import PhoneNumber
 
 __all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "held_in_pages",
-           "next_page_query", "poll_feature", "poll_order", "settling"]
+           "linked_pages", "next_page_query", "poll_feature", "poll_order", "settling"]
 
 log = logging.getLogger("knm.carriers.orders")
 
@@ -147,6 +147,33 @@ def held_in_pages(pages: Iterator[Iterable[Any]], numbers: Iterable[str], budget
         if len(found) == len(wanted):
             break
     return found
+
+
+def data_rows(doc: Any) -> Any:
+    """The rows of a page that keeps them under `data` (JSON:API and its kin)."""
+    return doc.get("data") if isinstance(doc, dict) else None
+
+
+def links_next(doc: Any) -> Any:
+    """The "next page" link of a page that keeps it under `links.next`."""
+    links = doc.get("links") if isinstance(doc, dict) else None
+    return links.get("next") if isinstance(links, dict) else None
+
+
+def linked_pages(get: Callable[[dict[str, str]], Any], first: dict[str, str], *,
+                 rows: Callable[[Any], Any] = data_rows,
+                 next_link: Callable[[Any], Any] = links_next) -> Iterator[list[Any]]:
+    """The pages of a listing whose every page links to the next: `get(params)` makes one
+    request, from `first`, then with each next link's query (`next_page_query`), until a
+    page has no next link or no list of rows."""
+    params: dict[str, str] | None = first
+    while params:
+        doc = get(params)
+        page = rows(doc)
+        if not isinstance(page, list):
+            return
+        yield page
+        params = next_page_query(next_link(doc))
 
 
 def next_page_query(link: Any) -> dict[str, str] | None:

@@ -22,7 +22,7 @@ host) is "Fabric API only" and cannot be set through this API.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -34,7 +34,7 @@ from knm.carriers.http import HttpCarrier, classify_by_words
 from knm.carriers.orders import (
     OrderStatus,
     held_in_pages,
-    next_page_query,
+    linked_pages,
     settled_by_holding,
 )
 from knm.phone import is_us_tollfree, nanp_digits
@@ -342,17 +342,9 @@ class SignalWire(HttpCarrier):
 
     def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
         """The project's phone numbers, a thousand a page (`links.next`)."""
-        def pages() -> Iterator[list[Any]]:
-            params: dict[str, str] | None = {"page_size": str(LISTING_PAGE_SIZE)}
-            while params:
-                doc = self.call("GET", "/phone_numbers", params=params)
-                rows = doc.get("data") if isinstance(doc, dict) else None
-                if not isinstance(rows, list):
-                    return
-                yield rows
-                links = doc.get("links") if isinstance(doc.get("links"), dict) else {}
-                params = next_page_query(links.get("next"))
-        return held_in_pages(pages(), numbers, budget, lambda row: row.get("number"))
+        pages = linked_pages(lambda params: self.call("GET", "/phone_numbers", params=params),
+                             {"page_size": str(LISTING_PAGE_SIZE)})
+        return held_in_pages(pages, numbers, budget, lambda row: row.get("number"))
 
     def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         data: dict[str, Any] = {"signalwire_id": row.get("id")} if row else {}

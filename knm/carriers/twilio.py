@@ -31,7 +31,7 @@ profile, vetting, channel-endpoint assignments), not a per-number setting: refus
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -52,7 +52,7 @@ from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import (
     OrderStatus,
     held_in_pages,
-    next_page_query,
+    linked_pages,
     poll_feature,
     settled_by_holding,
 )
@@ -416,17 +416,13 @@ class Twilio(HttpCarrier):
 
     def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
         """The account's IncomingPhoneNumbers, a thousand a page (`next_page_uri`)."""
-        def pages() -> Iterator[list[Any]]:
-            params: dict[str, str] | None = {"PageSize": str(LISTING_PAGE_SIZE)}
-            while params:
-                doc = self.call("GET", f"{self.account}/IncomingPhoneNumbers.json",
-                                params=params)
-                rows = doc.get("incoming_phone_numbers") if isinstance(doc, dict) else None
-                if not isinstance(rows, list):
-                    return
-                yield rows
-                params = next_page_query(doc.get("next_page_uri"))
-        return held_in_pages(pages(), numbers, budget, lambda row: row.get("phone_number"))
+        pages = linked_pages(
+            lambda params: self.call("GET", f"{self.account}/IncomingPhoneNumbers.json",
+                                     params=params),
+            {"PageSize": str(LISTING_PAGE_SIZE)},
+            rows=lambda doc: doc.get("incoming_phone_numbers") if isinstance(doc, dict) else None,
+            next_link=lambda doc: doc.get("next_page_uri") if isinstance(doc, dict) else None)
+        return held_in_pages(pages, numbers, budget, lambda row: row.get("phone_number"))
 
     def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
         data: dict[str, Any] = {"twilio_sid": row.get("sid"),

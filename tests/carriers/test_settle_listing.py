@@ -16,7 +16,7 @@ from order_flows import wired
 
 from knm import accounts, carriers, errors, numbers
 from knm.carriers import twilio
-from knm.carriers.orders import held_in_pages, next_page_query
+from knm.carriers.orders import held_in_pages, linked_pages, next_page_query
 from knm.numbers.purchase import LISTING_MIN, listing_budget
 from knm.simulators import registry
 from knm.simulators.base import RecordedRequest
@@ -184,3 +184,17 @@ def test_next_page_query_keeps_only_the_query() -> None:
     assert next_page_query("/2010-04-01/x.json?PageSize=2&Page=1&PageToken=PA1") == {
         "PageSize": "2", "Page": "1", "PageToken": "PA1"}
     assert next_page_query(None) is None and next_page_query("/no/query") is None
+
+
+def test_linked_pages_follow_the_next_links_query_on_knms_own_path() -> None:
+    asked: list[dict[str, str]] = []
+    pages = {"0": {"data": [1, 2], "links": {"next": "https://other.example/x?page=1&t=T"}},
+             "1": {"data": [3], "links": {}}}
+
+    def get(params: dict[str, str]) -> dict:
+        asked.append(params)
+        return pages[params["page"]]
+
+    assert list(linked_pages(get, {"page": "0"})) == [[1, 2], [3]]
+    assert asked == [{"page": "0"}, {"page": "1", "t": "T"}]
+    assert list(linked_pages(lambda _: {"data": "not a list"}, {"page": "0"})) == []
