@@ -305,6 +305,40 @@ def test_an_assignment_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> N
         assert numbers.pending_features() == []
 
 
+@pytest.mark.parametrize("spoilt", ["truncated", "timeout"])
+def test_an_assignment_answer_cut_or_never_sent_is_checked(kazoo_accounts: dict[str, str],
+                                                           spoilt: str) -> None:
+    """The assignment is done but its answer is cut short, or never comes (knm gives up at
+    `timeout_ms`): the check on the number finds it assigned — PROVISIONED, the previous
+    address deleted."""
+    with vonage(timeout_ms=1500) as sim:
+        held(sim)
+        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
+        sim.set(ambiguous=spoilt, match=ASSIGN, times=1, hang_s=3)
+        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
+        assert moved.doc["e911"]["status"] == "PROVISIONED"
+        assert moved.features["e911"]["street_address"] == "1 MARKET ST"
+        new_id = moved.carrier_data["vonage_e911_address_id"]
+        assert new_id != first.carrier_data["vonage_e911_address_id"]
+        assert assigned(sim)["id"] == new_id and list(sim.addresses) == [new_id]
+        assert numbers.pending_features() == []
+
+
+def test_a_validation_whose_answer_is_lost_stores_nothing(
+        kazoo_accounts: dict[str, str]) -> None:
+    """The trial address's creation is answered a truncated body: knm cannot read Vonage's
+    verdict, so it answers the failure and neither registers nor stores anything."""
+    with vonage() as sim:
+        held(sim)
+        before = numbers.get(NUMBER)
+        sim.set(ambiguous="truncated", match="POST /v1/addresses", times=1)
+        with pytest.raises(errors.KnmError):
+            numbers.update(NUMBER, merge_fields={"e911": GEARY})
+        after = numbers.get(NUMBER)
+        assert after.version == before.version and "e911" not in after.doc
+        assert sim.emergency == {} and not sim.received("PATCH")
+
+
 def test_a_lost_assignment_that_did_not_take_settles_to_error(
         kazoo_accounts: dict[str, str]) -> None:
     with vonage() as sim:
