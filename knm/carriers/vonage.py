@@ -20,6 +20,27 @@ was lost is settled by whether the account holds the number
 (`GET /account/numbers?pattern=<msisdn>&search_pattern=0`, exact match kept). Such a purchase
 never had its `number/update`, so settling sends it when the held number is not routed as
 configured (the one write settling does: idempotent, it neither buys nor releases).
+
+**E911** (reference/e911-cnam.md §2 "Vonage"; Vonage/vonage-dotnet-sdk@8cad0859
+`Vonage/Voice/Emergency/*` and its tests, developer.vonage.com/en/api/emergency and
+/api/addresses): Vonage's newer APIs live on `https://api.nexmo.com` (setting
+`api_base_url`; a `base_url` pointed elsewhere — a simulator — serves them too), JSON, the
+same HTTP Basic `api_key:api_secret`. An emergency location is an address resource
+(`POST /v1/addresses` `{address_name, address_line1, address_line2, city, region,
+postal_code, country, type: "emergency", address_location_type}` → the address with its
+`id`; `DELETE /v1/addresses/{id}` → 204) assigned to the number by `PATCH
+/v1/emergency/numbers/{msisdn}` `{"address": {"id"}, "contact_name"}`, answered
+synchronously with the number's emergency information (`{number, contact_name,
+address}`, also `GET` there): PROVISIONED once assigned, no asynchronous state. Vonage has
+no validation call, so knm validates as Vonage does, by creating the address: a trial one
+(refused, 400/422 with an RFC 7807 body: invalid; kept in another place: corrected, offered
+as a choice), deleted at once. Provisioning creates the address, assigns it; a refused
+assignment deletes the address just created, one whose answer was lost is checked at once
+on the number (only a failing check leaves it PENDING, settled by `emergency_status`); an
+assigned one deletes knm's previous address (carrier data `vonage_e911_address_id`; an
+address made outside knm is never touched). Removal unassigns (`DELETE
+/v1/emergency/numbers/{msisdn}`, unverified) and deletes knm's address. Vonage lists no
+caller names per number: no `cnam` capability.
 """
 
 from __future__ import annotations
@@ -34,6 +55,15 @@ import phonenumbers
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import (
     OrderStatus,
@@ -58,6 +88,16 @@ CODE_CLASSES: dict[str, type[errors.CarrierFault]] = {
     "429": errors.RateLimited}
 #: SearchOptions.extra flag → Vonage feature
 FEATURES = {"sms": "SMS", "voice": "VOICE", "mms": "MMS"}
+#: the root of Vonage's newer APIs (addresses, emergency calling)
+API_BASE_URL = "https://api.nexmo.com"
+ADDRESSES = "/v1/addresses"
+EMERGENCY_NUMBERS = "/v1/emergency/numbers"
+#: statuses with which Vonage refuses an address it is asked to create (an answer, not a
+#: failure, when knm validates)
+ADDRESS_REFUSED = (400, 422)
+LOCATION_TYPES = ("business", "residential")
+#: Vonage's `address_name`: 2 to 32 characters
+MAX_ADDRESS_NAME = 32
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -179,6 +219,14 @@ def held_row(doc: Any, number: str) -> dict[str, Any] | None:
                 None)
 
 
+def _json_or_none(content: bytes) -> Any:
+    """A body's JSON, None when it is not JSON (its reason is then unknown)."""
+    try:
+        return json.loads(content or b"null")
+    except ValueError:
+        return None
+
+
 def _price(cost: Any, currency: str) -> dict[str, str] | None:
     """Vonage's `cost` (the monthly rental) as knm's price, when it is a number."""
     if cost is None or isinstance(cost, bool):
@@ -188,6 +236,99 @@ def _price(cost: Any, currency: str) -> dict[str, str] | None:
     except (InvalidOperation, ValueError):
         return None
     return {"currency": currency, "monthly": str(monthly)} if monthly.is_finite() else None
+
+
+# -- pure: emergency addresses -----------------------------------------------------------------
+
+
+def address_body(address: Address, number: str, location_type: str = "business",
+                 *, trial: bool = False) -> dict[str, str]:
+    """The `POST /v1/addresses` body of an emergency address for `number` (`address_name`
+    names the number, within Vonage's 32 characters; a trial one — a validation — says so)."""
+    label = f"knm {'check ' if trial else ''}{number}"[:MAX_ADDRESS_NAME]
+    body = {"address_name": label, "address_line1": address.street_address,
+            "city": address.locality, "region": address.region,
+            "postal_code": address.postal_code, "country": address.country.upper(),
+            "type": "emergency", "address_location_type": location_type}
+    if address.extended_address:
+        body["address_line2"] = address.extended_address
+    return body
+
+
+def assignment_body(address_id: str, address: Address) -> dict[str, Any]:
+    """The `PATCH /v1/emergency/numbers/{msisdn}` body: the address and the contact (the
+    name on the 911 record; Vonage requires one)."""
+    return {"address": {"id": address_id},
+            "contact_name": address.caller_name or "Valued Customer"}
+
+
+def address_id_of(doc: Any) -> str:
+    """The `id` of an address answer; `ValueError` without one."""
+    if not isinstance(doc, dict) or not str(doc.get("id") or "").strip():
+        raise ValueError("address answer without an id")
+    return str(doc["id"])
+
+
+def from_vonage(doc: Any, given: Address) -> Address:
+    """The address a Vonage address resource holds, the parts it leaves out taken from
+    `given` (the caller name is always `given`'s: Vonage keeps it on the number)."""
+    doc = doc if isinstance(doc, dict) else {}
+
+    def part(key: str, fallback: str) -> str:
+        value = doc.get(key)
+        return " ".join(value.split()) if isinstance(value, str) and value.strip() \
+            else fallback
+
+    return Address(street_address=part("address_line1", given.street_address),
+                   extended_address=part("address_line2", given.extended_address),
+                   locality=part("city", given.locality),
+                   region=part("region", given.region).upper(),
+                   postal_code=part("postal_code", given.postal_code),
+                   country=part("country", given.country).upper(),
+                   caller_name=given.caller_name)
+
+
+def assigned_address(doc: Any) -> str | None:
+    """The id of the address a number's emergency information names (None: none)."""
+    if not isinstance(doc, dict):
+        raise ValueError("emergency answer that is not an object")
+    address = doc.get("address")
+    if address is None:
+        return None
+    if not isinstance(address, dict):
+        raise ValueError("emergency answer whose address is not an object")
+    found = address.get("id")
+    return str(found) if found not in (None, "") else None
+
+
+def problem_message(doc: Any) -> str | None:
+    """The text of an RFC 7807 problem (Vonage's newer APIs: `type`, `title`, `detail`,
+    `instance`, maybe `invalid_parameters[{name, reason}]`); None for another shape."""
+    if not isinstance(doc, dict) or not ("title" in doc or "detail" in doc):
+        return None
+    parts = [str(doc[k]) for k in ("title", "detail") if isinstance(doc.get(k), str)
+             and doc[k].strip()]
+    text = ": ".join(dict.fromkeys(parts))
+    rows = doc.get("invalid_parameters")
+    reasons = [f"{r.get('name')}: {r.get('reason')}" for r in rows or []
+               if isinstance(r, dict) and r.get("reason")] if isinstance(rows, list) else []
+    if reasons:
+        text = f"{text} ({'; '.join(reasons)})" if text else "; ".join(reasons)
+    return text or None
+
+
+def to_address_check(status: int, doc: Any, given: Address) -> AddressCheck:
+    """What creating a trial address says of `given`: refused (400/422) `invalid` with
+    Vonage's reason; kept as the same place `valid` (as Vonage spelt it); kept elsewhere
+    `corrected`, Vonage's spelling the one suggestion."""
+    if status in ADDRESS_REFUSED:
+        return AddressCheck("invalid", given, message=problem_message(doc) or
+                            "Vonage could not validate the address")
+    kept = from_vonage(doc, given)
+    if kept.same_place(given):
+        return AddressCheck("valid", kept)
+    return AddressCheck("corrected", given, [kept],
+                        message=f"Vonage would register {kept.lines()}")
 
 
 # -- the carrier ---------------------------------------------------------------------------------
@@ -203,7 +344,7 @@ class Vonage(HttpCarrier):
     maximal_prefix_length: ClassVar[int] = 10
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
-         "buy", "release", "check", "locality", "settle"})
+         "buy", "release", "check", "locality", "settle", "e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, description="API key (Basic-auth user)"),
         Setting("api_secret", required=True, secret=True,
@@ -217,6 +358,12 @@ class Vonage(HttpCarrier):
         Setting("max_search_pages", int, default=1,
                 description="most `number/search` pages (of 100) read one after another for "
                             "one search (each costs a round trip of the search's deadline)"),
+        Setting("api_base_url", description="root of Vonage's addresses and emergency APIs "
+                                            f"(default {API_BASE_URL}, or `base_url` when "
+                                            "that points elsewhere: a simulator)"),
+        Setting("address_location_type", default="business",
+                description="`address_location_type` of the emergency addresses knm creates "
+                            "(`business` or `residential`)"),
     )
 
     def request_headers(self) -> dict[str, str]:
@@ -226,6 +373,8 @@ class Vonage(HttpCarrier):
 
     def extract_error_message(self, response: httpx.Response) -> str | None:
         own = error_message(response.content[:ERROR_PREFIX_BYTES])
+        if own is None:
+            own = problem_message(_json_or_none(response.content[:ERROR_PREFIX_BYTES]))
         return own if own is not None else super().extract_error_message(response)
 
     def classify_error(self, response: httpx.Response, message: str | None
@@ -343,6 +492,135 @@ class Vonage(HttpCarrier):
         num = number.number
         self.submit("/number/cancel", number_form(num, self.country_of(number)), num)
         return number
+
+    # -- number features (SPEC §13): E911 ------------------------------------------------------
+
+    def api_url(self, path: str) -> str:
+        """`path` on the root of Vonage's newer APIs: `api_base_url`, else `base_url` when it
+        is not Vonage's own (a simulator, a proxy serving both), else api.nexmo.com."""
+        root = str(self.config.get("api_base_url") or "").rstrip("/")
+        if not root:
+            base = str(self.config.get("base_url") or "").rstrip("/")
+            root = base if base and base != self.default_base_url else API_BASE_URL
+        return root + path
+
+    def _emergency_path(self, number: str) -> str:
+        return self.api_url(f"{EMERGENCY_NUMBERS}/{number.lstrip('+')}")
+
+    def _location_type(self) -> str:
+        kind = str(self.config.get("address_location_type") or "business").lower()
+        if kind not in LOCATION_TYPES:
+            raise errors.CarrierMisconfigured(self.name, "address_location_type",
+                                              f"must be one of {', '.join(LOCATION_TYPES)}")
+        return kind
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        """Vonage validates when it creates an address: a trial one, compared with the address
+        given, then deleted (a refusal is the verdict `invalid`)."""
+        num = number.number
+        response = self.request("POST", self.api_url(ADDRESSES), number=num,
+                                json=address_body(address, num, self._location_type(),
+                                                  trial=True),
+                                accept=ADDRESS_REFUSED)
+        if response.status_code in ADDRESS_REFUSED:
+            return to_address_check(response.status_code, _json_or_none(response.content),
+                                    address)
+        doc = self.parse_reply(response, number=num)
+        if isinstance(doc, dict) and doc.get("id"):
+            self._forget_address(str(doc["id"]), num)
+        return to_address_check(response.status_code, doc, address)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        """Create the address, assign it; a refused assignment deletes the address (Vonage is
+        left as it was), a lost answer is checked on the number at once."""
+        num = number.number
+        created = self.call("POST", self.api_url(ADDRESSES), number=num,
+                            json=address_body(address, num, self._location_type()))
+        address_id = self.parsed(address_id_of, created, number=num)
+        registered = from_vonage(created, address)
+        previous = number.carrier_data.get("vonage_e911_address_id")
+        previous = str(previous) if previous and str(previous) != address_id else None
+        learnt = {"vonage_e911_address_id": address_id, "vonage_e911_previous_id": previous}
+        try:
+            doc = self.call("PATCH", self._emergency_path(num), number=num,
+                            json=assignment_body(address_id, address))
+            held = self.parsed(assigned_address, doc, number=num)
+        except errors.KnmError as exc:
+            if not exc.unsettled:  # refused: the number keeps what it had
+                self._forget_address(address_id, num)
+                raise
+            try:
+                held = self._assigned(num)
+            except errors.KnmError:  # cannot tell now: settling reads the number later
+                return FeatureStatus(PENDING, "unknown", learnt, registered,
+                                     message=self.scrub(str(exc)))
+            if held != address_id:  # it did not take: undo, answer the failure
+                self._forget_address(address_id, num)
+                raise
+        if held != address_id:
+            self._forget_address(address_id, num)
+            raise self.refusal(f"Vonage assigned {held or 'no address'} to {num}, not the "
+                               f"address {address_id} knm created", number=num)
+        if previous:
+            self._forget_address(previous, num)
+        return FeatureStatus(PROVISIONED, "assigned", {**learnt, "vonage_e911_previous_id":
+                                                       None}, registered)
+
+    def _assigned(self, number: str) -> str | None:
+        """The id of the address Vonage holds for `number` (`GET` its emergency
+        information; a 404 — no emergency information — is none)."""
+        response = self.request("GET", self._emergency_path(number), number=number,
+                                accept=(404,))
+        if response.status_code == 404:
+            return None
+        return self.parsed(assigned_address, self.parse_reply(response, number=number),
+                           number=number)
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Whether the number holds the address knm assigned. Settling an assignment whose
+        answer was lost also finishes it — the address that lost is deleted (knm's own, used
+        by no number): the one write it does."""
+        num = number.number
+        held = self._assigned(num)
+        wanted = number.carrier_data.get("vonage_e911_address_id")
+        previous = number.carrier_data.get("vonage_e911_previous_id")
+        if wanted and held == str(wanted):
+            if previous and str(previous) != held:
+                self._forget_address(str(previous), num)
+            return FeatureStatus(PROVISIONED, "assigned", {"vonage_e911_previous_id": None})
+        if wanted and previous and str(wanted) != str(previous):
+            self._forget_address(str(wanted), num)
+            data = {"vonage_e911_address_id": str(previous), "vonage_e911_previous_id": None}
+        else:
+            data = {"vonage_e911_previous_id": None}
+        shown = f"address {held}" if held else "no emergency address"
+        return FeatureStatus(ERROR, "not assigned", data,
+                             message=f"Vonage holds {shown} for the number, not knm's "
+                                     f"address {wanted}" if wanted else
+                                     "knm holds no Vonage emergency address for the number")
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        """Unassign the number's emergency address, then delete knm's address (a failure to
+        delete only leaves an unused address in the account)."""
+        num = number.number
+        try:
+            self.request("DELETE", self._emergency_path(num), number=num)
+        except errors.CarrierNotFound:  # nothing assigned (or no such number): removed
+            self.log.info("%s: %s had no emergency address to unassign", self.name, num)
+        for key in ("vonage_e911_address_id", "vonage_e911_previous_id"):
+            if number.carrier_data.get(key):
+                self._forget_address(str(number.carrier_data[key]), num)
+        return FeatureStatus(REMOVED, "unassigned", {"vonage_e911_address_id": None,
+                                                     "vonage_e911_previous_id": None})
+
+    def _forget_address(self, address_id: str, number: str) -> None:
+        """Delete an address knm created and no longer uses; a failure only leaves an unused
+        address in the account."""
+        try:
+            self.request("DELETE", self.api_url(f"{ADDRESSES}/{address_id}"), number=number)
+        except errors.KnmError as exc:
+            self.log.warning("%s: address %s of %s not deleted: %s", self.name, address_id,
+                             number, self.scrub(exc))
 
     # -- check, settle ------------------------------------------------------------------------
 

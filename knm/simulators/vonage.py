@@ -29,6 +29,30 @@ fixtures (`number_management/tests/data/*.json`) and Nexmo/api-specification
   401 `{"error-code": "401", "error-code-label": "authentication failed"}`, which the SDK
   raises as `vonage_http_client.errors.AuthenticationError`.
 
+Emergency calling (SPEC §13; Vonage/vonage-dotnet-sdk@8cad0859 `Vonage/Voice/Emergency`,
+its E2E tests, developer.vonage.com/en/api/emergency and /api/addresses), JSON on the paths of
+`https://api.nexmo.com`, the same Basic auth:
+- `POST /v1/addresses {address_name (2-32), address_line1, address_line2, city, region,
+  postal_code, country (2 letters), type: "emergency", address_location_type
+  (business|residential)}` → **201** the address with its `id` (a UUID), as the geocoder
+  spelt it (upper case, single spaces); `GET /v1/addresses?page&page_size` →
+  `{page, page_size, total_pages, total_items, _embedded: {addresses: […]}}`; `GET`,
+  `DELETE /v1/addresses/{id}` (→ 204).
+- `GET /v1/emergency/numbers/{msisdn}` → `{number, contact_name, address: {…}}`;
+  `PATCH` there `{"address": {"id"}, "contact_name"}` assigns the address, answered **200**
+  the same document (synchronous: no feature orders).
+- `sim.addresses[id]` holds the account's addresses, `sim.emergency[+E164]` a number's
+  assignment (`address_id`, `contact_name`); cancelling a number drops its assignment.
+
+Unverified (chosen), emergency calling: an address's fate follows `knm.simulators.addresses`
+at creation — rejected with **422** and an RFC 7807 problem (`type`, `title`, `detail`,
+`instance`, `invalid_parameters`), a `CORRECTME` street stored corrected (Vonage suggests
+nothing: it keeps what it would register), US and Canada only; 201 rather than 200 to a
+creation; a number without an address is `GET` 200 `{"number"}`, one the account does not hold
+404; removal is `DELETE /v1/emergency/numbers/{msisdn}` (204; 404 when nothing is assigned);
+an address a number uses cannot be deleted (409); `fail_with` bodies keep the Numbers API's
+`error-code` shape (give `"body"` for a problem document).
+
 Unverified (chosen): whether the real API sends the 420 with HTTP 200 or HTTP 420 — set
 `sim.method_failed_status = 420` to answer the other way (the SDK then raises
 `HttpRequestError`); labels other than "success", "method failed" and "authentication failed";
@@ -37,14 +61,16 @@ Unverified (chosen): whether the real API sends the 420 with HTTP 200 or HTTP 42
 
 from __future__ import annotations
 
+import json
 import re
+import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
-from knm.simulators import numbering
+from knm.simulators import addresses, numbering
 from knm.simulators.base import RecordedRequest, Simulator, e164, national
 
 DIAL_CODES = {"US": "1", "CA": "1", "GB": "44"}
@@ -62,9 +88,26 @@ VOICE_FIELDS = {"app_id": "app_id", "moHttpUrl": "moHttpUrl",
                 "messagesCallbackValue": "messagesCallbackValue"}
 
 
+#: the countries whose emergency addresses the simulator registers
+E911_COUNTRIES = ("US", "CA")
+LOCATION_TYPES = ("business", "residential")
+ADDRESS_FIELDS = ("address_name", "address_line1", "address_line2", "city", "region",
+                  "postal_code", "country", "type", "address_location_type")
+
+
 def vonage_status(code: str, label: str, http_status: int = 200) -> JSONResponse:
     return JSONResponse({"error-code": code, "error-code-label": label},
                         status_code=http_status)
+
+
+def problem(status: int, title: str, detail: str,
+            invalid: list[tuple[str, str]] | None = None) -> JSONResponse:
+    """An RFC 7807 problem, the error shape of Vonage's newer APIs."""
+    body: dict[str, Any] = {"type": f"https://developer.vonage.com/api-errors#{status}",
+                            "title": title, "detail": detail, "instance": str(uuid.uuid4())}
+    if invalid:
+        body["invalid_parameters"] = [{"name": n, "reason": r} for n, r in invalid]
+    return JSONResponse(body, status_code=status)
 
 
 class VonageSimulator(Simulator):
@@ -85,11 +128,17 @@ class VonageSimulator(Simulator):
                  api_secret: str = "vonage-simulated-secret") -> None:
         #: HTTP status sent with `error-code` 420 (see the module docstring); reset: 200
         self.method_failed_status = 200
+        #: the account's addresses by id; each number's emergency assignment
+        self.addresses: dict[str, dict[str, Any]] = {}
+        self.emergency: dict[str, dict[str, Any]] = {}
         super().__init__(api_key=api_key, api_secret=api_secret)
 
     def reset(self) -> None:
         super().reset()
         self.method_failed_status = 200
+        with self.lock:
+            self.addresses.clear()
+            self.emergency.clear()
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         wanted = (self.credentials["api_key"], self.credentials["api_secret"])
@@ -127,6 +176,42 @@ class VonageSimulator(Simulator):
         @app.post("/number/update")
         async def update(request: Request) -> Response:
             return sim._update(await _form(request))
+
+        self._emergency_routes(app)
+
+    def _emergency_routes(self, app: FastAPI) -> None:
+        sim = self
+
+        @app.post("/v1/addresses")
+        async def create_address(request: Request) -> Response:
+            return sim._create_address(_json(await request.body()))
+
+        @app.get("/v1/addresses")
+        def list_addresses(request: Request) -> Response:
+            return sim._list_addresses(dict(request.query_params))
+
+        @app.get("/v1/addresses/{address_id}")
+        def get_address(address_id: str) -> Response:
+            with sim.lock:
+                row = sim.addresses.get(address_id)
+            return JSONResponse(row) if row else problem(404, "Not found",
+                                                         f"No address {address_id}")
+
+        @app.delete("/v1/addresses/{address_id}")
+        def delete_address(address_id: str) -> Response:
+            return sim._delete_address(address_id)
+
+        @app.get("/v1/emergency/numbers/{msisdn}")
+        def get_emergency(msisdn: str) -> Response:
+            return sim._get_emergency(msisdn)
+
+        @app.patch("/v1/emergency/numbers/{msisdn}")
+        async def assign(msisdn: str, request: Request) -> Response:
+            return sim._assign(msisdn, _json(await request.body()))
+
+        @app.delete("/v1/emergency/numbers/{msisdn}")
+        def unassign(msisdn: str) -> Response:
+            return sim._unassign(msisdn)
 
     # -- behaviour ----------------------------------------------------------------------------
 
@@ -218,6 +303,7 @@ class VonageSimulator(Simulator):
             if row is None or row["country"] != form.get("country", "").upper():
                 return self._failed()
             self.owned.pop(number)
+            self.emergency.pop(number, None)  # the number's emergency calling goes with it
         return vonage_status("200", "success")
 
     def _update(self, form: dict[str, str]) -> Response:
@@ -261,6 +347,102 @@ class VonageSimulator(Simulator):
         return JSONResponse({"count": len(out), "numbers": chunk} if chunk
                             else {"count": len(out)})
 
+    # -- emergency calling ----------------------------------------------------------------------
+
+    def _create_address(self, doc: Any) -> Response:
+        """Validate and store an emergency address (`knm.simulators.addresses` decides its
+        fate); 422 with the fields at fault otherwise."""
+        if not isinstance(doc, dict):
+            return problem(400, "Bad request", "The request body must be a JSON object")
+        wrong = _address_faults(doc)
+        if wrong:
+            return problem(422, "Invalid parameters", "The request failed due to validation "
+                           "errors", wrong)
+        street, postal = str(doc["address_line1"]), str(doc["postal_code"])
+        country = str(doc["country"]).upper()
+        verdict = addresses.fate(street, postal, country, countries=E911_COUNTRIES)
+        if verdict == addresses.INVALID:
+            return problem(422, "Invalid address", addresses.REJECTED_BECAUSE,
+                           [("address", "not a dispatchable emergency location")])
+        row = {k: doc[k] for k in ADDRESS_FIELDS if doc.get(k) not in (None, "")}
+        row.update({k: addresses.normalised(row[k]) for k in
+                    ("address_line1", "address_line2", "city", "region", "postal_code")
+                    if k in row})
+        if verdict == addresses.CORRECTED:
+            row["address_line1"] = addresses.corrected_street(street)
+        row.update({"id": str(uuid.uuid4()), "country": country,
+                    "address_location_type": row.get("address_location_type", "business")})
+        with self.lock:
+            self.addresses[row["id"]] = row
+        return JSONResponse(row, status_code=201)
+
+    def _list_addresses(self, params: dict[str, str]) -> Response:
+        try:
+            page = max(1, int(params.get("page") or 1))
+            size = max(1, min(1000, int(params.get("page_size") or 100)))
+        except ValueError:
+            return problem(400, "Bad request", "page and page_size must be numbers")
+        with self.lock:
+            rows = [dict(r) for r in self.addresses.values()]
+        chunk = rows[(page - 1) * size:page * size]
+        return JSONResponse({"page": page, "page_size": size,
+                             "total_pages": max(1, -(-len(rows) // size)),
+                             "total_items": len(rows), "_embedded": {"addresses": chunk}})
+
+    def _delete_address(self, address_id: str) -> Response:
+        with self.lock:
+            if address_id not in self.addresses:
+                return problem(404, "Not found", f"No address {address_id}")
+            users = [n for n, a in self.emergency.items() if a["address_id"] == address_id]
+            if users:
+                return problem(409, "Address in use", f"The address is assigned to "
+                               f"{', '.join(u.lstrip('+') for u in users)}")
+            self.addresses.pop(address_id)
+        return Response(status_code=204)
+
+    def _number_info(self, number: str) -> dict[str, Any]:
+        info: dict[str, Any] = {"number": number.lstrip("+")}
+        assigned = self.emergency.get(number)
+        if assigned:
+            info["contact_name"] = assigned["contact_name"]
+            info["address"] = dict(self.addresses[assigned["address_id"]])
+        return info
+
+    def _get_emergency(self, msisdn: str) -> Response:
+        number = "+" + msisdn.lstrip("+")
+        with self.lock:
+            if number not in self.owned:
+                return problem(404, "Not found", f"Number {msisdn} is not in this account")
+            return JSONResponse(self._number_info(number))
+
+    def _assign(self, msisdn: str, doc: Any) -> Response:
+        number = "+" + msisdn.lstrip("+")
+        if not isinstance(doc, dict):
+            return problem(400, "Bad request", "The request body must be a JSON object")
+        address = doc.get("address")
+        address_id = str(address.get("id") or "") if isinstance(address, dict) else ""
+        contact = doc.get("contact_name")
+        with self.lock:
+            if number not in self.owned:
+                return problem(404, "Not found", f"Number {msisdn} is not in this account")
+            wrong = []
+            if self.addresses.get(address_id, {}).get("type") != "emergency":
+                wrong.append(("address.id", "not an emergency address of this account"))
+            if not isinstance(contact, str) or not contact.strip():
+                wrong.append(("contact_name", "is required"))
+            if wrong:
+                return problem(422, "Invalid parameters", "The request failed due to "
+                               "validation errors", wrong)
+            self.emergency[number] = {"address_id": address_id, "contact_name": contact}
+            return JSONResponse(self._number_info(number))
+
+    def _unassign(self, msisdn: str) -> Response:
+        number = "+" + msisdn.lstrip("+")
+        with self.lock:
+            if number not in self.owned or self.emergency.pop(number, None) is None:
+                return problem(404, "Not found", f"No emergency address on {msisdn}")
+        return Response(status_code=204)
+
 
 def _pattern_ok(msisdn: str, digits: str, how: str) -> bool:
     """Vonage's `pattern` + `search_pattern`: 0 starts with, 1 contains, 2 ends with."""
@@ -285,3 +467,28 @@ def _page(params: dict[str, str], default: int) -> tuple[int, int]:
 async def _form(request: Request) -> dict[str, str]:
     return dict(parse_qsl((await request.body()).decode("utf-8", "replace"),
                           keep_blank_values=True))
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body or b"null")
+    except ValueError:
+        return None
+
+
+def _address_faults(doc: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fields of an address body Vonage's schema refuses (name, reason)."""
+    wrong = [(k, "is required") for k in ("address_line1", "city", "postal_code", "country")
+             if not isinstance(doc.get(k), str) or not doc[k].strip()]
+    if doc.get("type") != "emergency":
+        wrong.append(("type", "must be one of: emergency"))
+    name = doc.get("address_name")
+    if name is not None and (not isinstance(name, str) or not 2 <= len(name) <= 32):
+        wrong.append(("address_name", "must be 2 to 32 characters"))
+    country = doc.get("country")
+    if isinstance(country, str) and country.strip() and len(country.strip()) != 2:
+        wrong.append(("country", "must be an ISO 3166-1 alpha-2 code"))
+    kind = doc.get("address_location_type")
+    if kind is not None and kind not in LOCATION_TYPES:
+        wrong.append(("address_location_type", "must be one of: business, residential"))
+    return wrong

@@ -4,6 +4,10 @@ The SDK always calls `https://{rest_host}{path}`, so the simulator is served ove
 throw-away certificate authority (`trustme`) and the SDK gets its documented
 `HttpClientOptions(rest_host="127.0.0.1:<port>")`; requests trusts the test CA through the
 standard `REQUESTS_CA_BUNDLE` variable.
+
+The Python SDK (vonage 4.x) has no module for the Address and Emergency Calling APIs (the .NET
+SDK has: `Vonage.Voice.Emergency`); their test drives the simulator with the SDK's own HTTP
+client (`vonage.http_client`, `api_host`, Basic auth, JSON), as an SDK module for them would.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from pathlib import Path
 import pytest
 import trustme
 from vonage import Auth, HttpClientOptions, Vonage
-from vonage_http_client.errors import AuthenticationError
+from vonage_http_client.errors import AuthenticationError, HttpRequestError, NotFoundError
 from vonage_numbers import (
     ListOwnedNumbersFilter,
     NumberParams,
@@ -58,8 +62,9 @@ def sim(served: tuple[VonageSimulator, BackgroundServer], tls: dict[str, str],
 
 def _vonage(served: tuple[VonageSimulator, BackgroundServer], secret: str) -> Vonage:
     sim, server = served
+    host = server.url.removeprefix("https://")
     return Vonage(Auth(api_key=sim.credentials["api_key"], api_secret=secret),
-                  HttpClientOptions(rest_host=server.url.removeprefix("https://")))
+                  HttpClientOptions(rest_host=host, api_host=host))
 
 
 @pytest.fixture
@@ -162,3 +167,42 @@ def test_tls_is_real(served: tuple[VonageSimulator, BackgroundServer], tmp_path:
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(empty))
     with pytest.raises(requests.exceptions.SSLError):
         _vonage(served, "x").numbers.list_owned_numbers()
+
+
+def test_emergency_address_assigned_read_and_removed(vonage: Vonage,
+                                                     sim: VonageSimulator) -> None:
+    """Create an emergency address, assign it to an owned number, read it back, unassign it,
+    delete it — with the SDK's client, as developer.vonage.com's references show them."""
+    http, host = vonage.http_client, vonage.http_client.api_host
+    number = "+14155550170"
+    sim.owned[number] = {"id": number[1:], "number": number,
+                         **sim._available("US", number[1:])}
+    made = http.post(host, "/v1/addresses", {
+        "address_name": "myaddress", "address_line1": "1 Regal Ct",
+        "address_line2": "Merchant's House 205", "city": "New York", "region": "NJ",
+        "type": "emergency", "address_location_type": "business", "postal_code": "10002",
+        "country": "US"}, auth_type="basic")
+    assert made["address_line1"] == "1 REGAL CT" and made["type"] == "emergency"
+    assert http.last_response.status_code == 201
+    sent = sim.received("POST", "/v1/addresses")[-1]
+    assert sent.headers["authorization"].startswith("Basic ")
+    assigned = http.patch(host, f"/v1/emergency/numbers/{number[1:]}",
+                          {"address": {"id": made["id"]}, "contact_name": "John Smith"},
+                          auth_type="basic")
+    assert assigned == {"number": number[1:], "contact_name": "John Smith", "address": made}
+    assert http.get(host, f"/v1/emergency/numbers/{number[1:]}", auth_type="basic") == assigned
+    listed = http.get(host, "/v1/addresses", {"page": 1, "page_size": 100}, auth_type="basic")
+    assert listed["total_items"] == 1 and listed["_embedded"]["addresses"] == [made]
+    with pytest.raises(HttpRequestError) as in_use:
+        http.delete(host, f"/v1/addresses/{made['id']}", auth_type="basic")
+    assert in_use.value.response.status_code == 409
+    assert http.delete(host, f"/v1/emergency/numbers/{number[1:]}", auth_type="basic") is None
+    assert http.delete(host, f"/v1/addresses/{made['id']}", auth_type="basic") is None
+    with pytest.raises(NotFoundError):
+        http.get(host, f"/v1/addresses/{made['id']}", auth_type="basic")
+    with pytest.raises(HttpRequestError) as rejected:
+        http.post(host, "/v1/addresses", {"address_line1": "1 Main St", "city": "Seattle",
+                                          "postal_code": "00000", "country": "US",
+                                          "type": "emergency"}, auth_type="basic")
+    assert rejected.value.response.status_code == 422
+    assert rejected.value.response.json()["title"] == "Invalid address"
