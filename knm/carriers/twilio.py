@@ -24,14 +24,33 @@ as a choice; the trial address is deleted), then registers the address it valida
 `emergency_address_status` `pending-registration` → `registered` | `registration-failure`.
 Twilio changes a registered address in two steps (null it, wait for `unregistered`, set the
 new one): knm refuses a new address while the number holds one — remove it first. Inbound
-caller names are `VoiceCallerIdLookup`; outbound ones are Trust Hub CNAM products (a business
-profile, vetting, channel-endpoint assignments), not a per-number setting: refused (`501`).
+caller names are `VoiceCallerIdLookup`.
+
+Outbound caller names (reference/e911-cnam.md §2; twilio_trusthub_v1.json, the SDK's
+`rest/trusthub/v1`, Twilio's CNAM onboarding guide) are Trust Hub **CNAM Trust Products**: a
+product (`BU…`, policy `RNf3db3cd1fe25fcfd3c3ded065c8fea53`, the same in every account)
+holds an EndUser of type `cnam_information` whose attribute `cnam_display_name` is the name,
+and Twilio vets it per business (`draft` → `pending-review` → `in-review` →
+`twilio-approved` | `twilio-rejected`). A number shows the name once assigned to an approved
+product: `POST {trusthub_url}/TrustProducts/{BU}/ChannelEndpointAssignments`
+(`ChannelEndpointType=phone-number`, `ChannelEndpointSid=PN…`) → an `RA…` assignment,
+removed by `DELETE …/ChannelEndpointAssignments/{RA}`. knm never creates or submits a
+product (vetting is the business's paperwork, done in Twilio's console): it finds the
+approved product whose display name is the one asked (`cnam_products` maps names to products
+outright; else the CNAM products are listed and their names read, cached
+`CNAM_NAME_TTL_S`), assigns the number to it, and only then deletes the assignment knm made
+before — a failure keeps the previous name. A name no approved product carries is refused
+(`400`, saying to create and vet one); a toll-free or non-US number before any call (`501`).
+An assignment whose answer was lost is PENDING, settled by reading the product's assignments.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+import re
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import quote
 
@@ -47,6 +66,7 @@ from knm.carriers.features import (
     Address,
     AddressCheck,
     FeatureStatus,
+    squeezed,
 )
 from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import (
@@ -88,6 +108,26 @@ INVALID_ADDRESS_CODES = frozenset({21628, 21629, 21615})
 LOCALITY_FILTERS = {"region": "InRegion", "administrative_area": "InRegion",
                     "locality": "InLocality", "postal_code": "InPostalCode",
                     "rate_center": "InRateCenter", "lata": "InLata"}
+#: Trust Hub's root (a second host: its paths are `/v1/TrustProducts`, `/v1/EndUsers`, …)
+TRUSTHUB_URL = "https://trusthub.twilio.com/v1"
+#: the policy of CNAM Trust Products — "a static value that will stay the same across all
+#: accounts" (Twilio's CNAM onboarding guide)
+CNAM_POLICY_SID = "RNf3db3cd1fe25fcfd3c3ded065c8fea53"
+#: the EndUser type that carries a CNAM product's name, and the attribute holding it
+CNAM_END_USER_TYPE = "cnam_information"
+CNAM_NAME_ATTRIBUTE = "cnam_display_name"
+#: a Trust Product's statuses (trust_product_enum_status)
+APPROVED, REJECTED = "twilio-approved", "twilio-rejected"
+VETTING = frozenset({"draft", "pending-review", "in-review"})
+#: Twilio's rule for a CNAM name: at most 15 characters, a letter first, then letters,
+#: digits, periods, commas and spaces
+CNAM_NAME = re.compile(r"[A-Za-z][A-Za-z0-9., ]{0,14}")
+#: how long a product's display name is trusted before it is read again (a product's name
+#: changes only through Twilio's vetting, so minutes are safe; its status is read every time)
+CNAM_NAME_TTL_S = 600.0
+#: Trust Hub pages read per listing (of `TRUSTHUB_PAGE_SIZE` rows each), at most
+TRUSTHUB_PAGES = 20
+TRUSTHUB_PAGE_SIZE = 100
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -263,6 +303,63 @@ def error_parts(body: bytes) -> tuple[int | None, str | None]:
             message if isinstance(message, str) and message else None)
 
 
+def cnam_name_fault(name: str) -> str | None:
+    """Why Twilio would not take `name` as a CNAM display name; None when it would."""
+    if len(name) > 15:
+        return "a Twilio caller name is at most 15 characters"
+    if not CNAM_NAME.fullmatch(name):
+        return ("a Twilio caller name starts with a letter and holds only letters, digits, "
+                "periods, commas and spaces")
+    return None
+
+
+def trusthub_page(doc: Any) -> tuple[list[dict[str, Any]], str | None]:
+    """The rows of one Trust Hub list page (`results`, named by `meta.key`) and its
+    `meta.next_page_url`; `ValueError` for an answer that is not a page."""
+    meta = doc.get("meta") if isinstance(doc, dict) else None
+    key = meta.get("key") if isinstance(meta, dict) else None
+    rows = doc.get(key or "results") if isinstance(doc, dict) else None
+    if not isinstance(rows, list):
+        raise ValueError("Trust Hub answer without a results list")
+    following = meta.get("next_page_url") if isinstance(meta, dict) else None
+    return [r for r in rows if isinstance(r, dict)], \
+        following if isinstance(following, str) and following else None
+
+
+def display_name_of(end_user: Any) -> str | None:
+    """The `cnam_display_name` of a `cnam_information` EndUser (its `attributes` an object,
+    or that object as JSON text); None when it holds none."""
+    if not isinstance(end_user, dict) or end_user.get("type") not in (None, CNAM_END_USER_TYPE):
+        return None
+    attributes = end_user.get("attributes")
+    if isinstance(attributes, str):
+        try:
+            attributes = json.loads(attributes)
+        except ValueError:
+            return None
+    name = attributes.get(CNAM_NAME_ATTRIBUTE) if isinstance(attributes, dict) else None
+    return name.strip() if isinstance(name, str) and name.strip() else None
+
+
+def assignment_sid(doc: Any, pn: str) -> str:
+    """The `RA…` sid of a channel-endpoint assignment answer for number `pn`; `ValueError`
+    otherwise."""
+    if not isinstance(doc, dict) or not str(doc.get("sid") or "").startswith("RA") or \
+            doc.get("channel_endpoint_sid") not in (None, pn):
+        raise ValueError("assignment answer without the number's RA sid")
+    return str(doc["sid"])
+
+
+def assignment_ref(product: str | None, assignment: str | None) -> str | None:
+    """`BU…/RA…`: how knm keeps an assignment it made (both sids are needed to delete it)."""
+    return f"{product}/{assignment}" if product and assignment else None
+
+
+def split_ref(ref: Any) -> tuple[str | None, str | None]:
+    product, _, assignment = str(ref or "").partition("/")
+    return product or None, assignment or None
+
+
 def _locality(row: dict[str, Any]) -> dict[str, Any] | None:
     locality = {"city": row.get("locality"), "region": row.get("region"),
                 "country": row.get("iso_country"), "rate_center": row.get("rate_center")}
@@ -299,7 +396,22 @@ class Twilio(HttpCarrier):
                                            "that require one"),
         Setting("bundle_sid", description="regulatory bundle (`BU…`) sent with purchases in "
                                           "regulated countries"),
+        Setting("trusthub_url", default=TRUSTHUB_URL,
+                description="Trust Hub API root (outbound caller names); point it at a "
+                            "simulator to test offline"),
+        Setting("cnam_policy_sid", default=CNAM_POLICY_SID,
+                description="policy (`RN…`) of the CNAM Trust Products whose names knm "
+                            "assigns"),
+        Setting("cnam_products", dict,
+                description="caller name → the approved CNAM Trust Product (`BU…`) that "
+                            "carries it, used instead of reading the products' names"),
     )
+
+    def __init__(self, config: Any = None) -> None:
+        super().__init__(config)
+        #: product sid → (its display name or None, monotonic time it expires)
+        self._cnam_names: dict[str, tuple[str | None, float]] = {}
+        self._cnam_lock = threading.Lock()
 
     def request_headers(self) -> dict[str, str]:
         return {"Authorization": self.basic_auth(str(self.config["account_sid"]),
@@ -541,14 +653,211 @@ class Twilio(HttpCarrier):
             self.log.warning("%s: address %s of %s not deleted: %s", self.name, sid, number,
                              self.scrub(exc))
 
+    # -- outbound caller names: Trust Hub CNAM products ---------------------------------------
+
+    @property
+    def trusthub(self) -> str:
+        return str(self.config.get("trusthub_url") or TRUSTHUB_URL).rstrip("/")
+
+    def _product_path(self, product: str) -> str:
+        return f"{self.trusthub}/TrustProducts/{quote(product, safe='')}"
+
+    def _pn_sid(self, number: PhoneNumber) -> str:
+        """The number's `PN…` sid (carrier data, else looked up)."""
+        return self._number_path(number).rsplit("/", 1)[-1].removesuffix(".json")
+
+    def _cnam_eligible(self, num: str) -> None:
+        """Twilio lists caller names on US long codes only: anything else is refused before
+        any call."""
+        digits = nanp_digits(num)
+        if digits is None or region_of(num) != "US":
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="cnam.display_name",
+                message=f"Twilio lists outbound caller names (Trust Hub CNAM) on US numbers "
+                        f"only; {num} is not one")
+        if is_us_tollfree(digits):
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="cnam.display_name",
+                message="Twilio's Trust Hub CNAM does not take toll-free numbers (Twilio "
+                        "support sets their caller names); long-code numbers only")
+
+    def _pages(self, path: str, params: dict[str, str], num: str
+               ) -> Iterator[dict[str, Any]]:
+        """Every row of a Trust Hub list, page after page (`meta.next_page_url`, followed only
+        while it stays under `trusthub_url`), at most `TRUSTHUB_PAGES` pages."""
+        url: str | None = path
+        query: dict[str, str] | None = {**params, "PageSize": str(TRUSTHUB_PAGE_SIZE)}
+        for _ in range(TRUSTHUB_PAGES):
+            if url is None:
+                return
+            doc = self.call("GET", url, params=query, number=num)
+            rows, url = self.parsed(trusthub_page, doc, number=num)
+            yield from rows
+            if url is not None and not url.startswith(self.trusthub + "/"):
+                self.log.warning("%s: Trust Hub's next page %s is not under trusthub_url; "
+                                 "not followed", self.name, self.scrub(url))
+                return
+            query = None  # the next page's URL carries the query
+
+    def _product_name(self, product: str, num: str) -> str | None:
+        """A CNAM product's display name: its `cnam_information` EndUser's
+        `cnam_display_name` (cached `CNAM_NAME_TTL_S`)."""
+        with self._cnam_lock:
+            cached = self._cnam_names.get(product)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        name = None
+        for row in self._pages(f"{self._product_path(product)}/EntityAssignments",
+                               {"ObjectType": CNAM_END_USER_TYPE}, num):
+            sid = str(row.get("object_sid") or "")
+            if sid.startswith("IT"):
+                doc = self.call("GET", f"{self.trusthub}/EndUsers/{quote(sid, safe='')}",
+                                number=num)
+                name = display_name_of(doc)
+                if name is not None:
+                    break
+        with self._cnam_lock:
+            self._cnam_names[product] = (name, time.monotonic() + CNAM_NAME_TTL_S)
+        return name
+
+    def _named_product(self, name: str, num: str) -> dict[str, Any] | None:
+        """The product `cnam_products` names for `name` (compared as `squeezed`), if any."""
+        mapping = self.config.get("cnam_products") or {}
+        sid = next((str(v) for k, v in mapping.items() if squeezed(k) == squeezed(name)), None)
+        if sid is None:
+            return None
+        try:
+            doc = self.call("GET", self._product_path(sid), number=num)
+        except errors.CarrierNotFound:
+            raise self._no_product(name, f"the product {sid} that the knm_twilio setting "
+                                         "cnam_products names for it does not exist") from None
+        if not isinstance(doc, dict) or not doc.get("sid"):
+            raise self.fault(errors.MalformedResponse, "Trust Product answer without a sid",
+                             number=num)
+        return doc
+
+    def _cnam_product(self, name: str, num: str) -> str:
+        """The sid of the approved CNAM product whose display name is `name` (spacing and
+        case aside); a refusal saying what to do when there is none."""
+        named = self._named_product(name, num)
+        if named is not None:
+            return self._approved(named, name)
+        products = list(self._pages(f"{self.trusthub}/TrustProducts",
+                                    {"PolicySid": str(self.config.get("cnam_policy_sid")
+                                                      or CNAM_POLICY_SID)}, num))
+        products.sort(key=lambda p: p.get("status") != APPROVED)  # approved ones read first
+        for product in products:
+            sid = str(product.get("sid") or "")
+            if sid and squeezed(self._product_name(sid, num)) == squeezed(name):
+                return self._approved(product, name)
+        raise self._no_product(name, "no CNAM Trust Product of this account carries it")
+
+    def _approved(self, product: Mapping[str, Any], name: str) -> str:
+        sid, status = str(product.get("sid")), str(product.get("status") or "")
+        if status == APPROVED:
+            return sid
+        if status in VETTING:
+            raise self._no_product(name, f"its CNAM Trust Product {sid} is {status}: Twilio "
+                                         "has not approved it yet — save the name again once "
+                                         "Trust Hub shows it twilio-approved")
+        raise self._no_product(name, f"its CNAM Trust Product {sid} is {status or 'unknown'}"
+                                     " — fix and resubmit it in Trust Hub")
+
+    def _no_product(self, name: str, why: str) -> errors.Invalid:
+        return errors.Invalid(
+            "cnam.display_name",
+            f"Twilio shows a caller name only through an approved Trust Hub CNAM product, "
+            f"and for {name!r} {why}. Create a CNAM Trust Product with that display name in "
+            "Twilio's console (Trust Hub) and have it vetted; knm then assigns numbers to it",
+            carrier=self.name)
+
+    def _assignment(self, product: str, pn: str, num: str) -> str | None:
+        """The `RA…` sid assigning number `pn` to `product`, if it is assigned."""
+        for row in self._pages(f"{self._product_path(product)}/ChannelEndpointAssignments",
+                               {"ChannelEndpointSid": pn}, num):
+            if row.get("channel_endpoint_sid") == pn and row.get("sid"):
+                return str(row["sid"])
+        return None
+
+    def _unassign(self, ref: str | None, num: str) -> None:
+        """Delete one assignment knm made (`BU…/RA…`); one already gone is fine."""
+        product, assignment = split_ref(ref)
+        if not (product and assignment):
+            return
+        try:
+            self.delete(f"{self._product_path(product)}/ChannelEndpointAssignments/"
+                        f"{quote(assignment, safe='')}", number=num)
+        except errors.CarrierNotFound:
+            self.log.info("%s: assignment %s of %s was gone already", self.name, ref, num)
+
+    def _tidy(self, refs: list[str], num: str) -> list[str] | None:
+        """Delete assignments knm no longer wants (the previous name's); what could not be
+        deleted is returned, kept in the carrier data and tried again on the next change."""
+        left = []
+        for ref in dict.fromkeys(refs):
+            try:
+                self._unassign(ref, num)
+            except errors.KnmError as exc:
+                self.log.warning("%s: the previous caller-name assignment %s of %s was not "
+                                 "deleted: %s", self.name, ref, num, self.scrub(exc))
+                left.append(ref)
+        return left or None
+
     def set_cnam(self, number: PhoneNumber, display_name: str | None) -> FeatureStatus:
-        """Twilio lists outbound caller names through Trust Hub CNAM products (a vetted
-        business profile, then channel-endpoint assignments), not per number: refused."""
-        raise errors.NotImplementedByCarrier(
-            self.name, cause="cnam.display_name",
-            message="Twilio lists outbound caller names through Trust Hub CNAM products "
-                    "(vetting of a business profile), not per number; knm sets only the "
-                    "inbound lookup (cnam.inbound_lookup) on Twilio numbers")
+        """Assign the number to the approved CNAM product carrying `display_name` (found, never
+        created), then delete knm's previous assignment: PROVISIONED (Twilio's databases take
+        48-72 hours more; not tracked). None removes knm's assignment."""
+        num = number.number
+        if display_name is None:
+            return self._remove_cnam(number)
+        self._cnam_eligible(num)
+        fault = cnam_name_fault(display_name)
+        if fault:
+            raise errors.Invalid("cnam.display_name", fault)
+        product = self._cnam_product(display_name, num)
+        pn = self._pn_sid(number)
+        data = number.carrier_data
+        before = assignment_ref(data.get("twilio_cnam_product"),
+                                data.get("twilio_cnam_assignment"))
+        old = [r for r in (before, data.get("twilio_cnam_previous"),
+                           *(data.get("twilio_cnam_stale") or [])) if r]
+        learnt: dict[str, Any] = {"twilio_sid": pn, "twilio_cnam_product": product,
+                                  "twilio_cnam_previous": None}
+        assignment = self._assignment(product, pn, num)  # a retry finds its own
+        if assignment is None:
+            try:
+                doc = self.call("POST", f"{self._product_path(product)}/"
+                                "ChannelEndpointAssignments", number=num,
+                                data={"ChannelEndpointType": "phone-number",
+                                      "ChannelEndpointSid": pn})
+                assignment = self.parsed(assignment_sid, doc, pn, number=num)
+            except errors.KnmError as exc:
+                if not exc.unsettled:
+                    raise
+                return FeatureStatus(PENDING, "unknown", {
+                    **learnt, "twilio_cnam_assignment": None,
+                    "twilio_cnam_previous": before, "twilio_cnam_stale": [
+                        r for r in old if r != before] or None},
+                    message=self.scrub(str(exc)))
+        mine = assignment_ref(product, assignment)
+        return FeatureStatus(PROVISIONED, "assigned", {
+            **learnt, "twilio_cnam_assignment": assignment,
+            "twilio_cnam_stale": self._tidy([r for r in old if r != mine], num)})
+
+    def _remove_cnam(self, number: PhoneNumber) -> FeatureStatus:
+        """Delete knm's assignment (looked up when its answer was lost) and any leftover."""
+        num = number.number
+        data = number.carrier_data
+        product, assignment = data.get("twilio_cnam_product"), data.get(
+            "twilio_cnam_assignment")
+        if product and not assignment:
+            assignment = self._assignment(str(product), self._pn_sid(number), num)
+        self._unassign(assignment_ref(product, assignment), num)
+        left = self._tidy([r for r in (data.get("twilio_cnam_previous"),
+                                       *(data.get("twilio_cnam_stale") or [])) if r], num)
+        return FeatureStatus(PROVISIONED, "unassigned", {
+            "twilio_cnam_product": None, "twilio_cnam_assignment": None,
+            "twilio_cnam_previous": None, "twilio_cnam_stale": left})
 
     def set_inbound_lookup(self, number: PhoneNumber, enabled: bool) -> FeatureStatus:
         num = number.number
@@ -560,4 +869,27 @@ class Twilio(HttpCarrier):
         return FeatureStatus(PROVISIONED, "enabled" if enabled else "disabled")
 
     def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
-        return FeatureStatus(PROVISIONED, "enabled")  # synchronous: nothing is ever pending
+        """Settle an assignment whose answer was lost: the product's assignments say whether
+        Twilio took it. Taken, knm's previous assignment is deleted now (the step the lost
+        answer deferred) and the name is PROVISIONED; not taken, ERROR — the previous one is
+        still the number's. The inbound lookup is synchronous: never pending."""
+        num = number.number
+        data = number.carrier_data
+        product = data.get("twilio_cnam_product")
+        if not product or data.get("twilio_cnam_assignment"):
+            return FeatureStatus(PROVISIONED, "enabled")
+        assignment = self._assignment(str(product), self._pn_sid(number), num)
+        previous = data.get("twilio_cnam_previous")
+        if assignment is None:
+            old_product, old_assignment = split_ref(previous)
+            return FeatureStatus(ERROR, "unassigned", {
+                "twilio_cnam_product": old_product, "twilio_cnam_assignment": old_assignment,
+                "twilio_cnam_previous": None},
+                message=f"Twilio did not assign the number to the CNAM Trust Product "
+                        f"{product}; the previous caller name is kept")
+        stale = [r for r in (previous, *(data.get("twilio_cnam_stale") or [])) if r]
+        if stale and self.config.get("enable_provisioning", True):
+            stale = self._tidy(stale, num) or []
+        return FeatureStatus(PROVISIONED, "assigned", {
+            "twilio_cnam_assignment": assignment, "twilio_cnam_previous": None,
+            "twilio_cnam_stale": stale or None})

@@ -277,7 +277,8 @@ register(SimulatorSpec(
 register(SimulatorSpec(
     carrier="knm_twilio",
     simulator="knm.simulators.twilio:TwilioSimulator",
-    config=lambda sim, url: {"base_url": url, "account_sid": sim.credentials["account_sid"],
+    config=lambda sim, url: {"base_url": url, "trusthub_url": url + "/v1",
+                             "account_sid": sim.credentials["account_sid"],
                              "auth_token": sim.credentials["auth_token"],
                              "trunk_sid": "TK" + "0" * 31 + "1"},
     prefixes={"local": "+1415", "npanxx": "+1415555", "tollfree": "+1888",

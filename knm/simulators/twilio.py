@@ -40,6 +40,21 @@ or `pending-registration` then `registered` | `registration-failure` per the fea
 switches); a new one while another is set is refused (400 21649: Twilio's two-step change);
 `""` unregisters it. `VoiceCallerIdLookup` sets `voice_caller_id_lookup`.
 
+Trust Hub (outbound caller names; twilio_trusthub_v1.json and the SDK's `rest/trusthub/v1`),
+served by the same app under `/v1` — the real host is `https://trusthub.twilio.com/v1`, so
+the SDK reaches it once its HTTP client sends that host here, and knm once its
+`trusthub_url` is this server's `/v1`: `GET /v1/TrustProducts?PolicySid=&Status=&FriendlyName=`
+and `GET /v1/TrustProducts/{BU}` (`status` draft | pending-review | in-review |
+twilio-rejected | twilio-approved); `GET /v1/TrustProducts/{BU}/EntityAssignments?ObjectType=`
+(`BV…` rows naming `object_sid`); `GET /v1/EndUsers/{IT}` (`type`, `attributes`); `POST
+/v1/TrustProducts/{BU}/ChannelEndpointAssignments` (`ChannelEndpointType=phone-number`,
+`ChannelEndpointSid=PN…` of this account) → **201** `RA…`, `GET` it listed
+(`?ChannelEndpointSid=`), `DELETE …/{RA}` → **204**. Lists are `{"results": [...], "meta":
+{"key": "results", "next_page_url", …}}` (the SDK reads the records by `meta.key`). Seeded
+(`TRUST_PRODUCTS`): approved CNAM products "ACME" and "ACME WEST", "ACME EAST" pending review,
+"ACME SOUTH" rejected, and a SHAKEN/STIR product (another policy, no display name);
+`sim.add_cnam_product(name, status)` adds one, `sim.assignments` holds the assignments.
+
 Unverified (chosen, not confirmed by the material): the address error codes above, and error
 code 21422 for "number not
 available" (Twilio's test-credentials magic number page, from memory) and its message; 21452
@@ -49,10 +64,17 @@ available" (Twilio's test-credentials magic number page, from memory) and its me
 party report says re-buying a number you already own answers 201 like an update — this
 simulator answers 21422 instead (the number is not in the stock). Available-number
 `capabilities` use the SDK fixture's lower-case keys. GB numbers require an address (`any`).
+Trust Hub's error codes and words for an assignment it refuses (a number already assigned to
+the product, another account's or a toll-free number: 400, code 20001 here), whether a
+number may be on two CNAM products at once (allowed here: knm assigns the new one before it
+deletes the old), whether assigning to a product that is not approved is allowed (allowed
+here, as in Twilio's onboarding order; knm never does it), and that releasing a number
+drops its assignments (done here).
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
 import time
 import uuid
@@ -89,6 +111,22 @@ UPDATABLE = {"FriendlyName": "friendly_name", "TrunkSid": "trunk_sid", "VoiceUrl
              "BundleSid": "bundle_sid", "IdentitySid": "identity_sid"}
 
 
+TRUSTHUB = "/v1"
+CNAM_POLICY = "RNf3db3cd1fe25fcfd3c3ded065c8fea53"
+SHAKEN_POLICY = "RN7a97559effdf62d00f4298208492a5ea"
+#: the seeded Trust Products: (display name or None, status, policy)
+TRUST_PRODUCTS = (("ACME", "twilio-approved", CNAM_POLICY),
+                  ("ACME WEST", "twilio-approved", CNAM_POLICY),
+                  ("ACME EAST", "pending-review", CNAM_POLICY),
+                  ("ACME SOUTH", "twilio-rejected", CNAM_POLICY),
+                  (None, "twilio-approved", SHAKEN_POLICY))
+
+
+def sid_for(prefix: str, text: str) -> str:
+    """A deterministic Twilio-shaped sid (`BU` + 32 hex digits) for seeded resources."""
+    return prefix + hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
 def twilio_error(status: int, message: str, code: int | None = None) -> JSONResponse:
     code = code or ERROR_CODES.get(status, 20500)
     return JSONResponse({"code": code, "message": message,
@@ -116,16 +154,76 @@ class TwilioSimulator(Simulator):
         super().__init__(account_sid=account_sid, auth_token=auth_token)
         #: the account's Address resources by `AD…` sid
         self.addresses: dict[str, dict[str, Any]] = {}
+        #: Trust Hub: products by `BU…`, end users by `IT…`, entity assignments (`BV…`,
+        #: with the object's type) and channel-endpoint assignments (`RA…`) by product
+        self.trust_products: dict[str, dict[str, Any]] = {}
+        self.end_users: dict[str, dict[str, Any]] = {}
+        self.entities: dict[str, list[dict[str, Any]]] = {}
+        self.assignments: dict[str, list[dict[str, Any]]] = {}
+        self._seed_trust_hub()
 
     def reset(self) -> None:
         super().reset()
         with self.lock:
             self.addresses.clear()
+            self._seed_trust_hub()
+
+    def _seed_trust_hub(self) -> None:
+        for store in (self.trust_products, self.end_users, self.entities, self.assignments):
+            store.clear()
+        for name, status, policy in TRUST_PRODUCTS:
+            self.add_cnam_product(name, status, policy=policy,
+                                  key=f"{name or 'shaken'}:{status}")
+
+    def add_cnam_product(self, name: str | None, status: str = "twilio-approved", *,
+                         policy: str = CNAM_POLICY, key: str | None = None) -> str:
+        """A Trust Product of `policy` whose `cnam_information` EndUser carries `name` (None:
+        no end user); its `BU…` sid."""
+        bu = sid_for("BU", key or uuid.uuid4().hex)
+        stamp = _iso()
+        with self.lock:
+            self.trust_products[bu] = {
+                "sid": bu, "account_sid": self.credentials["account_sid"],
+                "policy_sid": policy, "friendly_name": f"{name or 'SHAKEN/STIR'} product",
+                "status": status, "email": "trust@knm.example", "status_callback": None,
+                "valid_until": None, "date_created": stamp, "date_updated": stamp,
+                "errors": None if status != "twilio-rejected" else [
+                    {"code": 11008, "message": "display name contains prohibited content"}]}
+            self.entities[bu], self.assignments[bu] = [], []
+            if name is not None:
+                it = sid_for("IT", bu)
+                self.end_users[it] = {"sid": it, "account_sid": self.credentials["account_sid"],
+                                      "friendly_name": f"{name} CNAM information",
+                                      "type": "cnam_information",
+                                      "attributes": {"cnam_display_name": name},
+                                      "date_created": stamp, "date_updated": stamp}
+                self.entities[bu].append({"sid": sid_for("BV", it), "trust_product_sid": bu,
+                                          "account_sid": self.credentials["account_sid"],
+                                          "object_sid": it, "date_created": stamp,
+                                          "object_type": "cnam_information"})
+        return bu
+
+    def cnam_of(self, number: str) -> list[str]:
+        """The display names of the CNAM products `number` is assigned to (a test's view)."""
+        row = self.owned.get(number)
+        with self.lock:
+            found = [bu for bu, rows in self.assignments.items()
+                     if row and any(r["channel_endpoint_sid"] == row["id"] for r in rows)]
+            return [self._product_name(bu) or bu for bu in found]
+
+    def _product_name(self, bu: str) -> str | None:
+        for entity in self.entities.get(bu, []):
+            user = self.end_users.get(entity["object_sid"])
+            if user is not None:
+                return str(user["attributes"]["cnam_display_name"])
+        return None
 
     def check_auth(self, request: RecordedRequest) -> Response | None:
         pair = numbering.basic_auth(request)
         if pair != (self.credentials["account_sid"], self.credentials["auth_token"]):
             return twilio_error(401, "Authenticate", 20003)
+        if request.path.startswith(TRUSTHUB + "/"):
+            return None
         if not request.path.startswith(API.format(sid=self.credentials["account_sid"])):
             return twilio_error(404, f"The requested resource {request.path} was not found")
         return None
@@ -196,9 +294,139 @@ class TwilioSimulator(Simulator):
                 row = sim._by_sid(pn)
                 if row is not None:
                     sim.owned.pop(row["number"], None)
+                    for rows in sim.assignments.values():
+                        rows[:] = [r for r in rows if r["channel_endpoint_sid"] != pn]
             if row is None:
                 return twilio_error(404, f"The requested resource {_uri(sim, pn)} was not found")
             return Response(status_code=204)
+
+        self._trust_hub_routes(app)
+
+    def _trust_hub_routes(self, app: FastAPI) -> None:
+        sim = self
+
+        @app.get(TRUSTHUB + "/TrustProducts")
+        def products(request: Request) -> Response:
+            query = dict(request.query_params)
+            with sim.lock:
+                rows = [dict(p) for p in sim.trust_products.values()
+                        if all(not query.get(k) or p[f] == query[k] for k, f in (
+                            ("PolicySid", "policy_sid"), ("Status", "status"),
+                            ("FriendlyName", "friendly_name")))]
+            return sim._page(request, [sim._product_view(request, p) for p in rows])
+
+        @app.get(TRUSTHUB + "/TrustProducts/{bu}")
+        def product(bu: str, request: Request) -> Response:
+            with sim.lock:
+                found = sim.trust_products.get(bu)
+            if found is None:
+                return twilio_error(404, f"The requested resource /TrustProducts/{bu} was not "
+                                    "found")
+            return JSONResponse(sim._product_view(request, dict(found)))
+
+        @app.get(TRUSTHUB + "/TrustProducts/{bu}/EntityAssignments")
+        def entities(bu: str, request: Request) -> Response:
+            wanted = request.query_params.get("ObjectType")
+            with sim.lock:
+                if bu not in sim.trust_products:
+                    return twilio_error(404, f"Trust Product {bu} was not found")
+                rows = [{k: v for k, v in e.items() if k != "object_type"}
+                        for e in sim.entities[bu] if not wanted or e["object_type"] == wanted]
+            base = _root(request)
+            for row in rows:
+                row["url"] = f"{base}/TrustProducts/{bu}/EntityAssignments/{row['sid']}"
+            return sim._page(request, rows)
+
+        @app.get(TRUSTHUB + "/EndUsers/{it}")
+        def end_user(it: str, request: Request) -> Response:
+            with sim.lock:
+                found = sim.end_users.get(it)
+            if found is None:
+                return twilio_error(404, f"The requested resource /EndUsers/{it} was not found")
+            return JSONResponse({**found, "url": f"{_root(request)}/EndUsers/{it}"})
+
+        @app.post(TRUSTHUB + "/TrustProducts/{bu}/ChannelEndpointAssignments")
+        async def assign(bu: str, request: Request) -> Response:
+            return sim._assign(bu, await _form(request), _root(request))
+
+        @app.get(TRUSTHUB + "/TrustProducts/{bu}/ChannelEndpointAssignments")
+        def assigned(bu: str, request: Request) -> Response:
+            wanted = {s for s in (request.query_params.get("ChannelEndpointSid", ""),
+                                  *request.query_params.get("ChannelEndpointSids", "").split(
+                                      ",")) if s}
+            with sim.lock:
+                if bu not in sim.trust_products:
+                    return twilio_error(404, f"Trust Product {bu} was not found")
+                rows = [dict(r) for r in sim.assignments[bu]
+                        if not wanted or r["channel_endpoint_sid"] in wanted]
+            return sim._page(request, rows)
+
+        @app.delete(TRUSTHUB + "/TrustProducts/{bu}/ChannelEndpointAssignments/{ra}")
+        def unassign(bu: str, ra: str) -> Response:
+            with sim.lock:
+                rows = sim.assignments.get(bu, [])
+                kept = [r for r in rows if r["sid"] != ra]
+                if len(kept) == len(rows):
+                    return twilio_error(404, f"The requested resource "
+                                        f"/TrustProducts/{bu}/ChannelEndpointAssignments/{ra} "
+                                        "was not found")
+                rows[:] = kept
+            return Response(status_code=204)
+
+    # -- Trust Hub ------------------------------------------------------------------------------
+
+    def _product_view(self, request: Request, row: dict[str, Any]) -> dict[str, Any]:
+        url = f"{_root(request)}/TrustProducts/{row['sid']}"
+        return {**row, "url": url, "links": {
+            "trust_products_entity_assignments": url + "/EntityAssignments",
+            "trust_products_evaluations": url + "/Evaluations",
+            "trust_products_channel_endpoint_assignment": url + "/ChannelEndpointAssignments"}}
+
+    def _page(self, request: Request, rows: list[dict[str, Any]]) -> Response:
+        """One Trust Hub list page (`PageSize`, `Page`), `meta.next_page_url` absolute as
+        Twilio's are — on this server's own root."""
+        params = dict(request.query_params)
+        size = _int(params.get("PageSize"), 50, 1, 1000)
+        page = _int(params.get("Page"), 0, 0, 10**6)
+        base = f"{_root(request)}{request.url.path.removeprefix(TRUSTHUB)}"
+
+        def url(n: int) -> str:
+            query = {k: v for k, v in params.items() if k not in ("Page", "PageToken")}
+            return f"{base}?{urlencode({**query, 'PageSize': size, 'Page': n})}"
+
+        more = (page + 1) * size < len(rows)
+        return JSONResponse({"results": rows[page * size:(page + 1) * size], "meta": {
+            "page": page, "page_size": size, "first_page_url": url(0),
+            "previous_page_url": url(page - 1) if page else None, "url": url(page),
+            "next_page_url": url(page + 1) + f"&PageToken=PT{page + 1}" if more else None,
+            "key": "results"}})
+
+    def _assign(self, bu: str, form: dict[str, str], root: str) -> Response:
+        kind, pn = form.get("ChannelEndpointType", ""), form.get("ChannelEndpointSid", "")
+        if not kind or not pn:
+            return twilio_error(400, "Missing required parameter ChannelEndpointType or "
+                                "ChannelEndpointSid in the post body", 20001)
+        with self.lock:
+            if bu not in self.trust_products:
+                return twilio_error(404, f"Trust Product {bu} was not found")
+            row = self._by_sid(pn)
+            if kind != "phone-number" or row is None:
+                return twilio_error(400, f"Channel endpoint {pn} is not a phone number of this "
+                                    "account", 20001)
+            if numbering.nanp_kind(row["number"]) == "tollfree":
+                return twilio_error(400, "Toll-free numbers cannot be assigned to a CNAM "
+                                    "Trust Product", 20001)
+            if any(r["channel_endpoint_sid"] == pn for r in self.assignments[bu]):
+                return twilio_error(400, f"Channel endpoint {pn} is already assigned to this "
+                                    "Trust Product", 20001)
+            ra = "RA" + uuid.uuid4().hex
+            made = {"sid": ra, "trust_product_sid": bu,
+                    "account_sid": self.credentials["account_sid"],
+                    "channel_endpoint_sid": pn, "channel_endpoint_type": kind,
+                    "date_created": _iso(),
+                    "url": f"{root}/TrustProducts/{bu}/ChannelEndpointAssignments/{ra}"}
+            self.assignments[bu].append(made)
+        return JSONResponse(made, status_code=201)
 
     # -- search -------------------------------------------------------------------------------
 
@@ -458,6 +686,15 @@ class TwilioSimulator(Simulator):
         if "VoiceCallerIdLookup" in form:
             row["voice_caller_id_lookup"] = form["VoiceCallerIdLookup"].lower() == "true"
         row["date_updated"] = formatdate(usegmt=False)
+
+
+def _iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def _root(request: Request) -> str:
+    """This server's Trust Hub root as the client reached it (`http://host:port/v1`)."""
+    return str(request.base_url).rstrip("/") + TRUSTHUB
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:

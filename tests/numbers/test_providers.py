@@ -294,8 +294,9 @@ def test_twilio_registers_asynchronously_and_changes_an_address_in_two_steps(
         kazoo_accounts: dict[str, str]) -> None:
     """Twilio's `emergency_address_status`: `pending-registration` settles to `registered`;
     a new address while one is registered is refused (Twilio nulls it first); after the
-    removal, a registration Twilio fails ends ERROR; outbound caller names are not per number
-    at Twilio (`501`), the inbound lookup is."""
+    removal, a registration Twilio fails ends ERROR; an outbound caller name is the number's
+    assignment to the approved Trust Hub CNAM product of that name (tests/carriers/
+    test_twilio_cnam.py), the inbound lookup `VoiceCallerIdLookup`."""
     number = CARRIERS["knm_twilio"]
     with carrier("knm_twilio", feature_wait_s=0.05) as sim:
         held(sim, number)
@@ -321,12 +322,15 @@ def test_twilio_registers_asynchronously_and_changes_an_address_in_two_steps(
         assert failed.doc["e911"]["status"] == "ERROR" and "e911" not in failed.features
         assert failed.doc["e911"]["carrier_status"] == "registration-failure"
 
-        with pytest.raises(errors.NotImplementedByCarrier) as outbound:
-            numbers.update(number, merge_fields={"cnam": {"display_name": "ACME"}})
-        assert outbound.value.code == 501 and "Trust Hub" in outbound.value.message
-        pn = numbers.update(number, merge_fields={"cnam": {"inbound_lookup": True}})
+        with pytest.raises(errors.Invalid) as unvetted:
+            numbers.update(number, merge_fields={"cnam": {"display_name": "NOBODY"}})
+        assert unvetted.value.code == 400 and "Trust Hub" in unvetted.value.message
+        pn = numbers.update(number, merge_fields={"cnam": {"display_name": "ACME",
+                                                           "inbound_lookup": True}})
+        assert pn.features["outbound_cnam"] == {"display_name": "ACME"}
         assert pn.features["inbound_cnam"] == {"inbound_lookup": True}
         assert sim.owned[number]["voice_caller_id_lookup"] is True
+        assert sim.cnam_of(number) == ["ACME"]  # type: ignore[attr-defined]
 
 
 def test_a_bandwidth_notification_settles_at_once(kazoo_accounts: dict[str, str]) -> None:

@@ -24,15 +24,17 @@ TRUNK = "TK" + "a" * 32
 
 
 class SimulatorHttpClient(TwilioHttpClient):
-    """Twilio's own HTTP client, sending to `base` what it would send to api.twilio.com."""
+    """Twilio's own HTTP client, sending to `base` what it would send to api.twilio.com or
+    trusthub.twilio.com (the simulator serves Trust Hub's `/v1` paths too)."""
 
     def __init__(self, base: str) -> None:
         super().__init__()
         self.base = base
 
     def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-        return super().request(method, url.replace("https://api.twilio.com", self.base),
-                               *args, **kwargs)
+        for host in ("https://api.twilio.com", "https://trusthub.twilio.com"):
+            url = url.replace(host, self.base)
+        return super().request(method, url, *args, **kwargs)
 
 
 @pytest.fixture(scope="module")
@@ -189,3 +191,48 @@ def test_emergency_address_and_caller_id_lookup(client: Client, sim: TwilioSimul
     cleared = client.incoming_phone_numbers(bought.sid).update(emergency_address_sid="")
     assert cleared.emergency_address_status == "unregistered"
     assert client.addresses(address.sid).delete() is True
+
+
+def test_trust_hub_cnam_products_and_channel_endpoint_assignments(
+        client: Client, sim: TwilioSimulator) -> None:
+    """The SDK's `trusthub.v1`: CNAM Trust Products listed by policy and status, fetched,
+    their `cnam_information` EndUser read through the entity assignments, a number assigned
+    (201 `RA…`), listed by `channel_endpoint_sid`, refused twice, and unassigned (204)."""
+    hub = client.trusthub.v1
+    cnam = hub.trust_products.list(policy_sid="RNf3db3cd1fe25fcfd3c3ded065c8fea53")
+    assert {p.status for p in cnam} == {"twilio-approved", "pending-review", "twilio-rejected"}
+    approved = hub.trust_products.list(policy_sid="RNf3db3cd1fe25fcfd3c3ded065c8fea53",
+                                       status="twilio-approved")
+    names = {}
+    for product in approved:
+        assert product.sid.startswith("BU") and product.policy_sid.startswith("RN")
+        [entity] = hub.trust_products(product.sid).trust_products_entity_assignments.list(
+            object_type="cnam_information")
+        user = hub.end_users(entity.object_sid).fetch()
+        assert user.type == "cnam_information"
+        names[user.attributes["cnam_display_name"]] = product.sid
+    assert set(names) == {"ACME", "ACME WEST"}
+    assert hub.trust_products(names["ACME"]).fetch().status == "twilio-approved"
+    paged = hub.trust_products.list(page_size=2)  # follows meta.next_page_url
+    assert len(paged) == len(sim.trust_products) == 5
+
+    number = client.available_phone_numbers("US").local.list(area_code=415, limit=1)[0]
+    bought = client.incoming_phone_numbers.create(phone_number=number.phone_number)
+    assignments = hub.trust_products(names["ACME"]).trust_products_channel_endpoint_assignment
+    made = assignments.create(channel_endpoint_type="phone-number",
+                              channel_endpoint_sid=bought.sid)
+    assert made.sid.startswith("RA") and made.channel_endpoint_sid == bought.sid
+    sent = sim.received("POST", "/ChannelEndpointAssignments")[-1]
+    assert dict(parse_qsl(sent.text)) == {"ChannelEndpointType": "phone-number",
+                                          "ChannelEndpointSid": bought.sid}
+    assert sim.cnam_of(bought.phone_number) == ["ACME"]
+    assert [a.sid for a in assignments.list(channel_endpoint_sid=bought.sid)] == [made.sid]
+    with pytest.raises(TwilioRestException) as twice:
+        assignments.create(channel_endpoint_type="phone-number",
+                           channel_endpoint_sid=bought.sid)
+    assert twice.value.status == 400
+    assert assignments(made.sid).delete() is True
+    assert assignments.list() == [] and sim.cnam_of(bought.phone_number) == []
+    with pytest.raises(TwilioRestException) as gone:
+        hub.trust_products("BU" + "0" * 32).fetch()
+    assert gone.value.status == 404
