@@ -421,8 +421,8 @@ def test_a_pending_removal_is_settled_then_the_address_deleted(
 
 def test_release_and_delete_remove_the_address_first(kazoo_accounts: dict[str, str]) -> None:
     """`knm release` with the number kept at SignalWire (Kazoo's release) unassigns its
-    address and deletes knm's; a refused removal stops the release and keeps the number;
-    a release that gives the number back to SignalWire goes on (the address goes with it)."""
+    address and deletes knm's; a refused removal stops the release and keeps the number
+    with its address; deleting the number removes the address first too."""
     with signalwire() as sim:
         config.set("number_manager", "disconnect_on_release", False)
         held(sim)
