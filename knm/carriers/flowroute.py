@@ -60,8 +60,6 @@ rejected or deleted is ERROR. Records are never deleted by knm: other numbers ma
 
 from __future__ import annotations
 
-import json
-import re
 import threading
 from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
@@ -70,6 +68,8 @@ from typing import Any, ClassVar
 import httpx
 
 from knm import errors
+from knm.carriers import address_parts
+from knm.carriers.address_parts import person
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
@@ -83,6 +83,7 @@ from knm.carriers.features import (
 )
 from knm.carriers.http import HttpCarrier, classify_by_words
 from knm.carriers.orders import OrderStatus, held_in_pages, linked_pages, settling
+from knm.carriers.payloads import error_details, json_or_none
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
 
@@ -100,8 +101,6 @@ ROUTE_ALIAS = "knm"
 COUNTRIES = {"US": "USA", "CA": "Canada"}
 #: Flowroute's country words → ISO (its own examples also show `US`, `CA`)
 ISO_COUNTRIES = {"USA": "US", "US": "US", "CANADA": "CA", "CA": "CA"}
-#: a street address's leading house number, and the street after it
-HOUSE_NUMBER = re.compile(r"^(\d+(?:-\d+)?[A-Za-z]?(?:\s+\d/\d)?)\s+(\S.*)$")
 #: Flowroute's bound on a CNAM record's value (README "CNAM Storage Rules")
 MAX_CNAM = 15
 #: most `/cnams` pages read looking for a record of the same name
@@ -243,39 +242,15 @@ def created_route(doc: Any) -> str:
 
 
 def street_parts(street: str) -> tuple[str, str]:
-    """`(street_number, street_name)` of a street address (`140 Geary St` → `140`, `Geary
-    St`); `ValueError` when it does not start with a house number."""
-    found = HOUSE_NUMBER.match(" ".join(street.split()))
-    if not found:
-        raise ValueError("Flowroute registers a street number and a street name: the street "
-                         "address must start with the house number (\"140 Geary St\")")
-    return found.group(1), found.group(2)
+    """`(street_number, street_name)` of a street address, in Flowroute's words when it has
+    no house number (`address_parts.street_parts`)."""
+    return address_parts.street_parts(street, "Flowroute")
 
 
 def unit_parts(extended: str) -> tuple[str, str] | None:
-    """`(address_type, address_type_number)` of an extended address (`Suite 5` → `Suite`,
-    `5`; a lone `5B` or `#5B` → `Unit`, `5B`); None without one; `ValueError` for a unit
-    without a number (`Lobby`), which Flowroute's fields cannot carry."""
-    text = " ".join(extended.split())
-    if not text:
-        return None
-    kind, _, rest = text.partition(" ")
-    if rest:
-        return kind, rest.lstrip("#").strip() or rest
-    token = kind.lstrip("#")
-    if any(ch.isdigit() for ch in token):
-        return "Unit", token
-    raise ValueError("Flowroute registers a unit as a type and a number (\"Suite 5\", "
-                     "\"Floor 3\"): write the extended address that way")
-
-
-def person(caller_name: str) -> tuple[str, str]:
-    """`(first_name, last_name)` for the name on the record: the last word is the last name
-    (`Valued Customer` → `Valued`, `Customer`), a one-word name is both."""
-    words = caller_name.split() or ["Valued", "Customer"]
-    if len(words) == 1:
-        return words[0], words[0]
-    return " ".join(words[:-1]), words[-1]
+    """`(address_type, address_type_number)` of an extended address, in Flowroute's words
+    when it is a unit without a number (`address_parts.unit_parts`)."""
+    return address_parts.unit_parts(extended, "Flowroute")
 
 
 def e911_attributes(address: Address, number: str) -> dict[str, Any]:
@@ -330,14 +305,6 @@ def from_flowroute(attrs: Any, given: Address) -> Address:
         caller_name=given.caller_name)
 
 
-def error_details(doc: Any) -> str | None:
-    """Flowroute's reasons in an error body (`errors[].detail`, else `title`)."""
-    rows = doc.get("errors") if isinstance(doc, dict) else None
-    texts = [str(e.get("detail") or e.get("title") or "") for e in rows or []
-             if isinstance(e, dict)]
-    return "; ".join(t for t in texts if t) or None
-
-
 def to_address_check(status: int, doc: Any, given: Address) -> AddressCheck:
     """`POST /e911s/validate`'s answer: 204 `valid` (Flowroute returns no normalisation: the
     address stays as given), 404 or 400 `invalid` with Flowroute's reason. Never
@@ -346,14 +313,6 @@ def to_address_check(status: int, doc: Any, given: Address) -> AddressCheck:
         return AddressCheck("valid", given)
     return AddressCheck("invalid", given, message=error_details(doc) or
                         "Flowroute could not validate the address")
-
-
-def _error_doc(content: bytes) -> Any:
-    """An error body's JSON (None when it is not JSON: its reason is then unknown)."""
-    try:
-        return json.loads(content or b"null")
-    except ValueError:
-        return None
 
 
 def related_id(resource: Mapping[str, Any], relation: str) -> str | None:
@@ -665,7 +624,7 @@ class Flowroute(HttpCarrier):
                                 accept=(400, 404))
         doc: Any = None
         if response.status_code in (400, 404):
-            doc = self.parsed(_error_doc, response.content)
+            doc = self.parsed(json_or_none, response.content)
         return to_address_check(response.status_code, doc, address)
 
     def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:

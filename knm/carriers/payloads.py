@@ -21,7 +21,9 @@ __all__ = [
     "ERROR_PREFIX_BYTES",
     "children",
     "element_dict",
+    "error_details",
     "error_text",
+    "json_or_none",
     "first",
     "flat",
     "json_error_message",
@@ -129,6 +131,24 @@ def json_error_message(doc: Any) -> str | None:
                 if inner:
                     return inner
     return None
+
+
+def error_details(doc: Any) -> str | None:
+    """The reasons of a JSON:API-style error body (`errors[].detail`, else `title`), joined,
+    without the codes `json_error_message` puts before them: what a person is shown when a
+    carrier refuses an address."""
+    rows = doc.get("errors") if isinstance(doc, dict) else None
+    texts = [str(e.get("detail") or e.get("title") or "") for e in rows or []
+             if isinstance(e, dict)]
+    return "; ".join(t for t in texts if t) or None
+
+
+def json_or_none(content: bytes) -> Any:
+    """An error body's JSON (None when it is not JSON: its reason is then unknown)."""
+    try:
+        return json.loads(content or b"null")
+    except ValueError:
+        return None
 
 
 def error_text(body: bytes, *, charset: str | None = None) -> str | None:

@@ -18,6 +18,27 @@ as configured (the one write settling does: idempotent, it neither buys nor rele
 
 SignalWire sells US and Canadian numbers here; the `sip_gateway` handler (an external SIP
 host) is "Fabric API only" and cannot be set through this API.
+
+**E911** (SPEC §13), on this same API (signalwire/docs TypeSpec `relay-rest/addresses`,
+`relay-rest/phone-numbers`; signalwire-sdk 3.7 `client.addresses`): an emergency address is
+an `addresses` resource SignalWire validates when it is created with `emergency_enabled`
+(US addresses only). knm validates by creating a trial one with `auto_correct_address`
+false — SignalWire then answers a correctable address 422 with its `candidates` (offered as
+a choice) and one it cannot place 422 without — and deletes it. Registering creates the
+address and assigns it (`POST phone_numbers/{id}/e911_address {"e911_address_id"}`): the
+number's `e911_status` is `pending`, then `active` or `failed` (asynchronous: polled briefly,
+then settled). An assignment refused deletes the address just made; one whose answer was
+lost is read back on the number at once. Once the new address is `active`, knm's previous
+one is deleted (an address made outside knm never is); a `failed` one is undone (the
+number's previous address assigned again, the new one deleted). Removal is `DELETE
+phone_numbers/{id}/e911_address` (`pending_removal` → `unregistered`), then knm's address is
+deleted. knm's address → SignalWire's fields: the house number and street name split, the
+unit into one of SignalWire's `address_type`s and its `address_number`, the caller name
+into `first_name`/`last_name` and the `label` (what the dispatcher is shown: 32 characters).
+
+Caller names: this API has no per-number setting (neither an outbound listing nor an inbound
+lookup); the LaML API's `voice_caller_id_lookup` is "always null" and not writable. knm
+declares no `cnam` here: no caller-name feature is offered on SignalWire numbers.
 """
 
 from __future__ import annotations
@@ -29,14 +50,26 @@ from urllib.parse import quote
 import httpx
 
 from knm import errors
+from knm.carriers.address_parts import person, street_parts, unit_parts
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier, classify_by_words
 from knm.carriers.orders import (
     OrderStatus,
     held_in_pages,
     linked_pages,
+    poll_feature,
     settled_by_holding,
 )
+from knm.carriers.payloads import error_details, json_or_none
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
 
@@ -66,6 +99,30 @@ CANADIAN_REGIONS = frozenset({"AB", "BC", "MB", "NB", "NL", "NS", "NT", "NU", "O
                               "SK", "YT"})
 #: SearchOptions.extra capability flags, checked against each result's `capabilities`
 CAPABILITIES = ("voice", "sms", "mms", "fax")
+#: a number's `e911_status` → knm's feature state (None: never had an address)
+E911_STATES = {"active": PROVISIONED, "pending": PENDING, "failed": ERROR,
+               "pending_removal": PENDING, "unregistered": REMOVED, None: REMOVED}
+#: SignalWire's `address_type`s (its AddressType enum), by the words knm reads as each
+ADDRESS_TYPES = {
+    **{w: "Apartment" for w in ("apartment", "apt")},
+    **{w: "Basement" for w in ("basement", "bsmt")},
+    **{w: "Building" for w in ("building", "bldg")},
+    **{w: "Department" for w in ("department", "dept")},
+    **{w: "Floor" for w in ("floor", "fl")},
+    **{w: "Office" for w in ("office", "ofc")},
+    **{w: "Penthouse" for w in ("penthouse", "ph")},
+    **{w: "Suite" for w in ("suite", "ste")},
+    **{w: "Trailer" for w in ("trailer", "trlr")},
+    "unit": "Unit",
+}
+#: the caller name the emergency network takes from an address's `label`
+MAX_LABEL = 32
+#: carrier-data keys of knm's emergency addresses at SignalWire: the one assigned (knm's
+#: own), the one the number held before (assigned again if the new one fails), whether that
+#: one is knm's (deleted once the new one is active), and a removal under way
+E911_ID, PREVIOUS_ID, PREVIOUS_OWN, REMOVING = (
+    "signalwire_e911_address_id", "signalwire_e911_previous_id",
+    "signalwire_e911_previous_own", "signalwire_e911_removing")
 
 
 # -- pure request building ---------------------------------------------------------------------
@@ -185,6 +242,99 @@ def _locality(row: dict[str, Any]) -> dict[str, Any] | None:
     return locality or None
 
 
+# -- number features: pure request building and parsing (SPEC §13) -----------------------------
+
+
+def unit_of(extended: str) -> tuple[str, str] | None:
+    """`(address_type, address_number)` of an extended address in SignalWire's types
+    (`Ste 5` → `Suite`, `5`; a lone `5B` → `Unit`, `5B`); `ValueError` for a unit SignalWire
+    has no type for (`Room 5`) or one without a number."""
+    unit = unit_parts(extended, "SignalWire")
+    if unit is None:
+        return None
+    kind = ADDRESS_TYPES.get(unit[0].lower().rstrip("."))
+    if kind is None:
+        raise ValueError("SignalWire registers a unit of one of its types ("
+                         + ", ".join(sorted(set(ADDRESS_TYPES.values())))
+                         + f"), not {unit[0]!r}")
+    return kind, unit[1]
+
+
+def address_body(address: Address, number: str) -> dict[str, Any]:
+    """The `POST addresses` body of an emergency address for `number`, validated by
+    SignalWire and never corrected silently; `ValueError` (a user-facing reason) for an
+    address SignalWire's fields cannot carry or would not validate (outside the US)."""
+    if address.country.upper() != "US":
+        raise ValueError("SignalWire validates and registers emergency addresses in the US "
+                         "only")
+    street_number, street_name = street_parts(address.street_address, "SignalWire")
+    first, last = person(address.caller_name)
+    body: dict[str, Any] = {
+        "label": (address.caller_name or f"knm {number}")[:MAX_LABEL], "country": "US",
+        "first_name": first, "last_name": last, "street_number": street_number,
+        "street_name": street_name, "city": address.locality, "state": address.region,
+        "postal_code": address.postal_code, "emergency_enabled": True,
+        "auto_correct_address": False}
+    unit = unit_of(address.extended_address)
+    if unit is not None:
+        body["address_type"], body["address_number"] = unit
+    return body
+
+
+def _part(doc: dict[str, Any], key: str) -> str:
+    value = doc.get(key)
+    return " ".join(str(value).split()) if value not in (None, "") else ""
+
+
+def from_signalwire(doc: Any, given: Address) -> Address:
+    """An address resource (or a candidate) as knm's address; what it leaves out is
+    `given`'s (a candidate names no unit; the caller name is always `given`'s)."""
+    doc = doc if isinstance(doc, dict) else {}
+    if not _part(doc, "street_name"):
+        return given
+    unit = " ".join(p for p in (_part(doc, "address_type"), _part(doc, "address_number")) if p)
+    return Address(
+        street_address=" ".join(p for p in (_part(doc, "street_number"),
+                                            _part(doc, "street_name")) if p),
+        extended_address=unit if "address_type" in doc else given.extended_address,
+        locality=_part(doc, "city") or given.locality,
+        region=(_part(doc, "state") or given.region).upper(),
+        postal_code=_part(doc, "postal_code") or _part(doc, "zip_code") or given.postal_code,
+        country=(_part(doc, "country") or given.country).upper(),
+        caller_name=given.caller_name)
+
+
+def refused_check(doc: Any, given: Address) -> AddressCheck:
+    """A 422 to an emergency address: `corrected` when SignalWire suggests `candidates`,
+    else `invalid` with its reason."""
+    found = doc.get("candidates") if isinstance(doc, dict) else None
+    suggestions = [from_signalwire(c, given) for c in found or [] if isinstance(c, dict)]
+    message = error_details(doc) or "SignalWire could not validate the address"
+    if suggestions:
+        return AddressCheck("corrected", given, suggestions, message=message)
+    return AddressCheck("invalid", given, message=message)
+
+
+def address_id(doc: Any) -> str:
+    """The id of an address answer; `ValueError` without one."""
+    if not isinstance(doc, dict) or not doc.get("id"):
+        raise ValueError("address answer without an id")
+    return str(doc["id"])
+
+
+def to_e911_status(row: Any) -> FeatureStatus:
+    """A PhoneNumber's E911 provisioning as knm's feature state; `data` names the address it
+    holds. `ValueError` for an answer that is not a number."""
+    if not isinstance(row, dict) or not row.get("id"):
+        raise ValueError("number answer without an id")
+    word = row.get("e911_status")
+    word = str(word) if word else None
+    state = E911_STATES.get(word, PENDING)
+    return FeatureStatus(state, word or "unregistered",
+                         {"e911_address_id": row.get("e911_address_id")},
+                         message=f"SignalWire says {word}" if state == ERROR else None)
+
+
 # -- the carrier ---------------------------------------------------------------------------------
 
 
@@ -196,7 +346,7 @@ class SignalWire(HttpCarrier):
     maximal_prefix_length: ClassVar[int] = 7
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
-         "locality", "settle"})
+         "locality", "settle", "e911"})
     fault_words = UNAVAILABLE
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("space_url", description="your space's host, e.g. `example.signalwire.com`: "
@@ -352,3 +502,177 @@ class SignalWire(HttpCarrier):
             number, row, data, holder="project", held_status="held",
             routed=lambda: self.routed(row) if self.can_route() else None,
             route=lambda: self.route(number, str(row["id"])))
+
+    # -- number features (SPEC §13) -----------------------------------------------------------
+
+    def _number_path(self, number: PhoneNumber) -> str:
+        """`/phone_numbers/{id}` of the number (its id from its carrier data, else looked
+        up); `CarrierNotFound` when the project does not hold it."""
+        number_id = number.carrier_data.get("signalwire_id")
+        if not number_id:
+            row = self.held(number.number)
+            if row is None or not row.get("id"):
+                raise errors.CarrierNotFound(self.name, f"{number.number} is not a number of "
+                                             "this project", number=number.number)
+            number_id = row["id"]
+        return f"/phone_numbers/{quote(str(number_id), safe='')}"
+
+    def _e911(self, num: str, path: str) -> FeatureStatus:
+        """The number's E911 provisioning as SignalWire shows it now."""
+        return self.parsed(to_e911_status, self.call("GET", path, number=num), number=num)
+
+    def _body(self, num: str, address: Address) -> dict[str, Any]:
+        try:
+            return address_body(address, num)
+        except ValueError as exc:
+            raise errors.AddressInvalid(address.to_e911(), str(exc), carrier=self.name) from None
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        """SignalWire validates an emergency address when it creates one: a trial one (never
+        corrected silently: a correction is a 422 with `candidates`), then deleted."""
+        num = number.number
+        try:
+            body = address_body(address, num)
+        except ValueError as exc:  # SignalWire's fields cannot carry it: no call
+            return AddressCheck("invalid", address, message=str(exc))
+        response = self.request("POST", "/addresses", json=body, number=num, accept=(422,))
+        if response.status_code == 422:
+            return refused_check(json_or_none(response.content), address)
+        doc = self.parse_reply(response, number=num)
+        kept = from_signalwire(doc, address)
+        if isinstance(doc, dict) and doc.get("id"):
+            self._forget_address(str(doc["id"]), num)
+        return AddressCheck("valid", kept)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        """Create the address, assign it to the number, wait briefly for `active`. A refused
+        assignment deletes the address (SignalWire is left as it was); a lost answer is read
+        back on the number at once."""
+        num = number.number
+        body = self._body(num, address)
+        row = self.held(num)  # the number's id and its E911 state in one read
+        if row is None or not row.get("id"):
+            raise errors.CarrierNotFound(self.name, f"{num} is not a number of this project",
+                                         number=num)
+        path = f"/phone_numbers/{quote(str(row['id']), safe='')}"
+        current = self.parsed(to_e911_status, row, number=num)
+        if current.state == PENDING:
+            raise self.refusal(f"SignalWire is still working on the emergency address of {num} "
+                               f"({current.carrier_status}): retry once it is done", number=num)
+        held = current.data.get("e911_address_id") if current.state == PROVISIONED else None
+        created = self.call("POST", "/addresses", json=body, number=num)
+        new_id = self.parsed(address_id, created, number=num)
+        registered = from_signalwire(created, address)
+        learnt = {"signalwire_id": str(row["id"]), E911_ID: new_id,
+                  PREVIOUS_ID: held if held != new_id else None,
+                  PREVIOUS_OWN: bool(held) and held == number.carrier_data.get(E911_ID)}
+        try:
+            doc = self.call("POST", f"{path}/e911_address", json={"e911_address_id": new_id},
+                            number=num)
+            first = self.parsed(to_e911_status, doc, number=num)
+        except errors.KnmError as exc:
+            if not exc.unsettled:
+                self._forget_address(new_id, num)
+                raise
+            try:
+                first = self._e911(num, path)
+            except errors.KnmError:  # cannot tell now: settling reads the number later
+                return FeatureStatus(PENDING, "unknown", learnt, registered,
+                                     message=self.scrub(str(exc)))
+            if first.data.get("e911_address_id") != new_id:  # it did not take: undo
+                self._forget_address(new_id, num)
+                raise
+        status = poll_feature(self, lambda: self._e911(num, path), first)
+        return self._finish(num, path, status, learnt, registered)
+
+    def _finish(self, num: str, path: str, status: FeatureStatus, learnt: dict[str, Any],
+                registered: Address | None) -> FeatureStatus:
+        """An assignment as it stands: still pending (settled later), active (knm's previous
+        address deleted) or failed (undone: the previous address assigned again, the new one
+        deleted)."""
+        new_id, previous = learnt[E911_ID], learnt.get(PREVIOUS_ID)
+        done = {**learnt, PREVIOUS_ID: None, PREVIOUS_OWN: None}
+        if status.state == PENDING:
+            return FeatureStatus(PENDING, status.carrier_status, learnt, registered,
+                                 status.message)
+        if status.state == PROVISIONED:
+            if previous and learnt.get(PREVIOUS_OWN):
+                self._forget_address(str(previous), num)
+            return FeatureStatus(PROVISIONED, status.carrier_status, done, registered)
+        if previous:
+            try:
+                self.call("POST", f"{path}/e911_address", number=num,
+                          json={"e911_address_id": previous})
+            except errors.KnmError as exc:
+                self.log.warning("%s: the previous emergency address of %s was not assigned "
+                                 "again: %s", self.name, num, self.scrub(exc))
+        self._forget_address(str(new_id), num)
+        return FeatureStatus(ERROR, status.carrier_status,
+                             {**done, E911_ID: previous if learnt.get(PREVIOUS_OWN) else None},
+                             message=status.message or "SignalWire failed the registration")
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """Where a pending assignment (or removal) stands; settling one also finishes it —
+        the address that lost is deleted, as `set_emergency` would have."""
+        num = number.number
+        path = self._number_path(number)
+        status = self._e911(num, path)
+        data = number.carrier_data
+        if data.get(REMOVING):
+            return self._removal(num, status, data.get(E911_ID))
+        wanted = data.get(E911_ID)
+        held = status.data.get("e911_address_id")
+        if not wanted or held != wanted:  # the assignment did not take: knm's address unused
+            if wanted:
+                self._forget_address(str(wanted), num)
+            kept = data.get(PREVIOUS_ID) if data.get(PREVIOUS_OWN) else None
+            return FeatureStatus(ERROR, status.carrier_status,
+                                 {E911_ID: kept, PREVIOUS_ID: None, PREVIOUS_OWN: None},
+                                 message=f"SignalWire holds {held or 'no address'} for the "
+                                         f"number, not knm's address {wanted}")
+        learnt = {"signalwire_id": path.rsplit("/", 1)[-1], E911_ID: wanted,
+                  PREVIOUS_ID: data.get(PREVIOUS_ID), PREVIOUS_OWN: data.get(PREVIOUS_OWN)}
+        finished = self._finish(num, path, status, learnt, None)
+        if finished.state == PENDING:
+            finished.data = {}
+        return finished
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        """Unassign the number's address (`pending_removal` → `unregistered`, waited on
+        briefly), then delete knm's address. A number holding no active address (none, or a
+        failed one) has nothing to unassign."""
+        num = number.number
+        path = self._number_path(number)
+        own = number.carrier_data.get(E911_ID)
+        try:
+            doc = self.call("DELETE", f"{path}/e911_address", number=num)
+            first = self.parsed(to_e911_status, doc, number=num)
+        except errors.CarrierFault as exc:
+            if exc.status not in (404, 422):
+                raise
+            first = self._e911(num, path)  # refused: is anything registered at all?
+            if first.state in (PROVISIONED, PENDING):
+                raise
+        status = poll_feature(self, lambda: self._e911(num, path), first)
+        return self._removal(num, status, own)
+
+    def _removal(self, num: str, status: FeatureStatus, own: Any) -> FeatureStatus:
+        if status.state == PENDING:
+            return FeatureStatus(PENDING, status.carrier_status, {REMOVING: True})
+        if status.state == PROVISIONED:
+            return FeatureStatus(ERROR, status.carrier_status, {REMOVING: None},
+                                 message="SignalWire kept the emergency address")
+        if own:
+            self._forget_address(str(own), num)
+        return FeatureStatus(REMOVED, status.carrier_status,
+                             {E911_ID: None, PREVIOUS_ID: None, PREVIOUS_OWN: None,
+                              REMOVING: None})
+
+    def _forget_address(self, address: str, number: str) -> None:
+        """Delete an address knm created and no longer uses; a failure only leaves an unused
+        address in the project."""
+        try:
+            self.delete(f"/addresses/{quote(address, safe='')}", number=number)
+        except errors.KnmError as exc:
+            self.log.warning("%s: address %s of %s not deleted: %s", self.name, address,
+                             number, self.scrub(exc))

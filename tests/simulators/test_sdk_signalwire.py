@@ -1,7 +1,8 @@
 """The official `signalwire-sdk` REST client, unchanged, against the SignalWire simulator.
 
 `signalwire-sdk` covers RELAY REST phone numbers (`client.phone_numbers`: search, create,
-list, get, update by PUT, delete), so the Twilio-compatible `signalwire` package is not needed.
+list, get, update by PUT, delete) and E911 addresses (`client.addresses`: create, list, get,
+delete), so the Twilio-compatible `signalwire` package is not needed.
 The SDK is pointed at the simulator with its own `host=` argument: for a loopback host it
 speaks plain HTTP by design ("so a shipped example runs verbatim against the local mock").
 """
@@ -132,3 +133,46 @@ def test_wrong_credentials_raise_the_sdk_error_with_401(
         wrong.phone_numbers.search(areacode="512")
     assert info.value.status_code == 401
     assert sim.owned == {}
+
+
+def test_emergency_addresses_and_their_assignment(client: RestClient,
+                                                  sim: SignalWireSimulator) -> None:
+    """`client.addresses` (create, get, list, delete) as the SDK sends them: a validated
+    emergency address, a correctable one refused with its `candidates` when not
+    auto-corrected; the assignment (`phone_numbers/{id}/e911_address`, which the SDK's typed
+    resource does not wrap yet) through the SDK's own HTTP client, and the number's
+    `e911_address_id` / `e911_status` read back with `phone_numbers.get`."""
+    fields = {"label": "ACME Corp", "country": "US", "first_name": "ACME", "last_name": "Corp",
+              "street_number": "140", "street_name": "Geary St", "city": "San Francisco",
+              "state": "CA", "postal_code": "94108"}
+    made = client.addresses.create(**fields, address_type="Suite", address_number="5",
+                                   extras={"emergency_enabled": True})
+    assert made["validated"] is True and made["street_name"] == "GEARY ST"
+    assert made["address_type"] == "Suite" and made["zip_code"] == "94108"
+    sent = sim.received("POST", "/api/relay/rest/addresses")[-1].json()
+    assert sent["emergency_enabled"] is True and sent["address_number"] == "5"
+    assert client.addresses.get(made["id"])["id"] == made["id"]
+    assert [a["id"] for a in client.addresses.list(filter_label="acme")["data"]] == [made["id"]]
+    with pytest.raises(SignalWireRestError) as refused:
+        client.addresses.create(**{**fields, "street_name": "Geary St CORRECTME"},
+                                extras={"emergency_enabled": True,
+                                        "auto_correct_address": False})
+    assert refused.value.status_code == 422
+    assert refused.value.body["candidates"][0]["street_name"] == "GEARY ST"
+
+    bought = client.phone_numbers.create(number=client.phone_numbers.search(
+        areacode="512", max_results=1)["data"][0]["number"])
+    http = client.phone_numbers._http
+    assigned = http.post(f"/api/relay/rest/phone_numbers/{bought['id']}/e911_address",
+                         body={"e911_address_id": made["id"]})
+    assert assigned["e911_status"] == "pending"  # SignalWire confirms asynchronously
+    shown = client.phone_numbers.get(bought["id"])
+    assert (shown["e911_address_id"], shown["e911_status"]) == (made["id"], "active")
+    with pytest.raises(SignalWireRestError) as in_use:
+        client.addresses.delete(made["id"])
+    assert in_use.value.status_code == 422
+    assert http.delete(f"/api/relay/rest/phone_numbers/{bought['id']}/e911_address")[
+        "e911_status"] == "pending_removal"
+    assert client.phone_numbers.get(bought["id"])["e911_status"] == "unregistered"
+    client.addresses.delete(made["id"])
+    assert made["id"] not in sim.addresses
