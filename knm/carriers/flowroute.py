@@ -82,7 +82,13 @@ from knm.carriers.features import (
     squeezed,
 )
 from knm.carriers.http import HttpCarrier, classify_by_words
-from knm.carriers.orders import OrderStatus, held_in_pages, linked_pages, settling
+from knm.carriers.orders import (
+    OrderStatus,
+    held_in_pages,
+    linked_pages,
+    settled_registration,
+    settling,
+)
 from knm.carriers.payloads import error_details, json_or_none
 from knm.phone import is_us_tollfree, nanp_digits
 from knm.record import PhoneNumber
@@ -667,23 +673,12 @@ class Flowroute(HttpCarrier):
         deleted (knm's own, used by no number): the one write it does."""
         num = number.number
         held = related_id(self._details(num), "e911_address")
-        wanted = number.carrier_data.get("flowroute_e911_id")
-        previous = number.carrier_data.get("flowroute_e911_previous_id")
-        if wanted and held == str(wanted):
-            if previous and str(previous) != held:
-                self._forget_e911(str(previous), num)
-            return FeatureStatus(PROVISIONED, "associated",
-                                 {"flowroute_e911_previous_id": None})
-        if wanted and previous and str(wanted) != str(previous):
-            self._forget_e911(str(wanted), num)
-            data = {"flowroute_e911_id": str(previous), "flowroute_e911_previous_id": None}
-        else:
-            data = {"flowroute_e911_previous_id": None}
-        shown = f"record {held}" if held else "no emergency address"
-        return FeatureStatus(ERROR, "not associated", data,
-                             message=f"Flowroute holds {shown} for the number, not knm's "
-                                     f"record {wanted}" if wanted else
-                                     "knm holds no Flowroute E911 record for the number")
+        return settled_registration(
+            held, number.carrier_data.get("flowroute_e911_id"),
+            number.carrier_data.get("flowroute_e911_previous_id"),
+            forget=lambda record: self._forget_e911(record, num),
+            keys=("flowroute_e911_id", "flowroute_e911_previous_id"),
+            words=("Flowroute", "record", "associated", "not associated"))
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number

@@ -23,11 +23,12 @@ from urllib.parse import parse_qsl, urlsplit
 
 from knm import errors
 from knm.carriers.base import Carrier
-from knm.carriers.features import FeatureStatus
+from knm.carriers.features import ERROR, PROVISIONED, FeatureStatus
 from knm.record import PhoneNumber
 
 __all__ = ["ORDER_STATES", "AsyncOrderCarrier", "OrderStatus", "WebhookEvent", "held_in_pages",
-           "linked_pages", "next_page_query", "poll_feature", "poll_order", "settling"]
+           "linked_pages", "next_page_query", "poll_feature", "poll_order",
+           "settled_registration", "settling"]
 
 log = logging.getLogger("knm.carriers.orders")
 
@@ -182,6 +183,35 @@ def next_page_query(link: Any) -> dict[str, str] | None:
     if not isinstance(link, str) or not link:
         return None
     return dict(parse_qsl(urlsplit(link).query, keep_blank_values=True)) or None
+
+
+def settled_registration(held: str | None, wanted: Any, previous: Any, *,
+                         forget: Callable[[str], None], keys: tuple[str, str],
+                         words: tuple[str, str, str, str]) -> FeatureStatus:
+    """How a carrier whose emergency registration is "the number points at knm's record"
+    settles one whose answer was lost: `held` is the record the number points at now,
+    `wanted` the one knm registered, `previous` the one it replaced (ids). Held as wanted:
+    `PROVISIONED`, and the previous record (knm's own, used by no number) is deleted
+    (`forget`) — the one write settling does. Not held: `ERROR`; the record that lost is
+    deleted and the previous one is the number's again. `keys` are the carrier-data keys of
+    the record and the previous one; `words` the carrier's name, what it calls a record, its
+    status words when associated and when not."""
+    carrier, thing, done, undone = words
+    record_key, previous_key = keys
+    if wanted and held == str(wanted):
+        if previous and str(previous) != held:
+            forget(str(previous))
+        return FeatureStatus(PROVISIONED, done, {previous_key: None})
+    if wanted and previous and str(wanted) != str(previous):
+        forget(str(wanted))
+        data = {record_key: str(previous), previous_key: None}
+    else:
+        data = {previous_key: None}
+    shown = f"{thing} {held}" if held else "no emergency address"
+    return FeatureStatus(ERROR, undone, data,
+                         message=f"{carrier} holds {shown} for the number, not knm's "
+                                 f"{thing} {wanted}" if wanted else
+                                 f"knm holds no {carrier} emergency {thing} for the number")
 
 
 def poll_order(carrier: Carrier, number: PhoneNumber, order_id: str,

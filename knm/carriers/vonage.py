@@ -56,7 +56,6 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
-    ERROR,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -69,6 +68,7 @@ from knm.carriers.orders import (
     OrderStatus,
     held_in_pages,
     settled_by_holding,
+    settled_registration,
 )
 from knm.carriers.payloads import ERROR_PREFIX_BYTES
 from knm.phone import is_us_tollfree, nanp_digits, region_of
@@ -582,22 +582,12 @@ class Vonage(HttpCarrier):
         by no number): the one write it does."""
         num = number.number
         held = self._assigned(num)
-        wanted = number.carrier_data.get("vonage_e911_address_id")
-        previous = number.carrier_data.get("vonage_e911_previous_id")
-        if wanted and held == str(wanted):
-            if previous and str(previous) != held:
-                self._forget_address(str(previous), num)
-            return FeatureStatus(PROVISIONED, "assigned", {"vonage_e911_previous_id": None})
-        if wanted and previous and str(wanted) != str(previous):
-            self._forget_address(str(wanted), num)
-            data = {"vonage_e911_address_id": str(previous), "vonage_e911_previous_id": None}
-        else:
-            data = {"vonage_e911_previous_id": None}
-        shown = f"address {held}" if held else "no emergency address"
-        return FeatureStatus(ERROR, "not assigned", data,
-                             message=f"Vonage holds {shown} for the number, not knm's "
-                                     f"address {wanted}" if wanted else
-                                     "knm holds no Vonage emergency address for the number")
+        return settled_registration(
+            held, number.carrier_data.get("vonage_e911_address_id"),
+            number.carrier_data.get("vonage_e911_previous_id"),
+            forget=lambda record: self._forget_address(record, num),
+            keys=("vonage_e911_address_id", "vonage_e911_previous_id"),
+            words=("Vonage", "address", "assigned", "not assigned"))
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         """Unassign the number's emergency address, then delete knm's address (a failure to
