@@ -99,13 +99,19 @@ def test_lost_purchases_settle_from_one_listing(name: str, sqlite_db: str) -> No
                 assert data["order_id"] == orders[data["order_reference"]]
 
 
+SPOILT_LISTINGS = {"refused": {"fail_with": {"status": 500, "message": "listing unavailable"}},
+                   "truncated": {"ambiguous": "truncated"},
+                   "html_500": {"ambiguous": "html_500"}}
+
+
+@pytest.mark.parametrize("how", sorted(SPOILT_LISTINGS))
 @pytest.mark.parametrize("name", ["knm_twilio", "knm_vonage", "knm_vitelity"])
-def test_a_failed_listing_falls_back_to_asking_each_number(name: str, sqlite_db: str) -> None:
+def test_a_failed_listing_falls_back_to_asking_each_number(name: str, how: str,
+                                                          sqlite_db: str) -> None:
     with wired(name) as lives:
         live = lives[name]
         buyer, wanted = _lose_purchases(live, COUNT)
-        live.sim.set(fail_with={"status": 500, "message": "listing unavailable"},
-                     match=LISTING_PATH[name], times=1)
+        live.sim.set(**SPOILT_LISTINGS[how], match=LISTING_PATH[name], times=1)
         result = numbers.settle()
         assert sorted(pn.number for pn in result.succeeded) == sorted(wanted)
         _in_service_for(buyer, wanted)
