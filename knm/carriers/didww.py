@@ -82,6 +82,8 @@ MAX_AREA_CODE = 5
 CATALOGUE_TTL_S = 3600.0
 #: an emergency verification's review (DIDWW's emergency team decides by hand)
 VERIFICATION_STATES = ("pending", "approved", "rejected")
+#: an approved registration's service still on its way to `active`
+SERVICE_WAITING = ("new", "in_process", "pending_update")
 #: knm's carrier data of a DIDWW emergency registration
 E911_KEYS = ("didww_e911_identity_id", "didww_e911_address_id", "didww_e911_reference",
              "didww_e911_verification_id", "didww_e911_previous", "didww_ecs_id")
@@ -1002,20 +1004,62 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
             return FeatureStatus(PENDING, "pending", data, address, refs=[verification["id"]],
                                  message="DIDWW's emergency team reviews the registration")
         if verification["status"] == "approved":
-            if previous.get("address_id") != data.get("didww_e911_address_id"):
-                self._forget_pair(previous.get("identity_id"), previous.get("address_id"),
-                                  num)
-            service = verification.get("service_id") or data.get("didww_ecs_id") or \
-                self._service_of(num)
-            return FeatureStatus(PROVISIONED, "approved",
-                                 {**data, "didww_e911_previous": None, "didww_ecs_id": service},
-                                 address)
+            return self._approved(number, verification, data, address)
         self._forget_pair(data.get("didww_e911_identity_id"), data.get("didww_e911_address_id"),
                           num)
         kept = {"didww_e911_identity_id": previous.get("identity_id"),
                 "didww_e911_address_id": previous.get("address_id"),
                 "didww_e911_previous": None}
         return FeatureStatus(ERROR, "rejected", {**data, **kept}, message=rejection(verification))
+
+    def _approved(self, number: PhoneNumber, verification: Mapping[str, Any],
+                  data: dict[str, Any], address: Address | None) -> FeatureStatus:
+        """An approved verification is registered once its emergency calling service is
+        `active` (PROVISIONED: knm's replaced identity and address deleted); while the
+        service is `new`, `in_process` or `pending_update` it is PENDING; `changes_required`
+        or `canceled` is ERROR. A service that cannot be read now is PENDING: settling reads
+        it again (the verification is made — never a refusal)."""
+        num = number.number
+        waiting = {"refs": [str(verification["id"])]}
+        try:
+            service = verification.get("service_id") or data.get("didww_ecs_id") or \
+                self._service_of(num)
+            status = self._service_status(str(service), num) if service else None
+        except errors.KnmError as exc:
+            return FeatureStatus(PENDING, "approved", data, address, **waiting,
+                                 message="approved; its emergency calling service could not "
+                                         f"be read: {self.scrub(exc)}")
+        if status is None:
+            return FeatureStatus(PENDING, "approved", data, address, **waiting,
+                                 message="approved; DIDWW shows no emergency calling service "
+                                         "for the number yet")
+        data = {**data, "didww_ecs_id": str(service)}
+        if status in SERVICE_WAITING:
+            return FeatureStatus(PENDING, f"approved, service {status}", data, address,
+                                 **waiting, message=f"approved; DIDWW's emergency calling "
+                                                    f"service is {status}")
+        if status != "active":
+            return FeatureStatus(ERROR, f"approved, service {status}", data,
+                                 message=f"DIDWW's emergency calling service {service} of the "
+                                         f"number is {status}")
+        previous = data.get("didww_e911_previous") or {}
+        if previous.get("address_id") != data.get("didww_e911_address_id"):
+            self._forget_pair(previous.get("identity_id"), previous.get("address_id"), num)
+        return FeatureStatus(PROVISIONED, "active", {**data, "didww_e911_previous": None},
+                             address)
+
+    def _service_status(self, service_id: str, number: str) -> str | None:
+        """An emergency calling service's `status` (None: it does not exist)."""
+        try:
+            doc = self.call("GET", f"/emergency_calling_services/{service_id}", number=number)
+        except errors.CarrierNotFound:
+            return None
+        service = self.parsed(resource_of, doc, number=number)
+        status = str(attributes(service).get("status") or "")
+        if not status:
+            raise self.fault(errors.MalformedResponse, "emergency calling service without a "
+                             "status", number=number)
+        return status
 
     def _service_of(self, number: str) -> str | None:
         """The emergency calling service DIDWW shows on the number's DID (None: none)."""

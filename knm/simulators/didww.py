@@ -811,6 +811,9 @@ class DidwwSimulator(Simulator):
     def _emergency_books(self) -> None:
         #: the account has an emergency calling plan (False: verifications are 403)
         self.emergency_plan = True
+        #: the status of a service once its verification is approved (`in_process`: DIDWW
+        #: still activates it; tests then set `services[id]["status"]`)
+        self.approved_service_status = "active"
         self.identities: dict[str, dict[str, Any]] = {}
         self.addresses: dict[str, dict[str, Any]] = {}
         self.verifications: dict[str, dict[str, Any]] = {}
@@ -946,7 +949,7 @@ class DidwwSimulator(Simulator):
                        "did_ids": list(v["did_ids"])}
             self.services[sid] = service
             v["service_id"] = sid
-        service.update(address_id=v["address_id"], status="active")
+        service.update(address_id=v["address_id"], status=self.approved_service_status)
         for row in self.owned.values():
             if row.get("id") in service["did_ids"]:
                 row["ecs_id"] = service["id"]
@@ -1040,7 +1043,8 @@ class DidwwSimulator(Simulator):
                                     "required", pointer="/data/relationships/dids")
         if service_id:
             service = self.services.get(service_id)
-            if service is None or service["status"] == "canceled":
+            if service is None or service["status"] in ("canceled", "in_process",
+                                                         "pending_update"):
                 return errors_body(422, "emergency_calling_service - is invalid",
                                    pointer="/data/relationships/emergency_calling_service")
             dids = list(service["did_ids"])
@@ -1168,7 +1172,8 @@ class DidwwSimulator(Simulator):
         def delete_service(sid: str) -> Response:
             with sim.lock:
                 service = sim.services.get(sid)
-                if service is None or service["status"] == "canceled":
+                if service is None or service["status"] in ("canceled", "in_process",
+                                                         "pending_update"):
                     return errors_body(404, f"Record not found: {sid}")
                 service.update(status="canceled", canceled_at=_stamp())
                 for row in sim.owned.values():

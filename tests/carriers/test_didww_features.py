@@ -252,6 +252,22 @@ def test_a_registration_awaits_review_then_is_approved(kazoo_accounts: dict[str,
         assert street_of(sim, service) == "140 Geary St, Suite 5"
         assert numbers.pending_features() == []
 
+        # an approval whose service DIDWW still activates stays PENDING until it is active
+        gone = numbers.update(NUMBER, merge_fields={"e911": None})
+        assert "e911" not in gone.doc
+        sim.approved_service_status = "in_process"
+        again = numbers.update(NUMBER, merge_fields={"e911": GEARY})
+        decide(sim, again.carrier_data["didww_e911_verification_id"], "approve")
+        assert numbers.settle([NUMBER]).failed[NUMBER].error == "feature_pending"
+        waiting = numbers.get(NUMBER)
+        assert waiting.doc["e911"]["status"] == "PENDING" and "e911" not in waiting.features
+        with sim.lock:
+            sim.services[sim.owned[NUMBER]["ecs_id"]]["status"] = "active"
+        assert numbers.settle([NUMBER]).ok
+        done = numbers.get(NUMBER)
+        assert done.doc["e911"]["status"] == "PROVISIONED"
+        assert done.carrier_data["didww_ecs_id"] == sim.owned[NUMBER]["ecs_id"]
+
         # the same address sent back (Monster sends the whole number): no carrier call
         asked = len(sim.requests)
         assert numbers.update(NUMBER, merge_fields={"e911": done.doc["e911"]}).version == \
