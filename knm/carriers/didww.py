@@ -29,6 +29,23 @@ Auth: API version 2026-04-16 (the default) sends the key in `Api-Key` with
 `X-DIDWW-API-Version`; version 2026-11-19 refuses keys on API requests: the key mints a
 short-lived bearer token at DIDWW's token service (`POST /token` with `Api-Key`), sent as
 `Authorization: Bearer`.
+
+**E911** (doc.didww.com API 3 "Emergency Resources", 2026-04-16 and 2026-11-19; the `didww`
+SDK 3.x's `emergency_*`, `identity`, `address` resources and fixtures): a DID whose group
+has the `emergency` feature is registered under DIDWW's emergency requirement for its country
+and number type (`GET /emergency_requirements`, by `did_group_type.id` — 2026-11-19: by
+`number_type` —; cached an hour). DIDWW validates records it holds, so a check makes an
+identity (`POST /identities`) and an address (`POST /addresses`), asks `POST
+/emergency_requirement_validations` (201 valid, 422 invalid with DIDWW's reasons; DIDWW
+suggests nothing) and deletes both. A registration makes them again and submits `POST
+/emergency_verifications` (the DID, or knm's service of the number with a replacement
+address; knm's `external_reference_id`): DIDWW's emergency team reviews it by hand —
+PENDING, settled by reading the verification (`approved`, and its emergency calling service
+`active`: PROVISIONED; `rejected`: ERROR with `reject_reasons` / `reject_comment`). A refused
+verification deletes the records made for it; 403 (no emergency plan on the account) is
+`402 service_restriction`. Removal deletes knm's emergency calling service
+(`DELETE /emergency_calling_services/{id}`), then knm's address and identity. DIDWW's signed
+verification callback is not taken: the settler polls (docs/features.md "DIDWW").
 """
 
 from __future__ import annotations
@@ -1086,10 +1103,12 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
                 found = None
         elif data.get("didww_e911_reference"):
             found = self._verification_by_reference(str(data["didww_e911_reference"]), num)
-        if found is None:
-            return self._verdict(number, {"id": vid, "status": "rejected", "reasons": [],
-                                          "comment": "DIDWW holds no such emergency "
-                                                     "verification"}, data, None)
+        if found is None:  # gone: as a rejection, the records made for it deleted
+            gone = self._verdict(number, {"id": vid, "status": "rejected"}, data, None)
+            gone.carrier_status = "gone"
+            gone.message = (f"DIDWW holds no emergency verification {vid}" if vid else
+                            "DIDWW holds no emergency verification with knm's reference")
+            return gone
         return self._verdict(number, found, data, None)
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:

@@ -36,6 +36,25 @@ that is gone (422, code `100`, pointer at the item); the token response (`access
 account's active stock and returns to sale, the DID stays listed with `terminated: true`);
 `billing_cycles_count: 0` is only recorded. Order callbacks are recorded, not sent.
 
+Emergency calling (doc.didww.com "Emergency Resources", the SDK's fixtures): `GET
+/v3/emergency_requirements` (filters `country.id`, `did_group_type.id` — 2026-11-19:
+`number_type`, the other being 400 —; US local numbers: identity `any`; London: a `personal`
+identity with a `birth_date`); `POST`/`GET`/`DELETE /v3/identities` and `/v3/addresses` (409
+while in use); `POST /v3/emergency_requirement_validations` (201, or 422 with one error per
+problem: identity type, mandatory fields, the address's country, the simulators' address
+rule of `knm.simulators.addresses` — a CORRECTME street is valid: DIDWW corrects nothing);
+`POST /v3/emergency_verifications` (`dids` or `emergency_calling_service`, 403 while
+`sim.emergency_plan` is False — `POST /_sim/emergency_plan {"assigned"}` —, 422 for a DID
+without the emergency feature or already in a live service, or a service `in_process`,
+`pending_update` or `canceled`) → `pending`, reviewed per `feature_complete_ms` /
+`feature_result` or at once by `POST /_sim/emergency_verifications/{id}/approve|reject`
+(`{"reasons", "comment"}`); approval makes (or updates) the emergency calling service with
+status `sim.approved_service_status`; `GET /v3/emergency_verifications[/{id}]`
+(`include=emergency_calling_service`), `GET`/`DELETE /v3/emergency_calling_services/{id}`
+(deleted: `canceled`). Unverified, chosen here: the 403 body, the verification filter
+`external_reference_id`, deletions allowed once a service is canceled. `sim.hold(number)`
+puts a DID on the account as if bought earlier.
+
 Stock (deterministic): US 212 New York, 415 San Francisco, 312 Chicago, 201 Jersey City
 (each with NANPA prefixes, whose NXXs are those of the stock), US toll-free 800; GB 20
 London, 161 Manchester. Every DID group has two SKUs (0 and 2 channels included).

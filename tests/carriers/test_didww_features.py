@@ -319,6 +319,16 @@ def test_a_rejected_registration_settles_to_error_with_didwws_reason(
         assert sim.addresses == {} and sim.identities == {}
         assert not failed.carrier_data.get("didww_e911_address_id")
 
+        # a verification DIDWW no longer holds is an error too, its records deleted
+        again = numbers.update(NUMBER, merge_fields={"e911": {**GEARY, "status": None,
+                                                               "message": None}})
+        with sim.lock:
+            sim.verifications.pop(again.carrier_data["didww_e911_verification_id"])
+        assert numbers.settle([NUMBER]).ok
+        lost = numbers.get(NUMBER)
+        assert lost.doc["e911"]["status"] == "ERROR" and "holds no" in lost.doc["e911"]["message"]
+        assert sim.addresses == {} and sim.identities == {}
+
         sim.set(feature_result="complete")
         registered = numbers.update(NUMBER, merge_fields={"e911": {**MARKET, "status": None,
                                                                     "message": None}})
