@@ -965,14 +965,15 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
                                          service_id=data.get("didww_ecs_id"))
         try:
             doc = self.send("POST", "/emergency_verifications", document, number=num)
-        except errors.KnmError as exc:
+            verification = self.parsed(lambda d: to_verification(resource_of(d)), doc,
+                                       number=num)
+        except errors.KnmError as exc:  # an unreadable answer is a lost one (it is unsettled)
             if not exc.unsettled:
                 self._forget_pair(identity_id, address_id, num)
                 if isinstance(exc, errors.CarrierFault) and exc.status == 403:
                     raise self._no_plan(exc, num) from None
                 raise
             return self._lost_verification(number, data, address, exc)
-        verification = self.parsed(lambda d: to_verification(resource_of(d)), doc, number=num)
         return self._verdict(number, verification, data, address)
 
     def _no_plan(self, exc: errors.CarrierFault, number: str) -> errors.CarrierFault:

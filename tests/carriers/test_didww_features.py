@@ -416,6 +416,28 @@ def test_a_verification_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> 
         assert street_of(sim, service_of(sim)) == "1 Market St"
 
 
+def test_an_unreadable_verification_answer_is_looked_up(kazoo_accounts: dict[str, str]
+                                                       ) -> None:
+    """A verification answer cut in half (DIDWW made it) is found by knm's reference; a
+    200 with a truncated body for a request DIDWW never did finds nothing: the records are
+    deleted and the failure answered, nothing stored."""
+    with didww() as sim:
+        held(sim)
+        before = numbers.get(NUMBER)
+        sim.set(malformed=True, match=VERIFY, times=1)
+        with pytest.raises(errors.MalformedResponse) as refused:
+            numbers.update(NUMBER, merge_fields={"e911": GEARY})
+        assert not refused.value.unsettled
+        assert numbers.get(NUMBER).version == before.version
+        assert sim.verifications == {} and sim.addresses == {} and sim.identities == {}
+
+        sim.set(ambiguous="truncated", match=VERIFY, times=1, feature_result="never")
+        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
+        [made] = list(sim.verifications)
+        assert pn.doc["e911"]["status"] == "PENDING"
+        assert pn.carrier_data["didww_e911_verification_id"] == made
+
+
 def test_removal_and_release_delete_knms_service_first(kazoo_accounts: dict[str, str]) -> None:
     with didww() as sim:
         held(sim)
