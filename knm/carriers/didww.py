@@ -29,6 +29,23 @@ Auth: API version 2026-04-16 (the default) sends the key in `Api-Key` with
 `X-DIDWW-API-Version`; version 2026-11-19 refuses keys on API requests: the key mints a
 short-lived bearer token at DIDWW's token service (`POST /token` with `Api-Key`), sent as
 `Authorization: Bearer`.
+
+**E911** (doc.didww.com API 3 "Emergency Resources", 2026-04-16 and 2026-11-19; the `didww`
+SDK 3.x's `emergency_*`, `identity`, `address` resources and fixtures): a DID whose group
+has the `emergency` feature is registered under DIDWW's emergency requirement for its country
+and number type (`GET /emergency_requirements`, by `did_group_type.id` — 2026-11-19: by
+`number_type` —; cached an hour). DIDWW validates records it holds, so a check makes an
+identity (`POST /identities`) and an address (`POST /addresses`), asks `POST
+/emergency_requirement_validations` (201 valid, 422 invalid with DIDWW's reasons; DIDWW
+suggests nothing) and deletes both. A registration makes them again and submits `POST
+/emergency_verifications` (the DID, or knm's service of the number with a replacement
+address; knm's `external_reference_id`): DIDWW's emergency team reviews it by hand —
+PENDING, settled by reading the verification (`approved`, and its emergency calling service
+`active`: PROVISIONED; `rejected`: ERROR with `reject_reasons` / `reject_comment`). A refused
+verification deletes the records made for it; 403 (no emergency plan on the account) is
+`402 service_restriction`. Removal deletes knm's emergency calling service
+(`DELETE /emergency_calling_services/{id}`), then knm's address and identity. DIDWW's signed
+verification callback is not taken: the settler polls (docs/features.md "DIDWW").
 """
 
 from __future__ import annotations
@@ -37,6 +54,7 @@ import json
 import logging
 import threading
 import time
+import uuid
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
@@ -45,6 +63,15 @@ import phonenumbers
 
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
+from knm.carriers.features import (
+    ERROR,
+    PENDING,
+    PROVISIONED,
+    REMOVED,
+    Address,
+    AddressCheck,
+    FeatureStatus,
+)
 from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
 from knm.carriers.tokens import AccessToken, TokenRefresh, token_answer
@@ -70,6 +97,13 @@ PAGE_SIZE = 100
 #: the longest national prefix tried as a DID group's `prefix` (area codes are shorter)
 MAX_AREA_CODE = 5
 CATALOGUE_TTL_S = 3600.0
+#: an emergency verification's review (DIDWW's emergency team decides by hand)
+VERIFICATION_STATES = ("pending", "approved", "rejected")
+#: an approved registration's service still on its way to `active`
+SERVICE_WAITING = ("new", "in_process", "pending_update")
+#: knm's carrier data of a DIDWW emergency registration
+E911_KEYS = ("didww_e911_identity_id", "didww_e911_address_id", "didww_e911_reference",
+             "didww_e911_verification_id", "didww_e911_previous", "didww_ecs_id")
 
 log = logging.getLogger("knm.carriers.didww")
 
@@ -338,6 +372,138 @@ def _after_order(step: Any, *args: Any) -> Any:
         raise
 
 
+# -- emergency calling (E911): pure request building and parsing --------------------------------
+
+
+def emergency_reference() -> str:
+    """The `external_reference_id` of knm's emergency records (≤ 100 characters at DIDWW):
+    how a verification whose answer was lost is found again."""
+    return f"knm-e911-{uuid.uuid4()}"
+
+
+def caller_parts(caller_name: str) -> tuple[str, str]:
+    """A personal identity's `(first_name, last_name)`: all but the last word, the last word
+    (a one-word name is both)."""
+    words = caller_name.split() or ["knm"]
+    return (" ".join(words[:-1]) or words[-1]), words[-1]
+
+
+def identity_document(address: Address, number: str, country_id: str, identity_type: str,
+                      reference: str) -> dict[str, Any]:
+    """`POST /identities`: the caller name as the identity DIDWW's requirement asks for — a
+    business (`company_name`) unless the requirement wants a person."""
+    name = address.caller_name or "knm"
+    attrs: dict[str, Any] = {"phone_number": wire_number(number),
+                             "external_reference_id": reference,
+                             "description": f"knm {number}"}
+    if identity_type == "personal":
+        first, last = caller_parts(name)
+        attrs.update(identity_type="personal", first_name=first, last_name=last)
+    else:
+        attrs.update(identity_type="business", company_name=name)
+    return {"data": {"type": "identities", "attributes": attrs, "relationships": {
+        "country": {"data": {"type": "countries", "id": country_id}}}}}
+
+
+def address_document(address: Address, number: str, country_id: str, identity_id: str,
+                     reference: str) -> dict[str, Any]:
+    """`POST /addresses`: the street (with its unit) in `address`, `city_name`,
+    `postal_code`, the country and the identity it belongs to. DIDWW's address has no
+    state field (its `area` relationship names an area of DIDWW's catalogue)."""
+    street = ", ".join(p for p in (address.street_address, address.extended_address) if p)
+    return {"data": {"type": "addresses", "attributes": {
+        "address": street, "city_name": address.locality, "postal_code": address.postal_code,
+        "description": f"knm {number}", "external_reference_id": reference},
+        "relationships": {"country": {"data": {"type": "countries", "id": country_id}},
+                          "identity": {"data": {"type": "identities", "id": identity_id}}}}}
+
+
+def validation_document(requirement_id: str, identity_id: str, address_id: str
+                        ) -> dict[str, Any]:
+    return {"data": {"type": "emergency_requirement_validations", "relationships": {
+        "emergency_requirement": {"data": {"type": "emergency_requirements",
+                                           "id": requirement_id}},
+        "address": {"data": {"type": "addresses", "id": address_id}},
+        "identity": {"data": {"type": "identities", "id": identity_id}}}}}
+
+
+def verification_document(address_id: str, reference: str, *, did_id: str | None = None,
+                          service_id: str | None = None) -> dict[str, Any]:
+    """`POST /emergency_verifications`: the address for a new service on the DID, or (the
+    number already has knm's service) the replacement address of that service — DIDWW takes
+    `dids` or `emergency_calling_service`, never both."""
+    rels: dict[str, Any] = {"address": {"data": {"type": "addresses", "id": address_id}}}
+    if service_id:
+        rels["emergency_calling_service"] = {"data": {"type": "emergency_calling_services",
+                                                      "id": service_id}}
+    else:
+        rels["dids"] = {"data": [{"type": "dids", "id": did_id}]}
+    return {"data": {"type": "emergency_verifications",
+                     "attributes": {"external_reference_id": reference},
+                     "relationships": rels}}
+
+
+def error_details(body: bytes) -> str | None:
+    """The `detail`s (else titles) of a JSON:API error document, joined; None without any."""
+    try:
+        doc = json.loads(body or b"null")
+    except ValueError:
+        return None
+    found = [str(e.get("detail") or e.get("title")) for e in
+             (doc.get("errors") if isinstance(doc, dict) else None) or []
+             if isinstance(e, dict) and (e.get("detail") or e.get("title"))]
+    return "; ".join(dict.fromkeys(found)) or None
+
+
+def number_type_of(group: Mapping[str, Any], bearer: bool) -> str | None:
+    """A DID group's number type as the emergency requirements are filtered by it: its
+    `number_type` (2026-11-19), else its `did_group_type` id (2026-04-16)."""
+    if bearer:
+        kind = attributes(group).get("number_type")
+        return str(kind) if kind else None
+    ref = linkage(group, "did_group_type")
+    return str(ref["id"]) if isinstance(ref, dict) and ref.get("id") else None
+
+
+def to_verification(resource: Any) -> dict[str, Any]:
+    """An emergency verification as knm reads it; `ValueError` for anything else."""
+    if not isinstance(resource, dict) or not resource.get("id"):
+        raise ValueError("emergency verification without an id")
+    attrs = attributes(resource)
+    status = str(attrs.get("status") or "")
+    if status not in VERIFICATION_STATES:
+        raise ValueError(f"emergency verification with an unknown status {status!r}")
+    service = linkage(resource, "emergency_calling_service")
+    reasons = attrs.get("reject_reasons")
+    return {"id": str(resource["id"]), "status": status,
+            "reasons": [str(r) for r in reasons] if isinstance(reasons, list) else [],
+            "comment": attrs.get("reject_comment"),
+            "service_id": str(service["id"]) if isinstance(service, dict) and service.get("id")
+            else None}
+
+
+def carried(data: Mapping[str, Any] | None) -> dict[str, Any]:
+    """knm's emergency carrier data of a number (the `E911_KEYS` it has)."""
+    return {key: (data or {})[key] for key in E911_KEYS if (data or {}).get(key) is not None}
+
+
+def previous_pair(data: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    """The identity and address of the registration a new one replaces (None: none)."""
+    data = data or {}
+    if not data.get("didww_e911_address_id"):
+        return None
+    return {"identity_id": data.get("didww_e911_identity_id"),
+            "address_id": data["didww_e911_address_id"]}
+
+
+def rejection(verification: Mapping[str, Any]) -> str:
+    """Why DIDWW rejected a verification, in its words."""
+    said = ", ".join(verification.get("reasons") or [])
+    if verification.get("comment"):
+        said = f"{said}: {verification['comment']}" if said else str(verification["comment"])
+    return f"DIDWW rejected the emergency registration ({said or 'no reason given'})"
+
+
 # -- the carrier ---------------------------------------------------------------------------------
 
 
@@ -349,7 +515,7 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
     maximal_prefix_length = 15
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "locality",
-                              "settle"})
+                              "settle", "e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, secret=True,
                 description="DIDWW API key (2026-11-19: only mints bearer tokens)"),
@@ -663,3 +829,303 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
                         params={"filter[external_reference_id]": reference})
         found = latest_order(self.parsed(rows_of, doc, number=num))
         return None if found is None else self.parsed(to_order_status, found, number=num)
+
+    # -- emergency calling (E911) ---------------------------------------------------------------
+
+    def _emergency_did(self, number: PhoneNumber) -> tuple[dict[str, Any], dict[str, Any]]:
+        """The number's live DID and its DID group (included), which must offer DIDWW's
+        `emergency` feature: `NotImplementedByCarrier` otherwise, before anything is made."""
+        num = number.number
+        include = "did_group" if self.bearer else "did_group.did_group_type"
+        doc = self.call("GET", "/dids", number=num, params={
+            "filter[number]": wire_number(num), "include": include})
+        did = did_for(self.parsed(rows_of, doc, number=num), num)
+        if did is None:
+            raise errors.CarrierNotFound(self.name, f"{num} is not a DID of this account",
+                                         number=num, unsettled=False)
+        ref = linkage(did, "did_group")
+        group = included_index(doc).get(("did_groups", str(ref.get("id")))) \
+            if isinstance(ref, dict) else None
+        if group is None:
+            raise self.fault(errors.MalformedResponse, "DID answer without its DID group",
+                             number=num)
+        if "emergency" not in (attributes(group).get("features") or []):
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="e911", message=f"DIDWW offers no emergency calling on {num}: "
+                "its DID group lacks the emergency feature")
+        return did, group
+
+    def _requirement(self, number: PhoneNumber, group: Mapping[str, Any], country_id: str
+                     ) -> dict[str, Any]:
+        """DIDWW's emergency requirement for the number's country and number type (a
+        catalogue: cached an hour)."""
+        num = number.number
+        kind = number_type_of(group, self.bearer)
+        if kind is None:
+            raise self.fault(errors.MalformedResponse, "DID group without its number type",
+                             number=num)
+        params = {"filter[country.id]": country_id,
+                  "filter[number_type]" if self.bearer else "filter[did_group_type.id]": kind}
+
+        def load() -> dict[str, Any] | None:
+            doc = self.call("GET", "/emergency_requirements", number=num, params=params)
+            rows = self.parsed(rows_of, doc, number=num)
+            return rows[0] if rows else None
+        found = self._cached(("requirement", country_id, kind), load)
+        if found is None:
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="e911", message=f"DIDWW has no emergency requirement for "
+                f"{num}'s country and number type: it offers no emergency calling there")
+        return found
+
+    def _target(self, number: PhoneNumber) -> tuple[str, dict[str, Any], str]:
+        """`(did_id, requirement, country_id)` of an emergency registration of `number`."""
+        did, group = self._emergency_did(number)
+        iso = (country_of(number.number) or ("US", "1"))[0]
+        country_id = self._country_id(iso, None)
+        if country_id is None:
+            raise errors.NotImplementedByCarrier(
+                self.name, cause="e911", message=f"DIDWW lists no country {iso}")
+        return str(did["id"]), self._requirement(number, group, country_id), country_id
+
+    def _make_pair(self, number: PhoneNumber, address: Address, requirement: Mapping[str, Any],
+                   country_id: str, reference: str) -> tuple[str, str]:
+        """Create knm's identity and address for the registration: `(identity_id,
+        address_id)`. Nothing is registered yet, so a failure here is a refusal (an answer
+        lost on the way leaves at most an unused record, never a registration)."""
+        num = number.number
+        identity_type = str(attributes(requirement).get("identity_type") or "any")
+        identity_id: str | None = None
+        try:
+            doc = self.send("POST", "/identities", identity_document(
+                address, num, country_id, identity_type, reference), number=num)
+            identity_id = str(self.parsed(resource_of, doc, number=num)["id"])
+            doc = self.send("POST", "/addresses", address_document(
+                address, num, country_id, identity_id, reference), number=num)
+            return identity_id, str(self.parsed(resource_of, doc, number=num)["id"])
+        except errors.KnmError as exc:
+            if identity_id:
+                self._forget_pair(identity_id, None, num)
+            if isinstance(exc, errors.CarrierFault):
+                exc.unsettled = False
+            raise
+
+    def _forget_pair(self, identity_id: Any, address_id: Any, number: str) -> None:
+        """Delete an address and identity knm made and no longer uses (the address first:
+        it belongs to the identity); a failure only leaves unused records at DIDWW."""
+        for kind, rid in (("addresses", address_id), ("identities", identity_id)):
+            if not rid:
+                continue
+            try:
+                self.request("DELETE", f"/{kind}/{rid}", number=number)
+            except errors.CarrierNotFound:
+                pass
+            except errors.KnmError as exc:
+                self.log.warning("%s: %s %s of %s not deleted: %s", self.name, kind, rid,
+                                 number, self.scrub(exc))
+
+    def validate_address(self, number: PhoneNumber, address: Address) -> AddressCheck:
+        """DIDWW checks an identity and an address it holds against the requirement
+        (`POST /emergency_requirement_validations`: 201 valid, 422 invalid with its
+        reasons). knm makes the two for the check and deletes them after it, so a check
+        leaves the account as it was. DIDWW corrects nothing: never `corrected`."""
+        num = number.number
+        _did_id, requirement, country_id = self._target(number)
+        identity_id, address_id = self._make_pair(number, address, requirement, country_id,
+                                                  emergency_reference())
+        try:
+            response = self.request(
+                "POST", "/emergency_requirement_validations", number=num, idempotent=True,
+                acts=False, accept=(422,), headers={"Content-Type": JSONAPI},
+                content=json.dumps(validation_document(str(requirement["id"]), identity_id,
+                                                       address_id)))
+        finally:
+            self._forget_pair(identity_id, address_id, num)
+        if response.status_code == 422:
+            return AddressCheck("invalid", address, message=self.scrub(
+                error_details(response.content) or "DIDWW found the address and identity "
+                                                   "invalid for emergency calling"))
+        return AddressCheck("valid", address)
+
+    def set_emergency(self, number: PhoneNumber, address: Address) -> FeatureStatus:
+        """Identity and address made, then the emergency verification of the DID (or, the
+        number has knm's service already, of its replacement address): PENDING while
+        DIDWW's emergency team reviews it. A refused verification deletes the two again;
+        403 (no emergency plan on the account) is `service_restriction`."""
+        num = number.number
+        did_id, requirement, country_id = self._target(number)
+        reference = emergency_reference()
+        identity_id, address_id = self._make_pair(number, address, requirement, country_id,
+                                                  reference)
+        data = carried(number.carrier_data)
+        data.update(didww_e911_identity_id=identity_id, didww_e911_address_id=address_id,
+                    didww_e911_reference=reference, didww_e911_verification_id=None,
+                    didww_e911_previous=previous_pair(number.carrier_data))
+        document = verification_document(address_id, reference, did_id=did_id,
+                                         service_id=data.get("didww_ecs_id"))
+        try:
+            doc = self.send("POST", "/emergency_verifications", document, number=num)
+            verification = self.parsed(lambda d: to_verification(resource_of(d)), doc,
+                                       number=num)
+        except errors.KnmError as exc:  # an unreadable answer is a lost one (it is unsettled)
+            if not exc.unsettled:
+                self._forget_pair(identity_id, address_id, num)
+                if isinstance(exc, errors.CarrierFault) and exc.status == 403:
+                    raise self._no_plan(exc, num) from None
+                raise
+            return self._lost_verification(number, data, address, exc)
+        return self._verdict(number, verification, data, address)
+
+    def _no_plan(self, exc: errors.CarrierFault, number: str) -> errors.CarrierFault:
+        return errors.CarrierFault(
+            self.name, exc.carrier_message, number=number, status=403, code=402,
+            error="service_restriction", unsettled=False,
+            message="the DIDWW account has no emergency calling plan, so DIDWW takes no "
+                    "emergency registration: DIDWW assigns the plan on request; nothing was "
+                    "registered")
+
+    def _lost_verification(self, number: PhoneNumber, data: dict[str, Any],
+                           address: Address, exc: errors.KnmError) -> FeatureStatus:
+        """The verification's answer was lost: found by knm's reference at once, else
+        PENDING (`emergency_status` looks again); not there, the two records are deleted
+        and the failure answered."""
+        num = number.number
+        try:
+            found = self._verification_by_reference(str(data["didww_e911_reference"]), num)
+        except errors.KnmError:
+            return FeatureStatus(PENDING, "unknown", data, address,
+                                 message=self.scrub(str(exc)),
+                                 refs=[str(data["didww_e911_reference"])])
+        if found is None:
+            self._forget_pair(data["didww_e911_identity_id"], data["didww_e911_address_id"],
+                              num)
+            exc.unsettled = False
+            raise exc
+        return self._verdict(number, found, data, address)
+
+    def _verification_by_reference(self, reference: str, number: str
+                                   ) -> dict[str, Any] | None:
+        doc = self.call("GET", "/emergency_verifications", number=number, params={
+            "filter[external_reference_id]": reference, "include": "emergency_calling_service"})
+        rows = self.parsed(rows_of, doc, number=number)
+        return self.parsed(to_verification, rows[-1], number=number) if rows else None
+
+    def _verdict(self, number: PhoneNumber, verification: Mapping[str, Any],
+                 data: dict[str, Any], address: Address | None) -> FeatureStatus:
+        """A verification's review: pending (PENDING, by its id), approved (PROVISIONED:
+        the service's id kept, knm's replaced records deleted) or rejected (ERROR with
+        DIDWW's reasons: the records made for it deleted, the previous ones kept)."""
+        num = number.number
+        data = {**data, "didww_e911_verification_id": verification["id"]}
+        previous = data.get("didww_e911_previous") or {}
+        if verification["status"] == "pending":
+            return FeatureStatus(PENDING, "pending", data, address, refs=[verification["id"]],
+                                 message="DIDWW's emergency team reviews the registration")
+        if verification["status"] == "approved":
+            return self._approved(number, verification, data, address)
+        self._forget_pair(data.get("didww_e911_identity_id"), data.get("didww_e911_address_id"),
+                          num)
+        kept = {"didww_e911_identity_id": previous.get("identity_id"),
+                "didww_e911_address_id": previous.get("address_id"),
+                "didww_e911_previous": None}
+        return FeatureStatus(ERROR, "rejected", {**data, **kept}, message=rejection(verification))
+
+    def _approved(self, number: PhoneNumber, verification: Mapping[str, Any],
+                  data: dict[str, Any], address: Address | None) -> FeatureStatus:
+        """An approved verification is registered once its emergency calling service is
+        `active` (PROVISIONED: knm's replaced identity and address deleted); while the
+        service is `new`, `in_process` or `pending_update` it is PENDING; `changes_required`
+        or `canceled` is ERROR. A service that cannot be read now is PENDING: settling reads
+        it again (the verification is made — never a refusal)."""
+        num = number.number
+        waiting = {"refs": [str(verification["id"])]}
+        try:
+            service = verification.get("service_id") or data.get("didww_ecs_id") or \
+                self._service_of(num)
+            status = self._service_status(str(service), num) if service else None
+        except errors.KnmError as exc:
+            return FeatureStatus(PENDING, "approved", data, address, **waiting,
+                                 message="approved; its emergency calling service could not "
+                                         f"be read: {self.scrub(exc)}")
+        if status is None:
+            return FeatureStatus(PENDING, "approved", data, address, **waiting,
+                                 message="approved; DIDWW shows no emergency calling service "
+                                         "for the number yet")
+        data = {**data, "didww_ecs_id": str(service)}
+        if status in SERVICE_WAITING:
+            return FeatureStatus(PENDING, f"approved, service {status}", data, address,
+                                 **waiting, message=f"approved; DIDWW's emergency calling "
+                                                    f"service is {status}")
+        if status != "active":
+            return FeatureStatus(ERROR, f"approved, service {status}", data,
+                                 message=f"DIDWW's emergency calling service {service} of the "
+                                         f"number is {status}")
+        previous = data.get("didww_e911_previous") or {}
+        if previous.get("address_id") != data.get("didww_e911_address_id"):
+            self._forget_pair(previous.get("identity_id"), previous.get("address_id"), num)
+        return FeatureStatus(PROVISIONED, "active", {**data, "didww_e911_previous": None},
+                             address)
+
+    def _service_status(self, service_id: str, number: str) -> str | None:
+        """An emergency calling service's `status` (None: it does not exist)."""
+        try:
+            doc = self.call("GET", f"/emergency_calling_services/{service_id}", number=number)
+        except errors.CarrierNotFound:
+            return None
+        service = self.parsed(resource_of, doc, number=number)
+        status = str(attributes(service).get("status") or "")
+        if not status:
+            raise self.fault(errors.MalformedResponse, "emergency calling service without a "
+                             "status", number=number)
+        return status
+
+    def _service_of(self, number: str) -> str | None:
+        """The emergency calling service DIDWW shows on the number's DID (None: none)."""
+        doc = self.call("GET", "/dids", number=number, params={
+            "filter[number]": wire_number(number), "include": "emergency_calling_service"})
+        did = did_for(self.parsed(rows_of, doc, number=number), number)
+        ref = linkage(did, "emergency_calling_service") if did else None
+        return str(ref["id"]) if isinstance(ref, dict) and ref.get("id") else None
+
+    def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
+        """The review of knm's verification (`GET /emergency_verifications/{id}`, else found
+        by knm's reference when its creation answer was lost). Settling a rejection or an
+        approval deletes the records that lost (knm's own): the one write it does."""
+        num = number.number
+        data = carried(number.carrier_data)
+        vid = data.get("didww_e911_verification_id")
+        found: dict[str, Any] | None = None
+        if vid:
+            try:
+                doc = self.call("GET", f"/emergency_verifications/{vid}", number=num,
+                                params={"include": "emergency_calling_service"})
+                found = self.parsed(lambda d: to_verification(resource_of(d)), doc, number=num)
+            except errors.CarrierNotFound:
+                found = None
+        elif data.get("didww_e911_reference"):
+            found = self._verification_by_reference(str(data["didww_e911_reference"]), num)
+        if found is None:  # gone: as a rejection, the records made for it deleted
+            gone = self._verdict(number, {"id": vid, "status": "rejected"}, data, None)
+            gone.carrier_status = "gone"
+            gone.message = (f"DIDWW holds no emergency verification {vid}" if vid else
+                            "DIDWW holds no emergency verification with knm's reference")
+            return gone
+        return self._verdict(number, found, data, None)
+
+    def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
+        """Delete knm's emergency calling service of the number (one made elsewhere is never
+        touched), then knm's identity and address."""
+        num = number.number
+        data = carried(number.carrier_data)
+        service = data.get("didww_ecs_id")
+        if service:
+            try:
+                self.request("DELETE", f"/emergency_calling_services/{service}", number=num)
+            except errors.CarrierNotFound:
+                self.log.info("%s: %s's emergency calling service %s was gone already",
+                              self.name, num, service)
+        previous = data.get("didww_e911_previous") or {}
+        self._forget_pair(data.get("didww_e911_identity_id"), data.get("didww_e911_address_id"),
+                          num)
+        self._forget_pair(previous.get("identity_id"), previous.get("address_id"), num)
+        return FeatureStatus(REMOVED, "deleted", {key: None for key in E911_KEYS})

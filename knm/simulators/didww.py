@@ -36,6 +36,25 @@ that is gone (422, code `100`, pointer at the item); the token response (`access
 account's active stock and returns to sale, the DID stays listed with `terminated: true`);
 `billing_cycles_count: 0` is only recorded. Order callbacks are recorded, not sent.
 
+Emergency calling (doc.didww.com "Emergency Resources", the SDK's fixtures): `GET
+/v3/emergency_requirements` (filters `country.id`, `did_group_type.id` — 2026-11-19:
+`number_type`, the other being 400 —; US local numbers: identity `any`; London: a `personal`
+identity with a `birth_date`); `POST`/`GET`/`DELETE /v3/identities` and `/v3/addresses` (409
+while in use); `POST /v3/emergency_requirement_validations` (201, or 422 with one error per
+problem: identity type, mandatory fields, the address's country, the simulators' address
+rule of `knm.simulators.addresses` — a CORRECTME street is valid: DIDWW corrects nothing);
+`POST /v3/emergency_verifications` (`dids` or `emergency_calling_service`, 403 while
+`sim.emergency_plan` is False — `POST /_sim/emergency_plan {"assigned"}` —, 422 for a DID
+without the emergency feature or already in a live service, or a service `in_process`,
+`pending_update` or `canceled`) → `pending`, reviewed per `feature_complete_ms` /
+`feature_result` or at once by `POST /_sim/emergency_verifications/{id}/approve|reject`
+(`{"reasons", "comment"}`); approval makes (or updates) the emergency calling service with
+status `sim.approved_service_status`; `GET /v3/emergency_verifications[/{id}]`
+(`include=emergency_calling_service`), `GET`/`DELETE /v3/emergency_calling_services/{id}`
+(deleted: `canceled`). Unverified, chosen here: the 403 body, the verification filter
+`external_reference_id`, deletions allowed once a service is canceled. `sim.hold(number)`
+puts a DID on the account as if bought earlier.
+
 Stock (deterministic): US 212 New York, 415 San Francisco, 312 Chicago, 201 Jersey City
 (each with NANPA prefixes, whose NXXs are those of the stock), US toll-free 800; GB 20
 London, 161 Manchester. Every DID group has two SKUs (0 and 2 channels included).
@@ -55,6 +74,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from starlette.responses import JSONResponse, Response
 
+from knm.simulators import addresses
 from knm.simulators.base import RecordedRequest, Simulator, generate_nanp
 
 JSONAPI = "application/vnd.api+json"
@@ -116,7 +136,15 @@ ALLOWED_FILTERS = {
                "reference", "status"},
     "voice_in_trunks": {"configuration.type", "external_reference_id", "id", "name"},
     "countries": {"id", "is_available", "iso", "name", "prefix"},
+    "emergency_requirements": {"id", "country.id", "did_group_type.id", "number_type"},
+    "emergency_verifications": {"id", "status", "external_reference_id", "reference"},
+    "emergency_calling_services": {"id", "status", "reference", "country.id"},
 }
+#: a DID group type's `number_type` (API version 2026-11-19)
+NUMBER_TYPES = {"Local": "local", "Toll-free": "toll_free"}
+#: emergency requirements by (country, DID group type): identity type, mandatory fields of a
+#: personal identity
+REQUIREMENTS = {("US", "Local"): ("any", []), ("GB", "Local"): ("personal", ["birth_date"])}
 
 
 def jsonapi(doc: dict[str, Any], status: int = 200) -> Response:
@@ -155,6 +183,7 @@ class DidwwSimulator(Simulator):
         #: DIDs that were terminated: id → row (they stay listed, `terminated: true`)
         self.terminated: dict[str, dict[str, Any]] = {}
         self._numbers: dict[str, list[str]] = {}
+        self._emergency_books()
         self._add_standing_trunk()
 
     def reset(self) -> None:
@@ -163,6 +192,7 @@ class DidwwSimulator(Simulator):
             self.tokens.clear()
             self.trunks.clear()
             self.terminated.clear()
+            self._emergency_books()
             self._add_standing_trunk()
 
     def _add_standing_trunk(self) -> None:
@@ -257,20 +287,26 @@ class DidwwSimulator(Simulator):
             rel["data"] = data
         return rel
 
-    def _group_doc(self, g: DidGroup, with_skus: bool) -> dict[str, Any]:
+    def _group_doc(self, g: DidGroup, with_skus: bool, version: str = V_KEY,
+                   with_type: bool = False) -> dict[str, Any]:
         skus = [{"type": "stock_keeping_units", "id": s["id"]} for s in self.skus(g)]
         rels = {
             "country": self._rel("did_groups", g.id, "country"),
             "region": self._rel("did_groups", g.id, "region"),
             "city": self._rel("did_groups", g.id, "city"),
-            "did_group_type": self._rel("did_groups", g.id, "did_group_type"),
+            "did_group_type": self._rel("did_groups", g.id, "did_group_type", {
+                "type": "did_group_types", "id": _uid("type", g.kind)} if with_type else ...),
             "stock_keeping_units": self._rel("did_groups", g.id, "stock_keeping_units",
                                              skus if with_skus else ...),
         }
-        features = ["voice_in"] if g.kind == "Toll-free" else ["voice_in", "sms_in", "t38"]
-        return {"id": g.id, "type": "did_groups",
-                "attributes": {"prefix": g.prefix, "features": features, "is_metered": False,
-                               "area_name": g.area_name, "allow_additional_channels": True},
+        features = ["voice_in"] if g.kind == "Toll-free" else ["voice_in", "sms_in", "t38",
+                                                               "emergency"]
+        attrs: dict[str, Any] = {"prefix": g.prefix, "features": features, "is_metered": False,
+                                 "area_name": g.area_name, "allow_additional_channels": True}
+        if version == V_TOKEN:  # 2026-11-19: the number type replaces did_group_type
+            attrs["number_type"] = NUMBER_TYPES[g.kind]
+            rels.pop("did_group_type")
+        return {"id": g.id, "type": "did_groups", "attributes": attrs,
                 "relationships": rels,
                 "meta": {"available_dids_enabled": True, "needs_registration": False,
                          "is_available": True, "total_count": len(self.available(g))}}
@@ -288,7 +324,8 @@ class DidwwSimulator(Simulator):
         """A DID; relationship linkage only for what `include` asked (as the spec says)."""
         trunk = row.get("voice_in_trunk")
         group_trunk = row.get("voice_in_trunk_group")
-        wanted = set(include.split(","))
+        # a dotted include path includes each resource on its way (JSON:API)
+        wanted = {p.split(".")[0] for p in include.split(",")} | set(include.split(","))
 
         def link(name: str, value: Any) -> Any:
             return value if name in wanted else ...
@@ -302,12 +339,18 @@ class DidwwSimulator(Simulator):
                            "number": row["did_number"], "expires_at": row["expires_at"],
                            "channels_included_count": row.get("channels", 0),
                            "billing_cycles_count": row.get("billing_cycles_count"),
-                           "dedicated_channels_count": 0, "emergency_enabled": False},
+                           "dedicated_channels_count": 0,
+                           "emergency_enabled": self._service_active(row.get("ecs_id"))},
             "relationships": {
                 "did_group": self._rel("dids", row["id"], "did_group", link(
                     "did_group", {"type": "did_groups", "id": row["did_group_id"]})),
                 "order": self._rel("dids", row["id"], "order", link(
                     "order", {"type": "orders", "id": row["order_id"]})),
+                "emergency_calling_service": self._rel(
+                    "dids", row["id"], "emergency_calling_service", link(
+                        "emergency_calling_service",
+                        {"type": "emergency_calling_services", "id": row["ecs_id"]}
+                        if row.get("ecs_id") else None)),
                 "voice_in_trunk": self._rel("dids", row["id"], "voice_in_trunk", link(
                     "voice_in_trunk",
                     {"type": "voice_in_trunks", "id": trunk} if trunk else None)),
@@ -539,8 +582,9 @@ class DidwwSimulator(Simulator):
                 "voice_in_trunk.id": r.get("voice_in_trunk") or "",
                 "did_group.id": r["did_group_id"]})]
             include = request.query_params.get("include", "")
+            version = sim.meta(request)["api_version"]
             return sim.collection(request, [sim._did_doc(r, include) for r in rows],
-                                  sim._did_included(rows, include))
+                                  sim._did_included(rows, include, version))
 
         @app.get("/v3/dids/{did_id}")
         def get_did(did_id: str, request: Request) -> Response:
@@ -550,7 +594,8 @@ class DidwwSimulator(Simulator):
             include = request.query_params.get("include", "")
             doc = {"data": sim._did_doc(row, include), "meta": sim.meta(request)}
             if include:
-                doc["included"] = sim._did_included([row], include)
+                doc["included"] = sim._did_included([row], include,
+                                                    sim.meta(request)["api_version"])
             return jsonapi(doc)
 
         @app.patch("/v3/dids/{did_id}")
@@ -563,6 +608,7 @@ class DidwwSimulator(Simulator):
             return sim._patch_did(did_id, data, request)
 
         sim._trunk_routes(app)
+        sim._emergency_routes(app)
 
     def _trunk_routes(self, app: FastAPI) -> None:
         sim = self
@@ -621,7 +667,7 @@ class DidwwSimulator(Simulator):
 
     # -- behaviour ------------------------------------------------------------------------------
 
-    def _did_included(self, rows: list[dict[str, Any]], include: str
+    def _did_included(self, rows: list[dict[str, Any]], include: str, version: str = V_KEY
                       ) -> list[dict[str, Any]] | None:
         if not include:
             return None
@@ -635,9 +681,17 @@ class DidwwSimulator(Simulator):
                 order = self.order_progress(row["order_id"])
                 if order:
                     out[order["id"]] = self._order_doc(order)
-            if "did_group" in wanted:
+            with_type = "did_group.did_group_type" in wanted and version == V_KEY
+            if "did_group" in wanted or with_type:
                 group = next(g for g in GROUPS if g.id == row["did_group_id"])
-                out[group.id] = self._group_doc(group, False)
+                out[group.id] = self._group_doc(group, False, version, with_type)
+                if with_type:
+                    out[_uid("type", group.kind)] = {
+                        "id": _uid("type", group.kind), "type": "did_group_types",
+                        "attributes": {"name": group.kind}}
+            service = self.services.get(row.get("ecs_id") or "")
+            if "emergency_calling_service" in wanted and service:
+                out[service["id"]] = self._service_doc(service)
         return list(out.values())
 
     def _group_fields(self, g: DidGroup) -> dict[str, Any]:
@@ -770,6 +824,446 @@ class DidwwSimulator(Simulator):
                 self.owned[number] = row
         return jsonapi({"data": self._did_doc(row), "meta": self.meta(request)})
 
+
+    # -- emergency calling: identities, addresses, requirements, verifications, services ------
+
+    def _emergency_books(self) -> None:
+        #: the account has an emergency calling plan (False: verifications are 403)
+        self.emergency_plan = True
+        #: the status of a service once its verification is approved (`in_process`: DIDWW
+        #: still activates it; tests then set `services[id]["status"]`)
+        self.approved_service_status = "active"
+        self.identities: dict[str, dict[str, Any]] = {}
+        self.addresses: dict[str, dict[str, Any]] = {}
+        self.verifications: dict[str, dict[str, Any]] = {}
+        self.services: dict[str, dict[str, Any]] = {}
+
+    def hold(self, number: str) -> dict[str, Any]:
+        """Put `number` (E.164, in one of the stock's DID groups) on the account as a live DID
+        of a completed order, as if bought earlier: the row."""
+        digits = number.lstrip("+")
+        group = next(g for g in GROUPS if digits.startswith(COUNTRIES[g.country][1] + g.prefix))
+        order = self.place_order([number], items=[], created_at=_stamp(), reference="SIM-1",
+                                 external_reference_id=None)
+        with self.lock:
+            order["state"] = "complete"
+            row = self.owned.setdefault(number, {})
+            row.update({"id": _uid("did", number, order["id"]), "did_number": digits,
+                        "order_id": order["id"], "did_group_id": group.id,
+                        "created_at": _stamp(), "expires_at": _stamp(30 * 86400),
+                        "terminated": False, "billing_cycles_count": None,
+                        "description": None, "capacity_limit": None,
+                        "voice_in_trunk": self.standing_trunk, "voice_in_trunk_group": None,
+                        "ecs_id": None})
+            return row
+
+    def _service_active(self, service_id: str | None) -> bool:
+        service = self.services.get(service_id or "")
+        return bool(service and service["status"] == "active")
+
+    def _requirement(self, requirement_id: str) -> tuple[str, str] | None:
+        return next((key for key in REQUIREMENTS
+                     if _uid("emergency_requirement", *key) == requirement_id), None)
+
+    def _requirement_doc(self, key: tuple[str, str], version: str) -> dict[str, Any]:
+        identity_type, personal = REQUIREMENTS[key]
+        rid = _uid("emergency_requirement", *key)
+        attrs: dict[str, Any] = {
+            "identity_type": identity_type, "address_area_level": "city",
+            "personal_area_level": "country", "business_area_level": "country",
+            "address_mandatory_fields": [], "personal_mandatory_fields": personal,
+            "business_mandatory_fields": [], "estimate_setup_time": "1-3 days",
+            "requirement_restriction_message": None}
+        rels = {"country": self._rel("emergency_requirements", rid, "country")}
+        if version == V_TOKEN:
+            attrs = {"number_type": NUMBER_TYPES[key[1]], **attrs}
+        else:
+            rels["did_group_type"] = self._rel("emergency_requirements", rid, "did_group_type")
+        return {"id": rid, "type": "emergency_requirements", "attributes": attrs,
+                "relationships": rels, "meta": {"setup_price": "0.0", "monthly_price": "1.5"}}
+
+    def _verification(self, vid: str) -> dict[str, Any] | None:
+        """A verification with its review advanced per the switches."""
+        with self.lock:
+            found = self.verifications.get(vid)
+            if found is not None:
+                self.feature_progress(found["order"])
+            return found
+
+    def _verification_doc(self, v: dict[str, Any], include: str = "") -> dict[str, Any]:
+        wanted = set(include.split(","))  # linkage only for what was included (as DIDWW)
+        rels = {"address": self._rel("emergency_verifications", v["id"], "address",
+                                     {"type": "addresses", "id": v["address_id"]}
+                                     if "address" in wanted else ...),
+                "dids": self._rel("emergency_verifications", v["id"], "dids",
+                                  [{"type": "dids", "id": d} for d in v["did_ids"]]
+                                  if "dids" in wanted else ...),
+                "emergency_calling_service": self._rel(
+                    "emergency_verifications", v["id"], "emergency_calling_service",
+                    ({"type": "emergency_calling_services", "id": v["service_id"]}
+                     if v["service_id"] else None)
+                    if "emergency_calling_service" in wanted else ...)}
+        return {"id": v["id"], "type": "emergency_verifications", "attributes": {
+            k: v[k] for k in ("reference", "status", "reject_reasons", "reject_comment",
+                              "callback_url", "callback_method", "created_at",
+                              "external_reference_id")}, "relationships": rels}
+
+    def _service_doc(self, service: dict[str, Any]) -> dict[str, Any]:
+        return {"id": service["id"], "type": "emergency_calling_services", "attributes": {
+            k: service[k] for k in ("name", "reference", "status", "activated_at",
+                                    "canceled_at", "created_at", "renew_date")},
+                "relationships": {name: self._rel("emergency_calling_services", service["id"],
+                                                  name)
+                                  for name in ("address", "dids", "country",
+                                               "emergency_verification")},
+                "meta": {"setup_price": "0.0", "monthly_price": "1.5"}}
+
+    def _record_doc(self, kind: str, record: dict[str, Any]) -> dict[str, Any]:
+        attrs = {k: v for k, v in record.items() if not k.endswith("_id") or
+                 k == "external_reference_id"}
+        attrs.pop("id", None)
+        rels = {"country": self._rel(kind, record["id"], "country",
+                                     {"type": "countries", "id": record["country_id"]})}
+        if kind == "addresses":
+            rels["identity"] = self._rel(kind, record["id"], "identity",
+                                         {"type": "identities", "id": record["identity_id"]})
+        return {"id": record["id"], "type": kind, "attributes": attrs, "relationships": rels}
+
+    def decide_verification(self, vid: str, approve: bool, reasons: list[str] | None = None,
+                            comment: str | None = None) -> bool:
+        """Approve or reject a pending verification now, as DIDWW's emergency team would;
+        False if there is none pending by that id."""
+        with self.lock:
+            found = self.verifications.get(vid)
+            if found is None or found["status"] != "pending":
+                return False
+            order = self.feature_orders.get(found["order"])
+            if order is not None and order["state"] == "pending":
+                order["state"] = "complete" if approve else "failed"
+            self._reviewed(found, approve, reasons, comment)
+            return True
+
+    def feature_done(self, order: dict[str, Any]) -> None:
+        found = self.verifications.get(order.get("verification_id") or "")
+        if order["kind"] == "e911" and found is not None and found["status"] == "pending":
+            self._reviewed(found, order["state"] == "complete", None, None)
+
+    def _reviewed(self, v: dict[str, Any], approve: bool, reasons: list[str] | None,
+                  comment: str | None) -> None:
+        """A verification's verdict applied: approved, the service made (or its address
+        replaced) and the DIDs' emergency calling on; rejected, nothing changes."""
+        if not approve:
+            v.update(status="rejected", reject_reasons=reasons or ["address_not_verified"],
+                     reject_comment=comment or "The address could not be confirmed as the "
+                                               "location of the number's users.")
+            return
+        v["status"] = "approved"
+        service = self.services.get(v["service_id"] or "")
+        if service is None:
+            sid = str(uuid.uuid4())
+            service = {"id": sid, "name": f"Emergency {v['reference']}",
+                       "reference": f"ECS-{secrets.randbelow(900000) + 100000}",
+                       "status": "active", "activated_at": _stamp(), "canceled_at": None,
+                       "created_at": _stamp(), "renew_date": None, "address_id": None,
+                       "did_ids": list(v["did_ids"])}
+            self.services[sid] = service
+            v["service_id"] = sid
+        service.update(address_id=v["address_id"], status=self.approved_service_status)
+        for row in self.owned.values():
+            if row.get("id") in service["did_ids"]:
+                row["ecs_id"] = service["id"]
+
+    def _in_use(self, kind: str, rid: str) -> bool:
+        """Does a live service or a pending verification use the address (or, an identity,
+        does an address belong to it)?"""
+        if kind == "identities":
+            return any(a["identity_id"] == rid for a in self.addresses.values())
+        return any(s["address_id"] == rid and s["status"] != "canceled"
+                   for s in self.services.values()) or any(
+            v["address_id"] == rid and v["status"] == "pending"
+            for v in self.verifications.values())
+
+    def _create_identity(self, data: dict[str, Any]) -> dict[str, Any] | Response:
+        attrs = dict(data.get("attributes") or {})
+        country = (((data.get("relationships") or {}).get("country") or {}).get("data")
+                   or {}).get("id")
+        if attrs.get("identity_type") not in ("personal", "business"):
+            return errors_body(422, "identity_type - is not included in the list",
+                               pointer="/data/attributes/identity_type")
+        needed = ("first_name", "last_name") if attrs["identity_type"] == "personal" else \
+            ("company_name",)
+        for key in needed:
+            if not attrs.get(key):
+                return errors_body(422, f"{key} - can't be blank",
+                                   pointer=f"/data/attributes/{key}")
+        if country not in {_uid("country", iso) for iso in COUNTRIES}:
+            return errors_body(422, "country - must exist",
+                               pointer="/data/relationships/country")
+        return {"id": str(uuid.uuid4()), "created_at": _stamp(), "verified": False,
+                **attrs, "country_id": country}
+
+    def _create_address(self, data: dict[str, Any]) -> dict[str, Any] | Response:
+        attrs = dict(data.get("attributes") or {})
+        rels = data.get("relationships") or {}
+        country = ((rels.get("country") or {}).get("data") or {}).get("id")
+        identity = ((rels.get("identity") or {}).get("data") or {}).get("id")
+        for key in ("address", "city_name", "postal_code"):
+            if not attrs.get(key):
+                return errors_body(422, f"{key} - can't be blank",
+                                   pointer=f"/data/attributes/{key}")
+        if identity not in self.identities:
+            return errors_body(422, "identity - must exist",
+                               pointer="/data/relationships/identity")
+        if country not in {_uid("country", iso) for iso in COUNTRIES}:
+            return errors_body(422, "country - must exist",
+                               pointer="/data/relationships/country")
+        return {"id": str(uuid.uuid4()), "created_at": _stamp(), "verified": False,
+                **attrs, "country_id": country, "identity_id": identity}
+
+    def _validation_errors(self, rels: dict[str, Any]) -> list[str] | Response:
+        """What DIDWW says is wrong with an identity and address for a requirement."""
+        def target(name: str) -> str | None:
+            return ((rels.get(name) or {}).get("data") or {}).get("id")
+        key = self._requirement(target("emergency_requirement") or "")
+        identity = self.identities.get(target("identity") or "")
+        address = self.addresses.get(target("address") or "")
+        if key is None or identity is None or address is None:
+            missing = "emergency_requirement" if key is None else (
+                "identity" if identity is None else "address")
+            return errors_body(422, f"{missing} - must exist",
+                               pointer=f"/data/relationships/{missing}")
+        identity_type, personal = REQUIREMENTS[key]
+        problems: list[str] = []
+        if identity_type != "any" and identity["identity_type"] != identity_type:
+            problems.append(f"Identity must be {identity_type}")
+        if identity["identity_type"] == "personal":
+            problems += [f"Identity {f} is required" for f in personal if not identity.get(f)]
+        iso = next(i for i in COUNTRIES if _uid("country", i) == address["country_id"])
+        if iso != key[0]:
+            problems.append(f"Address in {COUNTRIES[key[0]][0]} required")
+        elif addresses.fate(address["address"], address["postal_code"], iso,
+                            countries=COUNTRIES) == addresses.INVALID:
+            problems.append(f"Address: {addresses.REJECTED_BECAUSE}")
+        return problems
+
+    def _create_verification(self, data: dict[str, Any], request: Request) -> Response:
+        if not self.emergency_plan:
+            return errors_body(403, "Emergency calling plan is not assigned to this account.")
+        attrs = dict(data.get("attributes") or {})
+        rels = data.get("relationships") or {}
+        address_id = ((rels.get("address") or {}).get("data") or {}).get("id")
+        service_id = ((rels.get("emergency_calling_service") or {}).get("data") or {}).get("id")
+        dids = [d.get("id") for d in ((rels.get("dids") or {}).get("data") or [])
+                if isinstance(d, dict)]
+        if address_id not in self.addresses:
+            return errors_body(422, "address - must exist", pointer="/data/relationships/address")
+        if bool(service_id) == bool(dids):
+            return errors_body(422, "dids or emergency_calling_service - exactly one is "
+                                    "required", pointer="/data/relationships/dids")
+        if service_id:
+            service = self.services.get(service_id)
+            if service is None or service["status"] in ("canceled", "in_process",
+                                                         "pending_update"):
+                return errors_body(422, "emergency_calling_service - is invalid",
+                                   pointer="/data/relationships/emergency_calling_service")
+            dids = list(service["did_ids"])
+        rows = {r["id"]: r for r in self.owned.values() if r.get("id")}
+        for did in dids:
+            row = rows.get(did)
+            group = next((g for g in GROUPS if row and g.id == row["did_group_id"]), None)
+            if row is None or group is None or group.kind == "Toll-free":
+                return errors_body(422, f"dids - DID {did} does not support emergency calling",
+                                   pointer="/data/relationships/dids")
+            if not service_id and row.get("ecs_id") and self._service_active(row["ecs_id"]):
+                return errors_body(422, f"dids - DID {did} is assigned to another emergency "
+                                        "calling service", pointer="/data/relationships/dids")
+        vid = str(uuid.uuid4())
+        found = {"id": vid, "reference": f"EVR-{secrets.randbelow(900000) + 100000}",
+                 "status": "pending", "reject_reasons": None, "reject_comment": None,
+                 "callback_url": attrs.get("callback_url"),
+                 "callback_method": attrs.get("callback_method"), "created_at": _stamp(),
+                 "external_reference_id": attrs.get("external_reference_id"),
+                 "address_id": address_id, "did_ids": dids, "service_id": service_id}
+        self.verifications[vid] = found
+        number = next(("+" + r["did_number"] for r in rows.values() if r["id"] in dids), "")
+        found["order"] = self.place_feature("e911", number, verification_id=vid)["id"]
+        return jsonapi({"data": self._verification_doc(found), "meta": self.meta(request)},
+                       201)
+
+    def _emergency_routes(self, app: FastAPI) -> None:
+        sim = self
+
+        async def body_data(request: Request, kind: str) -> dict[str, Any] | Response:
+            try:
+                data = json.loads(await request.body() or b"null")["data"]
+                assert isinstance(data, dict) and data.get("type") == kind
+                return data
+            except (ValueError, KeyError, TypeError, AssertionError):
+                return errors_body(400, f"The request body is not a JSON:API {kind} "
+                                        "document.", title="Invalid request", code="106",
+                                   pointer="/data")
+
+        @app.get("/v3/emergency_requirements")
+        def list_requirements(request: Request) -> Response:
+            wanted = sim.filters(request, "emergency_requirements")
+            if isinstance(wanted, Response):
+                return wanted
+            version = sim.meta(request)["api_version"]
+            gone = "did_group_type.id" if version == V_TOKEN else "number_type"
+            if gone in wanted:
+                return errors_body(400, f"{gone} is not allowed.", title="Filter not allowed",
+                                   code="102")
+            rows = [sim._requirement_doc(key, version) for key in REQUIREMENTS
+                    if _match(wanted, {"id": _uid("emergency_requirement", *key),
+                                       "country.id": _uid("country", key[0]),
+                                       "did_group_type.id": _uid("type", key[1]),
+                                       "number_type": NUMBER_TYPES[key[1]]})]
+            return sim.collection(request, rows)
+
+        @app.post("/v3/emergency_requirement_validations")
+        async def validate(request: Request) -> Response:
+            data = await body_data(request, "emergency_requirement_validations")
+            if isinstance(data, Response):
+                return data
+            with sim.lock:
+                problems = sim._validation_errors(data.get("relationships") or {})
+            if isinstance(problems, Response):
+                return problems
+            if problems:
+                body = {"errors": [{"title": p, "detail": p, "code": "100",
+                                    "source": {"pointer": "/data"}, "status": "422"}
+                                   for p in problems]}
+                return jsonapi(body, 422)
+            return jsonapi({"data": {"id": str(uuid.uuid4()),
+                                     "type": "emergency_requirement_validations"},
+                            "meta": sim.meta(request)}, 201)
+
+        for kind in ("identities", "addresses"):
+            sim._record_routes(app, kind, body_data)
+
+        @app.post("/v3/emergency_verifications")
+        async def create_verification(request: Request) -> Response:
+            data = await body_data(request, "emergency_verifications")
+            if isinstance(data, Response):
+                return data
+            with sim.lock:
+                return sim._create_verification(data, request)
+
+        @app.get("/v3/emergency_verifications")
+        def list_verifications(request: Request) -> Response:
+            wanted = sim.filters(request, "emergency_verifications")
+            if isinstance(wanted, Response):
+                return wanted
+            include = request.query_params.get("include", "")
+            with sim.lock:
+                rows = [sim._verification(vid) for vid in list(sim.verifications)]
+                rows = [v for v in rows if v and _match(wanted, {
+                    "id": v["id"], "status": v["status"], "reference": v["reference"],
+                    "external_reference_id": v["external_reference_id"] or ""})]
+                docs = [sim._verification_doc(v, include) for v in rows]
+                included = [sim._service_doc(sim.services[v["service_id"]]) for v in rows
+                            if v["service_id"] in sim.services] \
+                    if "emergency_calling_service" in include.split(",") else None
+            return sim.collection(request, docs, included)
+
+        @app.get("/v3/emergency_verifications/{vid}")
+        def get_verification(vid: str, request: Request) -> Response:
+            with sim.lock:
+                found = sim._verification(vid)
+                if found is None:
+                    return errors_body(404, f"Record not found: {vid}")
+                include = request.query_params.get("include", "")
+                body = {"data": sim._verification_doc(found, include), "meta": sim.meta(request)}
+                service = sim.services.get(found["service_id"] or "")
+                if "emergency_calling_service" in include.split(","):
+                    body["included"] = [sim._service_doc(service)] if service else []
+            return jsonapi(body)
+
+        @app.get("/v3/emergency_calling_services/{sid}")
+        def get_service(sid: str, request: Request) -> Response:
+            with sim.lock:
+                service = sim.services.get(sid)
+                if service is None:
+                    return errors_body(404, f"Record not found: {sid}")
+                return jsonapi({"data": sim._service_doc(service), "meta": sim.meta(request)})
+
+        @app.delete("/v3/emergency_calling_services/{sid}")
+        def delete_service(sid: str) -> Response:
+            with sim.lock:
+                service = sim.services.get(sid)
+                if service is None or service["status"] in ("canceled", "in_process",
+                                                         "pending_update"):
+                    return errors_body(404, f"Record not found: {sid}")
+                service.update(status="canceled", canceled_at=_stamp())
+                for row in sim.owned.values():
+                    if row.get("ecs_id") == sid:
+                        row["ecs_id"] = None
+            return Response(status_code=204)
+
+        @app.post("/_sim/emergency_verifications/{vid}/{verdict}")
+        async def decide(vid: str, verdict: str, request: Request) -> Response:
+            try:
+                doc = json.loads(await request.body() or b"{}")
+            except ValueError:
+                doc = {}
+            if verdict not in ("approve", "reject"):
+                return JSONResponse({"error": "approve or reject"}, status_code=404)
+            if not sim.decide_verification(vid, verdict == "approve", doc.get("reasons"),
+                                           doc.get("comment")):
+                return JSONResponse({"error": f"no pending verification {vid}"},
+                                    status_code=404)
+            return JSONResponse({"id": vid, "status": sim.verifications[vid]["status"]})
+
+        @app.post("/_sim/emergency_plan")
+        async def plan(request: Request) -> Response:
+            try:
+                sim.emergency_plan = bool(json.loads(await request.body())["assigned"])
+            except (ValueError, KeyError, TypeError):
+                return JSONResponse({"error": 'send {"assigned": true|false}'},
+                                    status_code=400)
+            return JSONResponse({"assigned": sim.emergency_plan})
+
+    def _record_routes(self, app: FastAPI, kind: str, body_data: Any) -> None:
+        """`POST`, `GET`, `DELETE /v3/{identities|addresses}` (one in use is not deleted:
+        409, DIDWW's Conflict error)."""
+        sim = self
+        make = self._create_identity if kind == "identities" else self._create_address
+
+        def books() -> dict[str, dict[str, Any]]:
+            return sim.identities if kind == "identities" else sim.addresses
+
+        @app.post(f"/v3/{kind}")
+        async def create(request: Request) -> Response:
+            data = await body_data(request, kind)
+            if isinstance(data, Response):
+                return data
+            with sim.lock:
+                record = make(data)
+                if isinstance(record, Response):
+                    return record
+                books()[record["id"]] = record
+                return jsonapi({"data": sim._record_doc(kind, record),
+                                "meta": sim.meta(request)}, 201)
+
+        @app.get(f"/v3/{kind}/{{rid}}")
+        def read(rid: str, request: Request) -> Response:
+            with sim.lock:
+                record = books().get(rid)
+                if record is None:
+                    return errors_body(404, f"Record not found: {rid}")
+                return jsonapi({"data": sim._record_doc(kind, record),
+                                "meta": sim.meta(request)})
+
+        @app.delete(f"/v3/{kind}/{{rid}}")
+        def remove(rid: str) -> Response:
+            with sim.lock:
+                if rid not in books():
+                    return errors_body(404, f"Record not found: {rid}")
+                if sim._in_use(kind, rid):
+                    return errors_body(409, "The record is in use and cannot be deleted.",
+                                       title="Conflict", code="409")
+                books().pop(rid)
+            return Response(status_code=204)
 
 def _match(wanted: dict[str, str], fields: dict[str, Any]) -> bool:
     """JSON:API filters: each takes a comma-separated list matching any of its values."""

@@ -151,3 +151,82 @@ def test_international_groups(sim: tuple[DidwwSimulator, str]) -> None:
     numbers = api.available_dids().list(QueryParams().filter("did_group.id", london.id)).data
     assert numbers and all(n.number.startswith("4420") and len(n.number) == 12
                            for n in numbers)
+
+
+def test_emergency_registration_through_the_sdk(sim: tuple[DidwwSimulator, str]) -> None:
+    """The SDK's emergency scenario: a DID with the emergency feature, its requirement (by
+    country and DID group type), an identity and an address, the requirement validation,
+    the verification (pending, then approved by DIDWW's team), the service it made, and
+    the service deleted."""
+    from didww.resources.address import Address
+    from didww.resources.country import Country
+    from didww.resources.emergency_requirement import EmergencyRequirement
+    from didww.resources.emergency_requirement_validation import (
+        EmergencyRequirementValidation,
+    )
+    from didww.resources.emergency_verification import EmergencyVerification
+    from didww.resources.identity import Identity
+
+    simulator, url = sim
+    simulator.set(feature_result="never")
+    row = simulator.hold("+14155550140")
+    api = client(url)
+    did = api.dids().list(QueryParams().filter("number", "14155550140")
+                          .include("did_group.did_group_type")).data[0]
+    assert "emergency" in did.did_group.features and did.emergency_enabled is False
+    country = api.countries().list(QueryParams().filter("iso", "US")).data[0]
+    requirement = api.emergency_requirements().list(
+        QueryParams().filter("country.id", country.id)
+        .filter("did_group_type.id", did.did_group.did_group_type.id)).data[0]
+    assert requirement.identity_type == "any"
+
+    identity = Identity()
+    identity.identity_type = "business"
+    identity.company_name = "ACME Corp"
+    identity.country = Country.build(country.id)
+    identity = api.identities().create(identity).data
+    address = Address()
+    address.address = "140 Geary St"
+    address.city_name = "San Francisco"
+    address.postal_code = "94108"
+    address.country = Country.build(country.id)
+    address.identity = Identity.build(identity.id)
+    address = api.addresses().create(address).data
+    assert address.city_name == "San Francisco"
+
+    validation = EmergencyRequirementValidation()
+    validation.emergency_requirement = EmergencyRequirement.build(requirement.id)
+    validation.address = Address.build(address.id)
+    validation.identity = Identity.build(identity.id)
+    api.emergency_requirement_validations().create(validation)  # 201: valid
+
+    verification = EmergencyVerification()
+    verification.external_reference_id = "knm-sdk-1"
+    verification.address = Address.build(address.id)
+    verification.dids = [Did.build(did.id)]
+    created = api.emergency_verifications().create(verification).data
+    assert created.is_pending and created.external_reference_id == "knm-sdk-1"
+    assert simulator.decide_verification(created.id, True)
+    found = api.emergency_verifications().find(
+        created.id, QueryParams().include("emergency_calling_service")).data
+    assert found.is_approved
+    service = api.emergency_calling_services().find(found.emergency_calling_service.id).data
+    assert service.is_active and row["ecs_id"] == service.id
+    api.emergency_calling_services().delete(service.id)
+    assert simulator.services[service.id]["status"] == "canceled"
+
+    # a rejected address: the SDK's error carries DIDWW's reason
+    bad = Address()
+    bad.address = "1 Nowhere"
+    bad.city_name = "San Francisco"
+    bad.postal_code = "00000"
+    bad.country = Country.build(country.id)
+    bad.identity = Identity.build(identity.id)
+    bad = api.addresses().create(bad).data
+    check = EmergencyRequirementValidation()
+    check.emergency_requirement = EmergencyRequirement.build(requirement.id)
+    check.address = Address.build(bad.id)
+    check.identity = Identity.build(identity.id)
+    with pytest.raises(DidwwApiError) as refused:
+        api.emergency_requirement_validations().create(check)
+    assert "could not be validated" in str(refused.value)
