@@ -50,12 +50,13 @@ verification callback is not taken: the settler polls (docs/features.md "DIDWW")
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import threading
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import httpx
@@ -73,11 +74,21 @@ from knm.carriers.features import (
     FeatureStatus,
 )
 from knm.carriers.http import HttpCarrier
-from knm.carriers.orders import AsyncOrderCarrier, OrderStatus, settling
+from knm.carriers.orders import (
+    AsyncOrderCarrier,
+    OrderStatus,
+    held_in_pages,
+    linked_pages,
+    settling,
+)
 from knm.carriers.tokens import AccessToken, TokenRefresh, token_answer
 from knm.record import PhoneNumber
 
 NAME = "knm_didww"
+#: rows per page of a holdings or orders listing (DIDWW's most)
+LISTING_PAGE_SIZE = 1000
+#: the key under which a listed DID carries the account's orders (`Didww.held_listing`)
+LISTED_ORDERS = "_knm_listed_orders"
 BASE_URL = "https://api.didww.com/v3"
 SANDBOX_URL = "https://sandbox-api.didww.com/v3"
 #: DIDWW's token services (API version 2026-11-19)
@@ -778,13 +789,46 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
         else by `external_reference_id`), then the order's DID for the number (else a live
         DID of the account with that number); a complete purchase whose DID is not routed
         to the trunk yet is routed now — routing finishes a purchase, it orders nothing."""
+        return self._settle(number, None)
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """The account's live DIDs, a thousand a page, then its orders: each DID found
+        carries the orders by `external_reference_id` (`LISTED_ORDERS`), so settling its
+        purchase finds its order without a lookup of its own."""
+        include = {"include": "voice_in_trunk,voice_in_trunk_group"}
+        dids = held_in_pages(
+            linked_pages(lambda params: self.call("GET", "/dids", params=params),
+                         {"page[size]": str(LISTING_PAGE_SIZE), **include}),
+            numbers, budget, lambda row: (None if attributes(row).get("terminated")
+                                          else "+" + str(attributes(row).get("number") or "")))
+        if not dids:
+            return dids
+        orders: dict[str, list[dict[str, Any]]] = {}
+        pages = linked_pages(lambda params: self.call("GET", "/orders", params=params),
+                             {"page[size]": str(LISTING_PAGE_SIZE)})
+        for page in itertools.islice(pages, budget):
+            for order in page:
+                reference = attributes(order).get("external_reference_id") if isinstance(
+                    order, Mapping) else None
+                if reference:
+                    orders.setdefault(str(reference), []).append(order)
+        return {number: {**row, LISTED_ORDERS: orders} for number, row in dids.items()}
+
+    def settle_held(self, number: PhoneNumber, row: Any) -> OrderStatus:
+        return self._settle(number, row)
+
+    def _settle(self, number: PhoneNumber, listed: Mapping[str, Any] | None) -> OrderStatus:
         if settling(number) == "disconnect":
             return self._settle_release(number)
         num = number.number
-        order = self._find_order(number)
+        order = self._listed_order(number, listed) or self._find_order(number)
         if order is not None and order.state != "complete":
             return order
-        did = self._order_did(order.order_id, num) if order and order.order_id else None
+        did: dict[str, Any] | None = None
+        if listed:
+            did = {k: v for k, v in listed.items() if k != LISTED_ORDERS}
+        elif order and order.order_id:
+            did = self._order_did(order.order_id, num)
         did = did or self.held(num)
         if did is None:
             why = ("the order completed without this number" if order
@@ -795,6 +839,24 @@ class Didww(TokenRefresh, AsyncOrderCarrier, HttpCarrier):
         data = {**(order.data if order else {}), **routed}
         return OrderStatus("complete", order.status if order else "held", data,
                            order_id=order.order_id if order else None)
+
+    def _listed_order(self, number: PhoneNumber, listed: Mapping[str, Any] | None
+                      ) -> OrderStatus | None:
+        """The purchase's order among those a holdings listing read (`held_listing`): by
+        its id, else its `order_reference`; None when it is not there (looked up then)."""
+        orders = listed.get(LISTED_ORDERS) if listed else None
+        if not orders:
+            return None
+        order_id = number.carrier_data.get("order_id")
+        reference = number.carrier_data.get("order_reference")
+        if order_id:
+            found = [o for group in orders.values() for o in group
+                     if str(o.get("id")) == str(order_id)]
+        else:
+            found = list(orders.get(str(reference), [])) if reference else []
+        latest = latest_order(found)
+        return None if latest is None else self.parsed(to_order_status, latest,
+                                                       number=number.number)
 
     def _settle_release(self, number: PhoneNumber) -> OrderStatus:
         num = number.number

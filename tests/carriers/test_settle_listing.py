@@ -29,6 +29,7 @@ LISTING_PATH = {
     "knm_flowroute": "/v2/numbers",
     "knm_telnyx": "/phone_numbers",
     "knm_vitelity": "/api.php",
+    "knm_didww": "/v3/dids",
 }
 COUNT = 8
 
@@ -92,6 +93,10 @@ def test_lost_purchases_settle_from_one_listing(name: str, sqlite_db: str) -> No
         assert _lookups(live, wanted) == [], "no number was looked up on its own"
         assert not [r for r in live.sim.received("GET", "/number_orders")
                     if "customer_reference" in r.query], "no order was looked up on its own"
+        assert not [r for r in live.sim.received("GET", "/orders")
+                    if "external_reference_id" in r.query], "no order was looked up on its own"
+        if name == "knm_didww":  # the order found in the listing is recorded
+            assert all(numbers.get(n).carrier_data.get("order_id") for n in wanted)
         if name == "knm_telnyx":  # the order found in the listing is the one recorded
             orders = {o["customer_reference"]: o["id"] for o in live.sim.orders.values()}
             for number in wanted:
