@@ -32,7 +32,7 @@ Kazoo quirks deliberately *not* reproduced (§15.6):
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 from xml.sax.saxutils import escape
 
@@ -350,7 +350,19 @@ class VoipInnovations(HttpCarrier):
         """Assignments and releases are synchronous: `queryDID` says whether the DID is
         assigned to this account (its `refId` and `endpointId`, when VI echoes them, are
         kept; assigned to the configured endpoint is routed)."""
-        held = held_did(self.query(number.number), number.number)
+        return self.settle_held(number, held_did(self.query(number.number), number.number))
+
+    def held_listing(self, numbers: Sequence[str], budget: int) -> Mapping[str, Any]:
+        """One `auditDIDs` (every DID the account owns) answers for all of them."""
+        if budget < 1:
+            return {}
+        wanted = {tn(number): number for number in numbers}
+        return {wanted[did["tn"]]: did
+                for did in self.soap("auditDIDs", "", idempotent=True).dids()
+                if did.get("tn") in wanted
+                and (did.get("availability") or "assigned") == "assigned"}
+
+    def settle_held(self, number: PhoneNumber, held: Any) -> OrderStatus:
         if settling(number) == "disconnect":
             if held is None:
                 return OrderStatus("complete", "available", message="not assigned to us")

@@ -30,7 +30,10 @@ LISTING_PATH = {
     "knm_telnyx": "/phone_numbers",
     "knm_vitelity": "/api.php",
     "knm_didww": "/v3/dids",
+    "knm_voip_innovations": "/APIService.asmx",
 }
+#: the carriers whose every request is a POST (SOAP): their lookups are POSTs too
+METHOD = {"knm_voip_innovations": "POST"}
 COUNT = 8
 
 
@@ -39,20 +42,23 @@ def _digits(number: str) -> str:
 
 
 def _names_a_number(request: RecordedRequest, wanted: list[str]) -> bool:
-    text = f"{request.path}?{request.query}"
+    text = f"{request.path}?{request.query} {request.text}"
     return any(_digits(n) in re.sub(r"\D", "", text) for n in wanted)
 
 
 def _listing_reads(live: registry.Live, wanted: list[str]) -> list[RecordedRequest]:
-    """The GETs of the holdings path that name none of `wanted` (Vitelity's `listdids` names
-    none in any case: its every ownership question is the whole list)."""
-    return [r for r in live.sim.received("GET", LISTING_PATH[live.spec.carrier])
+    """The reads (GETs; SOAP POSTs) of the holdings path that name none of `wanted`
+    (Vitelity's `listdids` names none in any case: its every ownership question is the
+    whole list)."""
+    name = live.spec.carrier
+    return [r for r in live.sim.received(METHOD.get(name, "GET"), LISTING_PATH[name])
             if not _names_a_number(r, wanted)]
 
 
 def _lookups(live: registry.Live, wanted: list[str]) -> list[RecordedRequest]:
-    """The GETs asking about one of `wanted` by number."""
-    return [r for r in live.sim.received("GET") if _names_a_number(r, wanted)]
+    """The reads asking about one of `wanted` by number."""
+    method = METHOD.get(live.spec.carrier, "GET")
+    return [r for r in live.sim.received(method) if _names_a_number(r, wanted)]
 
 
 def _lose_purchases(live: registry.Live, count: int, *, besides: tuple[str, ...] = ()
@@ -110,7 +116,8 @@ SPOILT_LISTINGS = {"refused": {"fail_with": {"status": 500, "message": "listing 
 
 
 @pytest.mark.parametrize("how", sorted(SPOILT_LISTINGS))
-@pytest.mark.parametrize("name", ["knm_twilio", "knm_vonage", "knm_vitelity"])
+@pytest.mark.parametrize("name", ["knm_twilio", "knm_vonage", "knm_vitelity",
+                                  "knm_voip_innovations"])
 def test_a_failed_listing_falls_back_to_asking_each_number(name: str, how: str,
                                                           sqlite_db: str) -> None:
     with wired(name) as lives:
