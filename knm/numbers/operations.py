@@ -652,7 +652,7 @@ def settle(numbers: Numbers | None = None, *, auth_by: str | None = SYSTEM) -> A
     `ERROR`), else the number fails with `409 feature_pending`."""
     settings = Settings.load()
     if numbers is None:
-        numbers = list(dict.fromkeys([pn.number for pn in purchase.unsettled_rows()]
+        numbers = list(dict.fromkeys(purchase.unsettled_numbers()
                                      + [row.number for row in providers.pending()]))
     batch = Batch(numbers, settings)
     ctx = Context()

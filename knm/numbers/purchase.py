@@ -360,6 +360,14 @@ class Settled:
     error: errors.KnmError | None = None
 
 
+def unsettled_numbers() -> list[str]:
+    """The numbers of `unsettled_rows()`, without loading their records: what settling
+    everything starts from (it loads the records once, as it claims them)."""
+    with store.read() as conn:
+        return list(conn.execute(select(numbers_t.c.number).where(
+            numbers_t.c.pending_operation.isnot(None)).order_by(numbers_t.c.number)).scalars())
+
+
 def unsettled_rows(account_ids: Iterable[str] | None = None) -> list[PhoneNumber]:
     """Every number with a purchase or release under way or unsettled (claims of live
     holders included), by number."""
