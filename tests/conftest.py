@@ -27,7 +27,7 @@ for _folder in ("api", "carriers", "cli"):
         sys.path.insert(0, str(HERE / _folder))
 
 # helpers with assertions that test modules import (and load as plugins): rewrite them too
-pytest.register_assert_rewrite("api_support", "cli_support", "order_flows")
+pytest.register_assert_rewrite("api_support", "cli_support", "order_flows", "feature_flows")
 
 #: Kazoo's real carrier payloads and number documents (copied from shared/fixtures/kazoo)
 FIXTURES = HERE / "fixtures" / "kazoo"

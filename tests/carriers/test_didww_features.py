@@ -12,13 +12,13 @@ a DIDWW number through the HTTP API — on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+import feature_flows
 import httpx
 import pytest
-from api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api, assert_ok
 from conftest import CHILD
 
 from knm import carriers, config, errors, numbers
@@ -34,7 +34,6 @@ from knm.carriers.didww import (
 )
 from knm.carriers.features import Address
 from knm.numbers import features, settler
-from knm.simulators import registry
 from knm.simulators.didww import DidwwSimulator
 from knm.simulators.server import BackgroundServer
 
@@ -50,29 +49,17 @@ VERIFICATIONS = "/v3/emergency_verifications"
 VERIFY = f"POST {VERIFICATIONS}"
 
 
-@contextmanager
-def didww(**settings: Any) -> Iterator[DidwwSimulator]:
+def didww(**settings: Any) -> AbstractContextManager[DidwwSimulator]:
     """DIDWW's simulator on loopback, knm's `knm_didww` wired to it by config (API version
     2026-04-16 unless `settings` say otherwise); the carrier instance is closed after, so the
     key it learnt leaves the secret registry."""
-    sim = registry.get("knm_didww").make_simulator()
-    assert isinstance(sim, DidwwSimulator)
-    try:
-        with BackgroundServer(sim.app) as server:
-            for key, value in {**registry.wire("knm_didww", server.url, sim),
-                               **settings}.items():
-                config.set("number_manager.didww", key, value)
-            yield sim
-    finally:
-        carriers.registry.clear_instances()
+    return feature_flows.simulated("knm_didww", DidwwSimulator, **settings)
 
 
 def held(sim: DidwwSimulator, number: str = NUMBER, account: str = CHILD) -> None:
     """`number` a live DID of the DIDWW account and in service in knm."""
     sim.hold(number)
-    if numbers.get([number]).failed:
-        assert numbers.create(number, assign_to=account, module_name="knm_didww",
-                              state="in_service")
+    feature_flows.in_service("knm_didww", number, account)
 
 
 def service_of(sim: DidwwSimulator, number: str = NUMBER) -> dict[str, Any] | None:
@@ -268,11 +255,7 @@ def test_a_registration_awaits_review_then_is_approved(kazoo_accounts: dict[str,
         assert done.doc["e911"]["status"] == "PROVISIONED"
         assert done.carrier_data["didww_ecs_id"] == sim.owned[NUMBER]["ecs_id"]
 
-        # the same address sent back (Monster sends the whole number): no carrier call
-        asked = len(sim.requests)
-        assert numbers.update(NUMBER, merge_fields={"e911": done.doc["e911"]}).version == \
-            done.version
-        assert len(sim.requests) == asked
+        feature_flows.same_address_sends_nothing(sim, NUMBER, done.doc["e911"], done.version)
 
 
 def test_a_new_address_replaces_the_services_and_the_old_records_go(
@@ -467,58 +450,28 @@ def test_secrets_stay_out_of_errors_logs_and_records(kazoo_accounts: dict[str, s
     with didww() as sim, caplog.at_level(logging.DEBUG):
         key = sim.credentials["api_key"]
         held(sim)
-        sim.set(fail_with={"status": 422, "message": f"bad key {key}"}, match=VERIFY)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        sim.reset_switches()
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        said = str(refused.value.to_json()) + str(refused.value) + caplog.text + str(
-            pn.doc) + str(pn.carrier_data)
-        assert key not in said and "bad key" in str(refused.value.to_json())
+        feature_flows.secrets_stay_out(
+            sim, caplog, NUMBER, [key], refusal={"status": 422, "message": f"bad key {key}"},
+            match=VERIFY, change={"e911": GEARY}, words="bad key")
 
 
 # -- over HTTP: Monster UI's save on a DIDWW number ----------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from Servers.run(tmp_path_factory.mktemp("didww_features"))
-
-
-@pytest.fixture
-def api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]:
-    yield from start_api(servers, kazoo_accounts)
-
-
-def _monster_save(api: Api, number: str, change: dict[str, Any]) -> httpx.Response:
-    """`e911UpdateNumber`: the number as read, `features` and `metadata` dropped, the change
-    applied, POSTed back with Monster's `ui_metadata`."""
-    path = api.numbers_path("child", number)
-    data = assert_ok(api.call("GET", path, "child"))
-    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
-    for key, value in change.items():
-        if value is None:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    payload["ui_metadata"] = {"version": "4.3-0", "ui": "monster-ui", "origin": "common"}
-    return api.call("POST", path, "child", data=payload)
+servers = feature_flows.servers
+api = feature_flows.api
 
 
 def test_monster_saves_an_e911_address_on_a_didww_number(api: Api) -> None:
     with didww() as sim:
         held(sim)
-        read = assert_ok(api.call("GET", api.numbers_path("child", NUMBER), "child"))
-        assert "e911" in read["_read_only"]["features"]["available"]
-        form = {**GEARY, "caller_name": "child", "country": "US"}
-        refused = _monster_save(api, NUMBER, {"e911": {**form, "postal_code": "00000"}})
-        invalid = assert_error(refused, 400, "invalid data")["address"]["invalid"]
-        assert invalid["cause"]["postal_code"] == "00000" and invalid["provider"] == \
-            "knm_didww"
+        feature_flows.monster_reads(api, NUMBER, "e911", "knm_didww")
+        form = feature_flows.monster_form(GEARY)
+        feature_flows.monster_address_refused(api, NUMBER, "knm_didww", form)
         assert sim.verifications == {} and sim.addresses == {}
 
         sim.set(feature_result="never")
-        saved = assert_ok(_monster_save(api, NUMBER, {"e911": form}))
+        saved = assert_ok(feature_flows.monster_save(api, NUMBER, {"e911": form}))
         assert saved["e911"]["status"] == "PENDING"
         assert "e911" not in saved.get("features", [])
         [vid] = list(sim.verifications)
@@ -528,8 +481,8 @@ def test_monster_saves_an_e911_address_on_a_didww_number(api: Api) -> None:
         assert shown["e911"]["status"] == "PROVISIONED" and "e911" in shown["features"]
         assert sim.identities[next(iter(sim.identities))]["company_name"] == "child"
 
-        removed = assert_ok(_monster_save(api, NUMBER, {"e911": None}))
-        assert "e911" not in removed and service_of(sim) is None
+        feature_flows.monster_address_removed(api, NUMBER)
+        assert service_of(sim) is None
 
 
 # -- the simulator's own rules -----------------------------------------------------------------

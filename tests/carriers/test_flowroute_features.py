@@ -8,16 +8,15 @@ save on a Flowroute number through the HTTP API — on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
 import logging
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+import feature_flows
 import httpx
 import pytest
-from api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api
 from conftest import CHILD
 
 from knm import carriers, config, errors, numbers
@@ -33,7 +32,6 @@ from knm.carriers.flowroute import (
     unit_parts,
 )
 from knm.numbers import features, settler
-from knm.simulators import registry
 from knm.simulators.base import Simulator
 from knm.simulators.flowroute import FlowrouteSimulator
 from knm.simulators.server import BackgroundServer
@@ -49,21 +47,11 @@ MARKET = {"street_address": "1 Market St", "locality": "San Francisco", "region"
 ASSOCIATE = "PATCH /v2/numbers/12065550140/relationships/e911s/"
 
 
-@contextmanager
-def flowroute(**settings: Any) -> Iterator[FlowrouteSimulator]:
+def flowroute(**settings: Any) -> AbstractContextManager[FlowrouteSimulator]:
     """Flowroute's simulator on loopback, knm's `knm_flowroute` wired to it by config. The
     carrier instance knm made for it is closed afterwards, so the credentials it learnt
     (the Basic pair, access key included) leave the process-wide secret registry."""
-    sim = registry.get("knm_flowroute").make_simulator()
-    assert isinstance(sim, FlowrouteSimulator)
-    try:
-        with BackgroundServer(sim.app) as server:
-            for key, value in {**registry.wire("knm_flowroute", server.url, sim),
-                               **settings}.items():
-                config.set("number_manager.flowroute", key, value)
-            yield sim
-    finally:
-        carriers.registry.clear_instances()
+    return feature_flows.simulated("knm_flowroute", FlowrouteSimulator, **settings)
 
 
 def held(sim: Simulator, number: str = NUMBER, account: str = CHILD) -> None:
@@ -72,15 +60,20 @@ def held(sim: Simulator, number: str = NUMBER, account: str = CHILD) -> None:
         sim.owned[number] = {"id": number[1:], "number": number, "primary_route": "0",
                              "failover_route": None, "alias": None, "messaging_enabled": False,
                              "cnam_lookups_enabled": True}
-    if numbers.get([number]).failed:
-        assert numbers.create(number, assign_to=account, module_name="knm_flowroute",
-                              state="in_service")
+    feature_flows.in_service("knm_flowroute", number, account)
 
 
 def associated(sim: FlowrouteSimulator, number: str = NUMBER) -> dict[str, Any] | None:
     """The E911 record Flowroute holds for the number (None: none)."""
     e911_id = sim.owned[number].get("e911_id")
     return sim.e911s[e911_id] if e911_id else None
+
+
+def books(sim: FlowrouteSimulator) -> feature_flows.E911Books:
+    """Flowroute's E911 records as the shared flows read them."""
+    return feature_flows.E911Books("knm_flowroute", "flowroute_e911_id",
+                                   "flowroute_e911_previous_id", lambda: list(sim.e911s),
+                                   lambda: associated(sim))
 
 
 # -- pure: knm's address in Flowroute's fields -------------------------------------------------
@@ -158,8 +151,7 @@ def test_validation_on_the_wire(kazoo_accounts: dict[str, str]) -> None:
         assert carriers.feature("knm_flowroute", "validate_address", pn, address).verdict == \
             "valid"
         [sent] = sim.received("POST", "/v2/e911s/validate")
-        assert sent.headers["authorization"] == "Basic " + base64.b64encode(
-            f"{ACCESS}:{SECRET}".encode()).decode()
+        assert sent.headers["authorization"] == "Basic " + feature_flows.basic_pair(ACCESS, SECRET)
         assert sent.headers["content-type"] == "application/vnd.api+json"
         assert sent.json() == {"data": {"type": "e911", "attributes": {
             "label": "knm +12065550140", "first_name": "ACME", "last_name": "Corp",
@@ -190,16 +182,10 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         offered = set(features.available(numbers.get(NUMBER)))
         # no per-number inbound lookup at Flowroute: not offered, rather than a 501 later
         assert {"e911", "cnam", "outbound_cnam"} <= offered and "inbound_cnam" not in offered
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        e911 = pn.doc["e911"]
-        assert e911["status"] == "PROVISIONED" and pn.features["e911"] == e911
-        assert (e911["street_address"], e911["extended_address"], e911["locality"]) == (
-            "140 GEARY ST", "SUITE 5", "SAN FRANCISCO")  # as Flowroute registered it
-        assert e911["notification_contact_emails"] == ["noc@example.com"]
-        assert pn.carrier_data["e911_provider"] == "knm_flowroute"
+        pn = feature_flows.registered(NUMBER, books(sim), GEARY, (
+            "140 GEARY ST", "SUITE 5", "SAN FRANCISCO"))  # as Flowroute registered it
         first_id = pn.carrier_data["flowroute_e911_id"]
         record = associated(sim)
-        assert record is not None and record["id"] == first_id
         assert (record["street_number"], record["street_name"], record["address_type"],
                 record["address_type_number"], record["country"]) == (
             "140", "GEARY ST", "SUITE", "5", "USA")
@@ -208,22 +194,12 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         assert [r.path for r in created] == ["/v2/e911s/validate", "/v2/e911s"]
         assert sim.received("PATCH", f"/relationships/e911s/{first_id}")
 
-        # the same address sent back (Monster sends the whole number): no carrier call
-        asked = len(sim.requests)
-        assert numbers.update(NUMBER, merge_fields={"e911": e911}).version == pn.version
-        assert len(sim.requests) == asked
+        feature_flows.same_address_sends_nothing(sim, NUMBER, pn.doc["e911"], pn.version)
 
         # a new address: a new record associated, knm's previous record deleted
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["street_address"] == "1 MARKET ST"
-        second_id = moved.carrier_data["flowroute_e911_id"]
-        assert second_id != first_id and associated(sim)["id"] == second_id
-        assert list(sim.e911s) == [second_id]
+        feature_flows.moved_to(NUMBER, books(sim), MARKET, "1 MARKET ST", first_id)
 
-        gone = numbers.update(NUMBER, merge_fields={"e911": None})
-        assert "e911" not in gone.doc and "e911" not in gone.features
-        assert "flowroute_e911_id" not in gone.carrier_data
-        assert "e911_provider" not in gone.carrier_data
+        feature_flows.removed(NUMBER, books(sim))
         assert associated(sim) is None and sim.e911s == {}
         assert sim.received("DELETE", "/v2/numbers/12065550140/relationships/e911s")
 
@@ -264,15 +240,9 @@ def test_a_failed_association_is_undone(kazoo_accounts: dict[str, str],
     knm."""
     with flowroute() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["flowroute_e911_id"]
-        sim.set(**failure, match=ASSOCIATE)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert refused.value.carrier == "knm_flowroute" and refused.value.operation == "e911"
-        after = numbers.get(NUMBER)
-        assert after.version == first.version and after.doc == first.doc
-        assert after.carrier_data["flowroute_e911_id"] == kept
+        feature_flows.refused_change_is_undone(sim, NUMBER, books(sim), first=GEARY,
+                                               moved=MARKET, failure=failure, match=ASSOCIATE)
+        kept = numbers.get(NUMBER).carrier_data["flowroute_e911_id"]  # the registered one
         assert list(sim.e911s) == [kept]  # the new record was deleted again
         assert associated(sim)["street_name"] == "GEARY ST"
         deleted = [r.path for r in sim.received("DELETE", "/v2/e911s/")]
@@ -286,47 +256,22 @@ def test_an_association_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> 
     finishes it, deleting knm's previous record."""
     with flowroute() as sim:
         held(sim)
-        sim.set(ambiguous="html_500", match=ASSOCIATE, times=1)
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        assert pn.doc["e911"]["status"] == "PROVISIONED" and "e911" in pn.features
-        first_id = pn.carrier_data["flowroute_e911_id"]
-
-        sim.set(ambiguous="html_500", match="/12065550140", times=2)  # the PATCH, the GET
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["status"] == "PENDING"
-        assert moved.features["e911"]["street_address"] == "140 GEARY ST"  # confirmed one
-        [waiting] = numbers.pending_features()
-        assert (waiting["number"], waiting["operation"], waiting["carrier"]) == (
-            NUMBER, "e911", "knm_flowroute")
-        assert associated(sim)["street_name"] == "MARKET ST" and first_id in sim.e911s
-        settled = numbers.settle([NUMBER])
-        assert settled.ok, settled.failed
-        done = numbers.get(NUMBER)
-        assert done.doc["e911"]["status"] == "PROVISIONED"
-        assert done.features["e911"]["street_address"] == "1 MARKET ST"
-        assert "flowroute_e911_previous_id" not in done.carrier_data
-        assert list(sim.e911s) == [done.carrier_data["flowroute_e911_id"]]
-        assert numbers.pending_features() == []
+        feature_flows.lost_answer_checked_then_settled(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET, assign=ASSOCIATE,
+            number_path="/12065550140",  # the PATCH, the GET
+            moved_street=lambda: associated(sim)["street_name"], wanted="MARKET ST",
+            registered=("140 GEARY ST", "1 MARKET ST"))
 
 
 def test_a_lost_association_that_did_not_take_settles_to_error(
         kazoo_accounts: dict[str, str]) -> None:
     with flowroute() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["flowroute_e911_id"]
         # the association is answered a 500 (Flowroute may have done it), and so is the
         # check of the number that follows
-        sim.set(fail_with={"status": 500}, match="/12065550140", times=2)
-        assert numbers.update(NUMBER, merge_fields={"e911": MARKET}).doc["e911"][
-            "status"] == "PENDING"
-        assert numbers.settle([NUMBER]).ok
-        failed = numbers.get(NUMBER)
-        assert failed.doc["e911"]["status"] == "ERROR"
-        assert "not knm's record" in failed.doc["e911"]["message"]
-        assert failed.features["e911"] == first.features["e911"]  # kept: 140 GEARY ST
-        assert failed.carrier_data["flowroute_e911_id"] == kept
-        assert list(sim.e911s) == [kept] and associated(sim)["id"] == kept
+        first = feature_flows.lost_change_is_pending(sim, NUMBER, books(sim), first=GEARY,
+                                                     moved=MARKET, number_path="/12065550140")
+        feature_flows.settles_to_error_keeping(NUMBER, books(sim), first, "not knm's record")
 
 
 # -- caller names --------------------------------------------------------------------------------
@@ -437,75 +382,33 @@ def test_the_inbound_lookup_is_not_offered(kazoo_accounts: dict[str, str]) -> No
 
 def test_secrets_stay_out_of_errors_logs_and_records(kazoo_accounts: dict[str, str],
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    basic = base64.b64encode(f"{ACCESS}:{SECRET}".encode()).decode()
+    basic = feature_flows.basic_pair(ACCESS, SECRET)
     with flowroute() as sim, caplog.at_level(logging.DEBUG):
         held(sim)
-        sim.set(fail_with={"status": 422, "message": f"bad credentials {SECRET} {basic}"},
-                match=ASSOCIATE)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        sim.reset_switches()
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY,
-                                                  "cnam": {"display_name": "ACME"}})
-        said = str(refused.value.to_json()) + str(refused.value) + caplog.text + str(
-            pn.doc) + str(pn.carrier_data)
-        assert SECRET not in said and basic not in said
-        assert "bad credentials" in str(refused.value.to_json())
+        feature_flows.secrets_stay_out(
+            sim, caplog, NUMBER, [SECRET, basic],
+            refusal={"status": 422, "message": f"bad credentials {SECRET} {basic}"},
+            match=ASSOCIATE, change={"e911": GEARY}, words="bad credentials",
+            then={"e911": GEARY, "cnam": {"display_name": "ACME"}})
 
 
 # -- over HTTP: Monster UI's save on a Flowroute number ----------------------------------------
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from Servers.run(tmp_path_factory.mktemp("flowroute_features"))
-
-
-@pytest.fixture
-def api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]:
-    yield from start_api(servers, kazoo_accounts)
-
-
-def _monster_save(api: Api, number: str, change: dict[str, Any]) -> httpx.Response:
-    """`e911UpdateNumber` / `callerIdUpdateNumber`: the number as read, `features` and
-    `metadata` dropped, the change applied, POSTed back with Monster's `ui_metadata`."""
-    path = api.numbers_path("child", number)
-    data = assert_ok(api.call("GET", path, "child"))
-    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
-    for key, value in change.items():
-        if value is None:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    payload["ui_metadata"] = {"version": "4.3-0", "ui": "monster-ui", "origin": "common"}
-    return api.call("POST", path, "child", data=payload)
+servers = feature_flows.servers
+api = feature_flows.api
 
 
 def test_monster_saves_an_e911_address_on_a_flowroute_number(api: Api) -> None:
     with flowroute() as sim:
         held(sim)
-        read = assert_ok(api.call("GET", api.numbers_path("child", NUMBER), "child"))
-        assert {"e911", "cnam"} <= set(read["_read_only"]["features"]["available"])
-        assert read["_read_only"]["features"]["settings"]["e911"] == {
-            "provider": "knm_flowroute"}
-
-        form = {**GEARY, "caller_name": "child", "country": "US"}
-        refused = _monster_save(api, NUMBER, {"e911": {**form, "postal_code": "00000"}})
-        invalid = assert_error(refused, 400, "invalid data")["address"]["invalid"]
-        assert invalid["cause"]["postal_code"] == "00000" and invalid["provider"] == \
-            "knm_flowroute"
-        assert "e911" not in assert_ok(api.call("GET", api.numbers_path("child", NUMBER),
-                                                "child"))
+        assert "cnam" in feature_flows.monster_reads(api, NUMBER, "e911", "knm_flowroute")
+        form = feature_flows.monster_form(GEARY)
+        feature_flows.monster_address_refused(api, NUMBER, "knm_flowroute", form)
         assert sim.e911s == {}
-
-        saved = assert_ok(_monster_save(api, NUMBER, {"e911": form}))
-        assert saved["e911"]["status"] == "PROVISIONED"
-        assert saved["e911"]["street_address"] == "140 GEARY ST"
-        assert "e911" in saved["features"]
+        feature_flows.monster_address_saved(api, NUMBER, form, "140 GEARY ST")
         assert associated(sim)["first_name"] == "child"
-
-        removed = assert_ok(_monster_save(api, NUMBER, {"e911": None}))
-        assert "e911" not in removed and "e911" not in removed.get("features", [])
+        feature_flows.monster_address_removed(api, NUMBER)
         assert associated(sim) is None and sim.e911s == {}
 
 

@@ -11,15 +11,14 @@ PostgreSQL."""
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+import feature_flows
 import httpx
 import pytest
-from api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api
 from conftest import CHILD
 
 from knm import carriers, config, errors, numbers
@@ -31,7 +30,7 @@ from knm.carriers.signalwire import (
     to_e911_status,
     unit_of,
 )
-from knm.numbers import features, providers
+from knm.numbers import features
 from knm.simulators import registry
 from knm.simulators.base import Simulator
 from knm.simulators.server import BackgroundServer
@@ -47,37 +46,32 @@ MARKET = {"street_address": "1 Market St", "locality": "San Francisco", "region"
 ASSIGN = "POST /api/relay/rest/phone_numbers/"
 
 
-@contextmanager
-def signalwire(**settings: Any) -> Iterator[SignalWireSimulator]:
+def signalwire(**settings: Any) -> AbstractContextManager[SignalWireSimulator]:
     """SignalWire's simulator on loopback, knm's `knm_signalwire` wired to it by config (fast
     polling, a short wait on registrations). The carrier instance is closed afterwards, so
     its credentials leave the process-wide secret registry."""
-    spec = registry.get("knm_signalwire")
-    sim = spec.make_simulator()
-    assert isinstance(sim, SignalWireSimulator)
-    try:
-        with BackgroundServer(sim.app) as server:
-            for key, value in {**registry.wire("knm_signalwire", server.url, sim),
-                               **spec.fast_orders, "feature_wait_s": 1, **settings}.items():
-                config.set("number_manager.signalwire", key, value)
-            yield sim
-    finally:
-        carriers.registry.clear_instances()
+    fast = {**registry.get("knm_signalwire").fast_orders, "feature_wait_s": 1, **settings}
+    return feature_flows.simulated("knm_signalwire", SignalWireSimulator, **fast)
 
 
 def held(sim: SignalWireSimulator, number: str = NUMBER, account: str = CHILD) -> None:
     """`number` in the SignalWire project (the simulator's books) and in service in knm."""
     with sim.lock:
         sim.owned[number] = sim._new_row(number)
-    if numbers.get([number]).failed:
-        assert numbers.create(number, assign_to=account, module_name="knm_signalwire",
-                              state="in_service")
+    feature_flows.in_service("knm_signalwire", number, account)
 
 
 def assigned(sim: SignalWireSimulator, number: str = NUMBER) -> dict[str, Any] | None:
     """The address SignalWire holds for the number (None: none)."""
     address_id = sim.owned[number].get("e911_address_id")
     return sim.addresses[address_id] if address_id else None
+
+
+def books(sim: SignalWireSimulator, number: str = NUMBER) -> feature_flows.E911Books:
+    """SignalWire's addresses as the shared flows read them."""
+    return feature_flows.E911Books("knm_signalwire", "signalwire_e911_address_id",
+                                   "signalwire_e911_previous_id", lambda: list(sim.addresses),
+                                   lambda: assigned(sim, number))
 
 
 def e911_status(sim: Simulator, number: str = NUMBER) -> str | None:
@@ -155,8 +149,7 @@ def test_validation_on_the_wire(kazoo_accounts: dict[str, str]) -> None:
         valid = carriers.feature("knm_signalwire", "validate_address", pn, address)
         assert valid.verdict == "valid" and valid.address.street_address == "140 GEARY ST"
         [sent] = sim.received("POST", "/api/relay/rest/addresses")
-        assert sent.headers["authorization"] == "Basic " + base64.b64encode(
-            f"{PROJECT}:{TOKEN}".encode()).decode()
+        assert sent.headers["authorization"] == "Basic " + feature_flows.basic_pair(PROJECT, TOKEN)
         assert sent.json()["emergency_enabled"] is True
         assert sent.json()["auto_correct_address"] is False
         assert sim.received("DELETE", "/api/relay/rest/addresses/")
@@ -183,13 +176,8 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         offered = set(features.available(numbers.get(NUMBER)))
         # SignalWire has no per-number caller name: not offered, rather than a 501 later
         assert "e911" in offered and not offered & {"cnam", "inbound_cnam", "outbound_cnam"}
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        e911 = pn.doc["e911"]
-        assert e911["status"] == "PROVISIONED" and pn.features["e911"] == e911
-        assert (e911["street_address"], e911["extended_address"], e911["locality"]) == (
-            "140 GEARY ST", "Suite 5", "SAN FRANCISCO")  # as SignalWire registered it
-        assert e911["notification_contact_emails"] == ["noc@example.com"]
-        assert pn.carrier_data["e911_provider"] == "knm_signalwire"
+        pn = feature_flows.registered(NUMBER, books(sim), GEARY, (
+            "140 GEARY ST", "Suite 5", "SAN FRANCISCO"))  # as SignalWire registered it
         first_id = pn.carrier_data["signalwire_e911_address_id"]
         assert e911_status(sim) == "active" and assigned(sim)["id"] == first_id
         record = assigned(sim)
@@ -199,22 +187,13 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         [assign] = sim.received("POST", "/e911_address")
         assert assign.json() == {"e911_address_id": first_id}
 
-        # the same address sent back (Monster sends the whole number): no carrier call
-        asked = len(sim.requests)
-        assert numbers.update(NUMBER, merge_fields={"e911": e911}).version == pn.version
-        assert len(sim.requests) == asked
+        feature_flows.same_address_sends_nothing(sim, NUMBER, pn.doc["e911"], pn.version)
 
         # a new address: assigned over the active one, knm's previous address deleted
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["street_address"] == "1 MARKET ST"
-        second_id = moved.carrier_data["signalwire_e911_address_id"]
-        assert second_id != first_id and assigned(sim)["id"] == second_id
-        assert list(sim.addresses) == [second_id]
+        moved = feature_flows.moved_to(NUMBER, books(sim), MARKET, "1 MARKET ST", first_id)
         assert "signalwire_e911_previous_id" not in moved.carrier_data
 
-        gone = numbers.update(NUMBER, merge_fields={"e911": None})
-        assert "e911" not in gone.doc and "e911" not in gone.features
-        assert not {"signalwire_e911_address_id", "e911_provider"} & set(gone.carrier_data)
+        feature_flows.removed(NUMBER, books(sim))
         assert e911_status(sim) == "unregistered" and assigned(sim) is None
         assert sim.addresses == {}
         assert sim.received("DELETE", "/e911_address")
@@ -317,15 +296,9 @@ def test_a_failed_assignment_is_undone(kazoo_accounts: dict[str, str],
     knm."""
     with signalwire() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["signalwire_e911_address_id"]
-        sim.set(**failure, match="/e911_address")
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert refused.value.carrier == "knm_signalwire" and refused.value.operation == "e911"
-        after = numbers.get(NUMBER)
-        assert after.version == first.version and after.doc == first.doc
-        assert list(sim.addresses) == [kept] and assigned(sim)["id"] == kept
+        feature_flows.refused_change_is_undone(sim, NUMBER, books(sim), first=GEARY,
+                                               moved=MARKET, failure=failure,
+                                               match="/e911_address")
         assert e911_status(sim) == "active"
 
 
@@ -360,46 +333,24 @@ def test_an_assignment_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> N
     the address is PENDING and settling finishes it, deleting knm's previous address."""
     with signalwire() as sim:
         held(sim)
-        sim.set(ambiguous="html_500", match="/e911_address", times=1)
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        assert pn.doc["e911"]["status"] == "PROVISIONED" and "e911" in pn.features
-        first_id = pn.carrier_data["signalwire_e911_address_id"]
-
-        number_id = sim.owned[NUMBER]["id"]
-        sim.set(ambiguous="html_500", match=f"/phone_numbers/{number_id}", times=2)
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["status"] == "PENDING"
-        assert moved.features["e911"]["street_address"] == "140 GEARY ST"
-        assert assigned(sim)["street_name"] == "MARKET ST" and first_id in sim.addresses
-        assert numbers.settle([NUMBER]).ok
-        done = numbers.get(NUMBER)
-        assert done.doc["e911"]["status"] == "PROVISIONED"
-        assert done.features["e911"]["street_address"] == "1 MARKET ST"
-        assert list(sim.addresses) == [done.carrier_data["signalwire_e911_address_id"]]
-        assert "signalwire_e911_previous_id" not in done.carrier_data
-        assert numbers.pending_features() == []
+        feature_flows.lost_answer_checked_then_settled(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET, assign="/e911_address",
+            number_path=f"/phone_numbers/{sim.owned[NUMBER]['id']}",
+            moved_street=lambda: assigned(sim)["street_name"], wanted="MARKET ST",
+            registered=("140 GEARY ST", "1 MARKET ST"))
 
 
 def test_a_lost_assignment_that_did_not_take_settles_to_error(
         kazoo_accounts: dict[str, str]) -> None:
     with signalwire() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["signalwire_e911_address_id"]
         # the assignment is answered a 500 (SignalWire may have done it), and so is the
         # read of the number that follows
-        number_id = sim.owned[NUMBER]["id"]
-        sim.set(fail_with={"status": 500}, match=f"/phone_numbers/{number_id}", times=2)
-        assert numbers.update(NUMBER, merge_fields={"e911": MARKET}).doc["e911"][
-            "status"] == "PENDING"
+        first = feature_flows.lost_change_is_pending(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET,
+            number_path=f"/phone_numbers/{sim.owned[NUMBER]['id']}")
         assert len(sim.addresses) == 2
-        assert numbers.settle([NUMBER]).ok
-        failed = numbers.get(NUMBER)
-        assert failed.doc["e911"]["status"] == "ERROR"
-        assert "not knm's address" in failed.doc["e911"]["message"]
-        assert failed.features["e911"] == first.features["e911"]  # kept: 140 GEARY ST
-        assert failed.carrier_data["signalwire_e911_address_id"] == kept
-        assert list(sim.addresses) == [kept] and assigned(sim)["id"] == kept
+        feature_flows.settles_to_error_keeping(NUMBER, books(sim), first, "not knm's address")
 
 
 def test_a_pending_removal_is_settled_then_the_address_deleted(
@@ -424,13 +375,9 @@ def test_release_and_delete_remove_the_address_first(kazoo_accounts: dict[str, s
     address and deletes knm's; a refused removal stops the release and keeps the number
     with its address; deleting the number removes the address first too."""
     with signalwire() as sim:
-        config.set("number_manager", "disconnect_on_release", False)
         held(sim)
-        numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        released = numbers.release(NUMBER)
-        assert released.state == "available" and NUMBER in sim.owned
+        feature_flows.released_kept_at_carrier(sim, NUMBER, GEARY)
         assert e911_status(sim) == "unregistered" and sim.addresses == {}
-        assert "e911" not in numbers.get(NUMBER).doc and providers.pending() == []
 
         other = "+15125550142"
         held(sim, other)
@@ -468,75 +415,33 @@ def test_caller_names_are_refused(kazoo_accounts: dict[str, str]) -> None:
 
 def test_secrets_stay_out_of_errors_logs_and_records(kazoo_accounts: dict[str, str],
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    basic = base64.b64encode(f"{PROJECT}:{TOKEN}".encode()).decode()
+    basic = feature_flows.basic_pair(PROJECT, TOKEN)
     with signalwire() as sim, caplog.at_level(logging.DEBUG):
         held(sim)
-        sim.set(fail_with={"status": 422, "message": f"bad credentials {TOKEN} {basic}"},
-                match="/e911_address")
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        sim.reset_switches()
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        said = str(refused.value.to_json()) + str(refused.value) + caplog.text + str(
-            pn.doc) + str(pn.carrier_data)
-        assert TOKEN not in said and basic not in said
-        assert "bad credentials" in str(refused.value.to_json())
+        feature_flows.secrets_stay_out(
+            sim, caplog, NUMBER, [TOKEN, basic],
+            refusal={"status": 422, "message": f"bad credentials {TOKEN} {basic}"},
+            match="/e911_address", change={"e911": GEARY}, words="bad credentials")
 
 
 # -- over HTTP: Monster UI's save on a SignalWire number ---------------------------------------
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from Servers.run(tmp_path_factory.mktemp("signalwire_features"))
-
-
-@pytest.fixture
-def api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]:
-    yield from start_api(servers, kazoo_accounts)
-
-
-def _monster_save(api: Api, number: str, change: dict[str, Any]) -> httpx.Response:
-    """`e911UpdateNumber`: the number as read, `features` and `metadata` dropped, the change
-    applied, POSTed back with Monster's `ui_metadata`."""
-    path = api.numbers_path("child", number)
-    data = assert_ok(api.call("GET", path, "child"))
-    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
-    for key, value in change.items():
-        if value is None:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    payload["ui_metadata"] = {"version": "4.3-0", "ui": "monster-ui", "origin": "common"}
-    return api.call("POST", path, "child", data=payload)
+servers = feature_flows.servers
+api = feature_flows.api
 
 
 def test_monster_saves_an_e911_address_on_a_signalwire_number(api: Api) -> None:
     with signalwire() as sim:
         held(sim)
-        read = assert_ok(api.call("GET", api.numbers_path("child", NUMBER), "child"))
-        available = set(read["_read_only"]["features"]["available"])
-        assert "e911" in available and "cnam" not in available
-        assert read["_read_only"]["features"]["settings"]["e911"] == {
-            "provider": "knm_signalwire"}
-
-        form = {**GEARY, "caller_name": "child", "country": "US"}
-        refused = _monster_save(api, NUMBER, {"e911": {**form, "postal_code": "00000"}})
-        invalid = assert_error(refused, 400, "invalid data")["address"]["invalid"]
-        assert invalid["cause"]["postal_code"] == "00000" and invalid["provider"] == \
-            "knm_signalwire"
-        assert "e911" not in assert_ok(api.call("GET", api.numbers_path("child", NUMBER),
-                                                "child"))
+        available = feature_flows.monster_reads(api, NUMBER, "e911", "knm_signalwire")
+        assert "cnam" not in available
+        form = feature_flows.monster_form(GEARY)
+        feature_flows.monster_address_refused(api, NUMBER, "knm_signalwire", form)
         assert sim.addresses == {}
-
-        saved = assert_ok(_monster_save(api, NUMBER, {"e911": form}))
-        assert saved["e911"]["status"] == "PROVISIONED"
-        assert saved["e911"]["street_address"] == "140 GEARY ST"
-        assert "e911" in saved["features"]
+        feature_flows.monster_address_saved(api, NUMBER, form, "140 GEARY ST")
         assert assigned(sim)["label"] == "child"
-
-        removed = assert_ok(_monster_save(api, NUMBER, {"e911": None}))
-        assert "e911" not in removed and "e911" not in removed.get("features", [])
+        feature_flows.monster_address_removed(api, NUMBER)
         assert assigned(sim) is None and sim.addresses == {}
 
 

@@ -11,18 +11,17 @@ Monster UI's caller-ID save through the HTTP API — on SQLite and PostgreSQL.""
 
 from __future__ import annotations
 
-import base64
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+import feature_flows
 import httpx
 import pytest
-from api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api, assert_error, assert_ok
 from conftest import CHILD
 
-from knm import carriers, config, errors, numbers
+from knm import config, errors, numbers
 from knm.carriers.twilio import (
     CNAM_POLICY_SID,
     assignment_sid,
@@ -31,7 +30,6 @@ from knm.carriers.twilio import (
     trusthub_page,
 )
 from knm.numbers import settler
-from knm.simulators import registry
 from knm.simulators.twilio import TwilioSimulator
 
 NUMBER = "+14155550150"
@@ -40,32 +38,18 @@ ASSIGN = "POST /v1/TrustProducts/"
 PRODUCTS = "/v1/TrustProducts"
 
 
-@contextmanager
-def twilio(**settings: Any) -> Iterator[TwilioSimulator]:
+def twilio(**settings: Any) -> AbstractContextManager[TwilioSimulator]:
     """Twilio's simulator (Trust Hub included) on loopback, `knm_twilio` wired to it; the
     carrier instances are dropped afterwards (their cached product names and the secrets
     they learnt with them)."""
-    from knm.simulators.server import BackgroundServer
-
-    sim = registry.get("knm_twilio").make_simulator()
-    assert isinstance(sim, TwilioSimulator)
-    try:
-        with BackgroundServer(sim.app) as server:
-            for key, value in {**registry.wire("knm_twilio", server.url, sim),
-                               **settings}.items():
-                config.set("number_manager.twilio", key, value)
-            yield sim
-    finally:
-        carriers.registry.clear_instances()
+    return feature_flows.simulated("knm_twilio", TwilioSimulator, **settings)
 
 
 def held(sim: TwilioSimulator, number: str = NUMBER, account: str = CHILD) -> None:
     """`number` on the Twilio account (the simulator's books) and in service in knm."""
     with sim.lock:
         sim.owned[number] = sim._new_row(number)
-    if numbers.get([number]).failed:
-        assert numbers.create(number, assign_to=account, module_name="knm_twilio",
-                              state="in_service")
+    feature_flows.in_service("knm_twilio", number, account)
 
 
 def product(sim: TwilioSimulator, name: str) -> str:
@@ -132,9 +116,8 @@ def test_a_name_is_the_numbers_assignment_to_its_approved_product(
         assert assign.params == {} and dict(httpx.QueryParams(assign.text)) == {
             "ChannelEndpointType": "phone-number",
             "ChannelEndpointSid": sim.owned[NUMBER]["sid"]}
-        token = base64.b64encode(
-            f"{sim.credentials['account_sid']}:{sim.credentials['auth_token']}".encode())
-        assert assign.headers["authorization"] == "Basic " + token.decode()
+        assert assign.headers["authorization"] == "Basic " + feature_flows.basic_pair(
+            sim.credentials["account_sid"], sim.credentials["auth_token"])
 
         held(sim, OTHER)
         users_read = len(sim.received("GET", "/v1/EndUsers/"))
@@ -326,52 +309,34 @@ def test_secrets_stay_out_of_errors_and_logs(kazoo_accounts: dict[str, str],
                                              caplog: pytest.LogCaptureFixture) -> None:
     with twilio() as sim, caplog.at_level(logging.DEBUG):
         token = sim.credentials["auth_token"]
-        basic = base64.b64encode(f"{sim.credentials['account_sid']}:{token}".encode()).decode()
+        basic = feature_flows.basic_pair(sim.credentials["account_sid"], token)
         held(sim)
-        sim.set(fail_with={"status": 400, "message": f"bad token {token} {basic}"},
-                match=ASSIGN)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"cnam": {"display_name": "ACME"}})
-        sim.reset_switches()
-        sim.set(ambiguous="html_500", match=ASSIGN, times=1)
-        pending = numbers.update(NUMBER, merge_fields={"cnam": {"display_name": "ACME"}})
-        said = str(refused.value.to_json()) + str(refused.value) + caplog.text + str(
-            pending.doc) + str(pending.carrier_data)
-        assert token not in said and basic not in said
-        assert "bad token" in str(refused.value.to_json())
+        # the record looked at after is a PENDING one: its answer lost
+        feature_flows.secrets_stay_out(
+            sim, caplog, NUMBER, [token, basic],
+            refusal={"status": 400, "message": f"bad token {token} {basic}"}, match=ASSIGN,
+            change={"cnam": {"display_name": "ACME"}}, words="bad token",
+            before_then=lambda: sim.set(ambiguous="html_500", match=ASSIGN, times=1))
 
 
 # -- over HTTP: Monster UI's caller-ID save on a Twilio number ---------------------------------
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from Servers.run(tmp_path_factory.mktemp("twilio_cnam"))
-
-
-@pytest.fixture
-def api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]:
-    yield from start_api(servers, kazoo_accounts)
+servers = feature_flows.servers
+api = feature_flows.api
 
 
 def _monster_save(api: Api, number: str, cnam: dict[str, Any]) -> httpx.Response:
-    """`callerIdUpdateNumber`: the number as read, `features` and `metadata` dropped, the
-    new `cnam` set, POSTed back with Monster's `ui_metadata`."""
-    path = api.numbers_path("child", number)
-    data = assert_ok(api.call("GET", path, "child"))
-    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
-    payload["cnam"] = cnam
-    payload["ui_metadata"] = {"version": "4.3-0", "ui": "monster-ui", "origin": "common"}
-    return api.call("POST", path, "child", data=payload)
+    """`callerIdUpdateNumber`: the number as read, the new `cnam` set, saved as Monster
+    does."""
+    return feature_flows.monster_save(api, number, {"cnam": cnam})
 
 
 def test_monster_saves_a_caller_name_on_a_twilio_number(api: Api) -> None:
     with twilio() as sim:
         held(sim)
-        read = assert_ok(api.call("GET", api.numbers_path("child", NUMBER), "child"))
-        assert {"cnam", "outbound_cnam", "inbound_cnam"} <= set(
-            read["_read_only"]["features"]["available"])
-        assert read["_read_only"]["features"]["settings"]["cnam"] == {"provider": "knm_twilio"}
+        available = feature_flows.monster_reads(api, NUMBER, "cnam", "knm_twilio")
+        assert {"outbound_cnam", "inbound_cnam"} <= available
 
         refused = _monster_save(api, NUMBER, {"display_name": "NOBODY"})
         data = assert_error(refused, 400, "invalid")

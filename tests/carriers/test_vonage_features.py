@@ -8,16 +8,15 @@ Monster UI's save on a Vonage number through the HTTP API — on SQLite and Post
 
 from __future__ import annotations
 
-import base64
 import json
 import logging
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from typing import Any
 
+import feature_flows
 import httpx
 import pytest
-from api_support import Api, Servers, assert_error, assert_ok, start_api
+from api_support import Api
 from conftest import CHILD
 
 from knm import carriers, config, errors, numbers
@@ -32,7 +31,6 @@ from knm.carriers.vonage import (
     to_address_check,
 )
 from knm.numbers import features, providers
-from knm.simulators import registry
 from knm.simulators.server import BackgroundServer
 from knm.simulators.vonage import VonageSimulator
 
@@ -51,20 +49,10 @@ REFUSED = json.dumps({"type": "https://developer.vonage.com/api-errors#422",
                       "instance": "bf0ca0bf927b3b52e3cb03217e1a1ddf"})
 
 
-@contextmanager
-def vonage(**settings: Any) -> Iterator[VonageSimulator]:
+def vonage(**settings: Any) -> AbstractContextManager[VonageSimulator]:
     """Vonage's simulator on loopback, knm's `knm_vonage` wired to it by config (its
     `base_url` only: the addresses and emergency APIs follow it there)."""
-    sim = registry.get("knm_vonage").make_simulator()
-    assert isinstance(sim, VonageSimulator)
-    try:
-        with BackgroundServer(sim.app) as server:
-            for key, value in {**registry.wire("knm_vonage", server.url, sim),
-                               **settings}.items():
-                config.set("number_manager.vonage", key, value)
-            yield sim
-    finally:
-        carriers.registry.clear_instances()
+    return feature_flows.simulated("knm_vonage", VonageSimulator, **settings)
 
 
 def held(sim: VonageSimulator, number: str = NUMBER, account: str = CHILD) -> None:
@@ -72,15 +60,20 @@ def held(sim: VonageSimulator, number: str = NUMBER, account: str = CHILD) -> No
     with sim.lock:
         sim.owned[number] = {"id": number[1:], "number": number,
                              **sim._available("US", number[1:])}
-    if numbers.get([number]).failed:
-        assert numbers.create(number, assign_to=account, module_name="knm_vonage",
-                              state="in_service")
+    feature_flows.in_service("knm_vonage", number, account)
 
 
 def assigned(sim: VonageSimulator, number: str = NUMBER) -> dict[str, Any] | None:
     """The address Vonage holds for the number's emergency calls (None: none)."""
     found = sim.emergency.get(number)
     return sim.addresses[found["address_id"]] if found else None
+
+
+def books(sim: VonageSimulator) -> feature_flows.E911Books:
+    """Vonage's addresses as the shared flows read them."""
+    return feature_flows.E911Books("knm_vonage", "vonage_e911_address_id",
+                                   "vonage_e911_previous_id", lambda: list(sim.addresses),
+                                   lambda: assigned(sim))
 
 
 # -- pure: knm's address in Vonage's fields ----------------------------------------------------
@@ -153,8 +146,7 @@ def test_validation_on_the_wire(kazoo_accounts: dict[str, str]) -> None:
         check = carriers.feature("knm_vonage", "validate_address", pn, address)
         assert check.verdict == "valid" and check.address.street_address == "140 GEARY ST"
         [sent] = sim.received("POST", "/v1/addresses")
-        assert sent.headers["authorization"] == "Basic " + base64.b64encode(
-            f"{KEY}:{SECRET}".encode()).decode()
+        assert sent.headers["authorization"] == "Basic " + feature_flows.basic_pair(KEY, SECRET)
         assert sent.headers["content-type"] == "application/json"
         assert sent.json()["type"] == "emergency"
         assert sent.json()["address_name"] == "knm check +14155550140"
@@ -183,16 +175,10 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         held(sim)
         offered = set(features.available(numbers.get(NUMBER)))
         assert "e911" in offered and not offered & {"cnam", "outbound_cnam", "inbound_cnam"}
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        e911 = pn.doc["e911"]
-        assert e911["status"] == "PROVISIONED" and pn.features["e911"] == e911
-        assert (e911["street_address"], e911["extended_address"], e911["locality"]) == (
-            "140 GEARY ST", "SUITE 5", "SAN FRANCISCO")  # as Vonage registered it
-        assert e911["notification_contact_emails"] == ["noc@example.com"]
-        assert pn.carrier_data["e911_provider"] == "knm_vonage"
+        pn = feature_flows.registered(NUMBER, books(sim), GEARY, (
+            "140 GEARY ST", "SUITE 5", "SAN FRANCISCO"))  # as Vonage registered it
         first_id = pn.carrier_data["vonage_e911_address_id"]
         address = assigned(sim)
-        assert address is not None and address["id"] == first_id
         assert (address["address_line1"], address["address_line2"], address["country"],
                 address["address_name"]) == ("140 GEARY ST", "SUITE 5", "US",
                                              "knm +14155550140")
@@ -202,22 +188,12 @@ def test_an_address_is_registered_changed_and_removed(kazoo_accounts: dict[str, 
         assert patch.json() == {"address": {"id": first_id}, "contact_name": "ACME Corp"}
         assert list(sim.addresses) == [first_id]  # the trial one deleted
 
-        # the same address sent back (Monster sends the whole number): no carrier call
-        asked = len(sim.requests)
-        assert numbers.update(NUMBER, merge_fields={"e911": e911}).version == pn.version
-        assert len(sim.requests) == asked
+        feature_flows.same_address_sends_nothing(sim, NUMBER, pn.doc["e911"], pn.version)
 
         # a new address: a new one assigned, knm's previous address deleted
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["street_address"] == "1 MARKET ST"
-        second_id = moved.carrier_data["vonage_e911_address_id"]
-        assert second_id != first_id and assigned(sim)["id"] == second_id
-        assert list(sim.addresses) == [second_id]
+        feature_flows.moved_to(NUMBER, books(sim), MARKET, "1 MARKET ST", first_id)
 
-        gone = numbers.update(NUMBER, merge_fields={"e911": None})
-        assert "e911" not in gone.doc and "e911" not in gone.features
-        assert "vonage_e911_address_id" not in gone.carrier_data
-        assert "e911_provider" not in gone.carrier_data
+        feature_flows.removed(NUMBER, books(sim))
         assert assigned(sim) is None and sim.addresses == {}
         assert sim.received("DELETE", f"/v1/emergency/numbers/{MSISDN}")
 
@@ -260,19 +236,12 @@ def test_a_failed_assignment_is_undone(kazoo_accounts: dict[str, str],
     knm."""
     with vonage() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["vonage_e911_address_id"]
-        sim.set(**failure, match=ASSIGN)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert refused.value.carrier == "knm_vonage" and refused.value.operation == "e911"
+        refused = feature_flows.refused_change_is_undone(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET, failure=failure, match=ASSIGN)
         if failure["fail_with"]["status"] == 422:
-            assert "not available for this number" in refused.value.carrier_message
+            assert "not available for this number" in refused.carrier_message
         else:
             assert sim.received("GET", f"/v1/emergency/numbers/{MSISDN}")  # checked
-        after = numbers.get(NUMBER)
-        assert after.version == first.version and after.doc == first.doc
-        assert list(sim.addresses) == [kept] and assigned(sim)["id"] == kept
 
 
 def test_an_assignment_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> None:
@@ -282,27 +251,11 @@ def test_an_assignment_whose_answer_is_lost(kazoo_accounts: dict[str, str]) -> N
     finishes it, deleting knm's previous address."""
     with vonage() as sim:
         held(sim)
-        sim.set(ambiguous="html_500", match=ASSIGN, times=1)
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        assert pn.doc["e911"]["status"] == "PROVISIONED" and "e911" in pn.features
-        first_id = pn.carrier_data["vonage_e911_address_id"]
-
-        sim.set(ambiguous="html_500", match=f"/v1/emergency/numbers/{MSISDN}", times=2)
-        moved = numbers.update(NUMBER, merge_fields={"e911": MARKET})
-        assert moved.doc["e911"]["status"] == "PENDING"
-        assert moved.features["e911"]["street_address"] == "140 GEARY ST"  # confirmed one
-        [waiting] = numbers.pending_features()
-        assert (waiting["number"], waiting["operation"], waiting["carrier"]) == (
-            NUMBER, "e911", "knm_vonage")
-        assert assigned(sim)["address_line1"] == "1 MARKET ST" and first_id in sim.addresses
-        settled = numbers.settle([NUMBER])
-        assert settled.ok, settled.failed
-        done = numbers.get(NUMBER)
-        assert done.doc["e911"]["status"] == "PROVISIONED"
-        assert done.features["e911"]["street_address"] == "1 MARKET ST"
-        assert "vonage_e911_previous_id" not in done.carrier_data
-        assert list(sim.addresses) == [done.carrier_data["vonage_e911_address_id"]]
-        assert numbers.pending_features() == []
+        feature_flows.lost_answer_checked_then_settled(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET, assign=ASSIGN,
+            number_path=f"/v1/emergency/numbers/{MSISDN}",
+            moved_street=lambda: assigned(sim)["address_line1"], wanted="1 MARKET ST",
+            registered=("140 GEARY ST", "1 MARKET ST"))
 
 
 @pytest.mark.parametrize("spoilt", ["truncated", "timeout"])
@@ -343,20 +296,12 @@ def test_a_lost_assignment_that_did_not_take_settles_to_error(
         kazoo_accounts: dict[str, str]) -> None:
     with vonage() as sim:
         held(sim)
-        first = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        kept = first.carrier_data["vonage_e911_address_id"]
         # the assignment is answered a 500 (Vonage may have done it), and so is the check
         # of the number that follows
-        sim.set(fail_with={"status": 500}, match=f"/v1/emergency/numbers/{MSISDN}", times=2)
-        assert numbers.update(NUMBER, merge_fields={"e911": MARKET}).doc["e911"][
-            "status"] == "PENDING"
-        assert numbers.settle([NUMBER]).ok
-        failed = numbers.get(NUMBER)
-        assert failed.doc["e911"]["status"] == "ERROR"
-        assert "not knm's address" in failed.doc["e911"]["message"]
-        assert failed.features["e911"] == first.features["e911"]  # kept: 140 GEARY ST
-        assert failed.carrier_data["vonage_e911_address_id"] == kept
-        assert list(sim.addresses) == [kept] and assigned(sim)["id"] == kept
+        first = feature_flows.lost_change_is_pending(
+            sim, NUMBER, books(sim), first=GEARY, moved=MARKET,
+            number_path=f"/v1/emergency/numbers/{MSISDN}")
+        feature_flows.settles_to_error_keeping(NUMBER, books(sim), first, "not knm's address")
 
 
 def test_an_address_made_outside_knm_is_never_deleted(kazoo_accounts: dict[str, str]) -> None:
@@ -384,15 +329,9 @@ def test_release_removes_the_address_first(kazoo_accounts: dict[str, str]) -> No
     """Kept at Vonage (`disconnect_on_release` false): its emergency assignment and knm's
     address are removed there. Disconnected (the default): removed first, then cancelled."""
     with vonage() as sim:
-        config.set("number_manager", "disconnect_on_release", False)
         held(sim)
-        assert numbers.update(NUMBER, merge_fields={"e911": GEARY}).doc["e911"][
-            "status"] == "PROVISIONED"
-        released = numbers.release(NUMBER)
-        assert released.state == "available" and NUMBER in sim.owned
+        feature_flows.released_kept_at_carrier(sim, NUMBER, GEARY)
         assert assigned(sim) is None and sim.addresses == {}
-        stored = numbers.get(NUMBER)
-        assert "e911" not in stored.doc and "e911_provider" not in stored.carrier_data
 
         config.set("number_manager", "disconnect_on_release", True)
         other = "+14155550141"
@@ -426,75 +365,33 @@ def test_a_refused_removal_keeps_the_number(kazoo_accounts: dict[str, str]) -> N
 
 def test_secrets_stay_out_of_errors_logs_and_records(kazoo_accounts: dict[str, str],
                                                      caplog: pytest.LogCaptureFixture) -> None:
-    basic = base64.b64encode(f"{KEY}:{SECRET}".encode()).decode()
+    basic = feature_flows.basic_pair(KEY, SECRET)
     with vonage() as sim, caplog.at_level(logging.DEBUG):
         held(sim)
-        sim.set(fail_with={"status": 422, "content_type": "application/json",
-                           "body": json.dumps({"title": "Invalid",
-                                               "detail": f"bad {SECRET} {basic}"})},
-                match=ASSIGN)
-        with pytest.raises(errors.CarrierFault) as refused:
-            numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        sim.reset_switches()
-        pn = numbers.update(NUMBER, merge_fields={"e911": GEARY})
-        said = str(refused.value.to_json()) + str(refused.value) + caplog.text + str(
-            pn.doc) + str(pn.carrier_data)
-        assert SECRET not in said and basic not in said
-        assert "Invalid: bad" in str(refused.value.to_json())
+        feature_flows.secrets_stay_out(
+            sim, caplog, NUMBER, [SECRET, basic],
+            refusal={"status": 422, "content_type": "application/json",
+                     "body": json.dumps({"title": "Invalid", "detail": f"bad {SECRET} {basic}"})},
+            match=ASSIGN, change={"e911": GEARY}, words="Invalid: bad")
 
 
 # -- over HTTP: Monster UI's save on a Vonage number -------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
-    yield from Servers.run(tmp_path_factory.mktemp("vonage_features"))
-
-
-@pytest.fixture
-def api(servers: Servers, kazoo_accounts: dict[str, str]) -> Iterator[Api]:
-    yield from start_api(servers, kazoo_accounts)
-
-
-def _monster_save(api: Api, number: str, change: dict[str, Any]) -> httpx.Response:
-    """`e911UpdateNumber`: the number as read, `features` and `metadata` dropped, the change
-    applied, POSTed back with Monster's `ui_metadata`."""
-    path = api.numbers_path("child", number)
-    data = assert_ok(api.call("GET", path, "child"))
-    payload = {k: v for k, v in data.items() if k not in ("features", "metadata")}
-    for key, value in change.items():
-        if value is None:
-            payload.pop(key, None)
-        else:
-            payload[key] = value
-    payload["ui_metadata"] = {"version": "4.3-0", "ui": "monster-ui", "origin": "common"}
-    return api.call("POST", path, "child", data=payload)
+servers = feature_flows.servers
+api = feature_flows.api
 
 
 def test_monster_saves_an_e911_address_on_a_vonage_number(api: Api) -> None:
     with vonage() as sim:
         held(sim)
-        read = assert_ok(api.call("GET", api.numbers_path("child", NUMBER), "child"))
-        assert "e911" in read["_read_only"]["features"]["available"]
-        assert read["_read_only"]["features"]["settings"]["e911"] == {"provider": "knm_vonage"}
-
-        form = {**GEARY, "caller_name": "child", "country": "US"}
-        refused = _monster_save(api, NUMBER, {"e911": {**form, "postal_code": "00000"}})
-        invalid = assert_error(refused, 400, "invalid data")["address"]["invalid"]
-        assert invalid["cause"]["postal_code"] == "00000" and invalid["provider"] == \
-            "knm_vonage"
-        assert "e911" not in assert_ok(api.call("GET", api.numbers_path("child", NUMBER),
-                                                "child"))
+        feature_flows.monster_reads(api, NUMBER, "e911", "knm_vonage")
+        form = feature_flows.monster_form(GEARY)
+        feature_flows.monster_address_refused(api, NUMBER, "knm_vonage", form)
         assert sim.addresses == {}
-
-        saved = assert_ok(_monster_save(api, NUMBER, {"e911": form}))
-        assert saved["e911"]["status"] == "PROVISIONED"
-        assert saved["e911"]["street_address"] == "140 GEARY ST"
-        assert "e911" in saved["features"]
+        feature_flows.monster_address_saved(api, NUMBER, form, "140 GEARY ST")
         assert sim.emergency[NUMBER]["contact_name"] == "child"
-
-        removed = assert_ok(_monster_save(api, NUMBER, {"e911": None}))
-        assert "e911" not in removed and "e911" not in removed.get("features", [])
+        feature_flows.monster_address_removed(api, NUMBER)
         assert assigned(sim) is None and sim.addresses == {}
 
 
