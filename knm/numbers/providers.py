@@ -820,12 +820,13 @@ def _interrupted_e911(row: PendingFeature, status: FeatureStatus) -> Effect:
 
 
 def _filled(held: Address | None, asked: Address | None) -> Address | None:
-    """The address the carrier holds, the parts it does not say taken from the one the dead
-    save asked for (the caller name always: carriers keep it elsewhere or not at all)."""
-    if held is None or asked is None:
-        return held or asked
-    parts = {key: getattr(held, key) or getattr(asked, key) for key in ADDRESS_FIELDS}
-    return Address(**parts, caller_name=held.caller_name or asked.caller_name)
+    """The address the carrier holds — the one the dead save asked for when the carrier
+    shows none; from that one only what a carrier may not say (the country, the caller
+    name, which carriers keep elsewhere or not at all), never a part of the place."""
+    if held is None or not held.street_address or asked is None:
+        return asked if held is None or not held.street_address else held
+    return replace(held, country=held.country or asked.country,
+                   caller_name=held.caller_name or asked.caller_name)
 
 
 def _interrupted_cnam(pn: PhoneNumber, row: PendingFeature, status: FeatureStatus) -> Effect:
