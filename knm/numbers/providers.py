@@ -684,10 +684,12 @@ def save(pn: PhoneNumber, before: PhoneNumber | None, plan: Plan) -> PhoneNumber
     number's feature claim: a second save meanwhile is refused before it asks any carrier
     (`409 conflict`)."""
     with claimed(pn):
-        early, handled = _interrupted_first(pn, plan)
+        early, handled, superseded = _interrupted_first(pn, plan)
         result = provision(pn, plan)
         result.effects[:0] = early
-        ended = list(dict.fromkeys(handled + result.intents))
+        # a superseded row is ended only by what the carrier does now (an effect of it):
+        # refused, this save's intent stays listed in its place
+        ended = [f for f in dict.fromkeys(handled + result.intents) if f not in superseded]
         if result.error is None:
             return commit(pn, result.effects, ended=ended)
         if result.effects and any(e.provider for e in result.effects):
@@ -759,8 +761,8 @@ def _cannot_tell(row: PendingFeature, why: str) -> errors.KnmError:
         row.provider, cause=row.feature,
         message=f"a save of the {row.feature} of {row.number} died while {row.provider} was "
                 f"asked; {why}. It stays listed in `knm orders`: check the number at the "
-                f"carrier, then save its {row.feature} again (or release the number, which "
-                "removes it there)")
+                f"carrier; a new save of its {row.feature} there replaces it, a release "
+                "removes it there")
     return error
 
 
@@ -842,23 +844,36 @@ def _interrupted_cnam(pn: PhoneNumber, row: PendingFeature, status: FeatureStatu
     return Effect(CNAM, row.provider, status, public, confirmed, refs)
 
 
-def _interrupted_first(pn: PhoneNumber, plan: Plan) -> tuple[list[Effect], list[str]]:
+def _interrupted_first(pn: PhoneNumber, plan: Plan
+                       ) -> tuple[list[Effect], list[str], list[str]]:
     """Before a save changes a feature an earlier, dead save left in flight (the claim is
-    ours now, so its holder is gone): what the carrier holds is applied to `pn` first. A
-    carrier that cannot tell refuses this save (before any change): the earlier one's
-    outcome would be lost under it."""
-    changing = [f for f, c in ((E911, plan.e911), (CNAM, plan.cnam)) if c is not None]
+    ours now, so its holder is gone): what the carrier holds is applied to `pn` first.
+    Returns the effects, the features whose rows that settled, and those superseded: at a
+    carrier that can never read such a save (`reads_interrupted`), a new change of the
+    feature at that same carrier replaces whatever the dead one did there, so it goes on.
+    A carrier that cannot tell now (an error) refuses this save, before any change: the
+    earlier one's outcome would be lost under it."""
+    changes = {f: c for f, c in ((E911, plan.e911), (CNAM, plan.cnam)) if c is not None}
     effects: list[Effect] = []
     handled: list[str] = []
+    superseded: list[str] = []
     for row in interrupted([pn.number]).get(pn.number, []):
-        if row.feature not in changing:
+        change = changes.get(row.feature)
+        if change is None:
+            continue
+        found = carriers.carrier_class(row.provider)
+        if change.provider == row.provider and (
+                found is None or row.feature not in found.reads_interrupted):
+            log.warning("%s: a dead save's %s at %s cannot be read; this save's replaces it",
+                        pn.number, row.feature, row.provider)
+            superseded.append(row.feature)
             continue
         effect = _interrupted_effect(pn, row)
         handled.append(row.feature)
         if effect is not None:
             effect.apply(pn)
             effects.append(effect)
-    return effects, handled
+    return effects, handled, superseded
 
 
 def _settle_interrupted(row: PendingFeature) -> SettledFeature:

@@ -401,8 +401,8 @@ def test_killed_while_the_carrier_lists_a_caller_name(system: System) -> None:
 @pytest.mark.parametrize("carrier", ["bandwidth2"], indirect=True)
 def test_a_carrier_that_cannot_tell_leaves_it_listed(system: System) -> None:
     """Bandwidth's E911 orders are found by ids the dead save never stored: the save stays
-    listed, settling says why, and a release removes the address at the carrier all the
-    same (a second E911 order, the removal)."""
+    listed and settling says why. A refused save of the address keeps it listed; one the
+    carrier takes replaces it there, and a release removes that at the carrier."""
     sim = system.carrier
     number = system.bought()
     sim.switches(ambiguous="timeout", match=sim.registration)
@@ -415,6 +415,16 @@ def test_a_carrier_that_cannot_tell_leaves_it_listed(system: System) -> None:
     said = json.dumps(done["error"][number])
     assert "cannot say what such a save registered" in said, said
     assert _listed(system, number)["status"] == "unknown"
-    system.knm("release", number)
-    assert sim.registrations(number) == 2  # the removal order
+    refused = subprocess.run([KNM, "numbers", "e911", number, "--street", OTHER_STREET,
+                              "--city", "San Francisco", "--state", "CA", "--postal-code",
+                              "00000", "--db", system.db, "--json"], capture_output=True,
+                             text=True, timeout=90, env=_env())
+    assert refused.returncode != 0
+    assert _listed(system, number)["status"] == "unknown"  # still: something may be there
+    saved = system.knm("numbers", "e911", number, "--street", OTHER_STREET, *ADDRESS)
+    assert saved["e911"]["status"] == "PROVISIONED"
     assert system.orders() == []
+    assert sim.registrations(number) == 2
+    system.knm("release", number)
+    assert sim.registrations(number) == 3  # the removal order
+    assert not system.record(number).get("e911")
