@@ -48,6 +48,13 @@ carrier call and only if the number is still the version the save read: a second
 number's features while the first is at its carrier is `409 conflict` before it asks any
 carrier — never two registrations with knm recording one of them.
 
+**A save whose process dies** at its carrier is not lost: before a feature's first carrier
+call the save writes an intent row in `knm_feature_orders` (`refs` `{"in_flight": true, …}`),
+which its end replaces or deletes with the record. A row left by a dead process is listed by
+`knm orders` and settled under the feature claim (never while its save lives) from what the
+carrier holds for the number now (the status read given `features.INTERRUPTED`); a later save
+of the feature, or a release, settles it first.
+
 **Release and deletion** (`remove_held`): what a carrier holds for the number is removed
 there first, as Kazoo's providers' `delete` did. When that fails (or the carrier is still
 removing it), the release fails naming the feature and the number is kept as it was — unless
@@ -117,6 +124,8 @@ SET, REMOVE = "set", "remove"
 #: the `refs` of a `knm_feature_orders` row written before a change's first carrier call
 #: (`{"in_flight": true, "action": …, "wanted": …}`): a save whose process died leaves it
 IN_FLIGHT = "in_flight"
+#: numbers per query when looking for intent rows
+INTENT_CHUNK = 500
 CONFLICT_RETRIES = 3
 
 
@@ -739,11 +748,14 @@ def _drop_intents(number: str, features_: Iterable[str]) -> None:
 
 def interrupted(numbers: Iterable[str]) -> dict[str, list[PendingFeature]]:
     """The intent rows of saves whose process died (or that are at their carrier now), by
-    number."""
+    number — asked in chunks, so a bulk release of thousands stays within any database's
+    limit on bound values."""
+    wanted = list(dict.fromkeys(numbers))
     out: dict[str, list[PendingFeature]] = {}
-    for row in pending(numbers):
-        if row.in_flight:
-            out.setdefault(row.number, []).append(row)
+    for start in range(0, len(wanted), INTENT_CHUNK):
+        for row in pending(wanted[start:start + INTENT_CHUNK]):
+            if row.in_flight:
+                out.setdefault(row.number, []).append(row)
     return out
 
 
