@@ -90,6 +90,11 @@ class Carrier(abc.ABC):
     #: what the carrier can do, for docs/carriers.md and `knm carriers`; `e911` and `cnam`
     #: say it implements the number features below (SPEC §13)
     capabilities: ClassVar[frozenset[str]] = frozenset()
+    #: the features (`e911`, `cnam`) whose status read can answer for a save whose process
+    #: died mid-call (`features.INTERRUPTED` in the carrier data it is given): what the
+    #: carrier holds for the number now, with the ids of it — not only a read by ids knm
+    #: stored. A feature not listed leaves such a save listed in `knm orders` for an operator
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, config: Mapping[str, Any] | None = None) -> None:
         self.config = self.validate_config(dict(config or {}))

@@ -28,8 +28,8 @@ from typing import Any
 
 from knm import errors
 
-__all__ = ["ADDRESS_FIELDS", "CAPABILITIES", "FEATURE_STATES", "OUTPUT_FIELDS", "Address",
-           "AddressCheck", "FeatureStatus", "squeezed"]
+__all__ = ["ADDRESS_FIELDS", "CAPABILITIES", "FEATURE_STATES", "INTERRUPTED", "OUTPUT_FIELDS",
+           "Address", "AddressCheck", "FeatureStatus", "squeezed"]
 
 #: the capability words of number features (a carrier's `capabilities` names them)
 E911, CNAM = "e911", "cnam"
@@ -42,6 +42,10 @@ OUTPUT_FIELDS = ("status", "carrier_status", "message", "latitude", "longitude",
                  "location_id", "plus_four", "activated_time", "legacy_data", "order_id",
                  "comments", "full_street_address")
 PROVISIONED, PENDING, ERROR, REMOVED = "PROVISIONED", "PENDING", "ERROR", "REMOVED"
+#: carrier-data key set (on the copy a status read is given) when knm asks about a save whose
+#: process died mid-call: its value is the feature (`e911`, `cnam`); the ids that save learnt
+#: were never stored, so the status read answers what the carrier holds for the number now
+INTERRUPTED = "interrupted"
 FEATURE_STATES = (PROVISIONED, PENDING, ERROR, REMOVED)
 VERDICTS = ("valid", "corrected", "invalid")
 #: Crossbar's `phone_numbers` schema: `caller_name` at least 3 characters

@@ -73,6 +73,7 @@ from knm.carriers.address_parts import person
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -416,6 +417,7 @@ class Flowroute(HttpCarrier):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
          "locality", "settle", "e911", "cnam", "outbound_cnam_only"})
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset({"e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("access_key", required=True, description="access key (Basic-auth user)"),
         Setting("secret_key", required=True, secret=True,
@@ -673,12 +675,26 @@ class Flowroute(HttpCarrier):
         deleted (knm's own, used by no number): the one write it does."""
         num = number.number
         held = related_id(self._details(num), "e911_address")
+        if number.carrier_data.get(INTERRUPTED):
+            return self._held_emergency(num, held)
         return settled_registration(
             held, number.carrier_data.get("flowroute_e911_id"),
             number.carrier_data.get("flowroute_e911_previous_id"),
             forget=lambda record: self._forget_e911(record, num),
             keys=("flowroute_e911_id", "flowroute_e911_previous_id"),
             words=("Flowroute", "record", "associated", "not associated"))
+
+    def _held_emergency(self, num: str, held: str | None) -> FeatureStatus:
+        """For a save whose process died (knm never learnt its record id): the E911 record
+        the number is associated with now; none is `REMOVED`."""
+        if not held:
+            return FeatureStatus(REMOVED, "not associated")
+        doc = self.call("GET", f"/e911s/{held}", number=num)
+        record = self.parsed(resource_of, doc, number=num)
+        return FeatureStatus(PROVISIONED, "associated",
+                             {"flowroute_e911_id": held, "flowroute_e911_previous_id": None},
+                             from_flowroute(record.get("attributes"),
+                                            Address("", "", "", "", country="")))
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number

@@ -54,6 +54,7 @@ from knm.carriers.address_parts import person, street_parts, unit_parts
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -347,6 +348,7 @@ class SignalWire(HttpCarrier):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
          "locality", "settle", "e911"})
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset({"e911"})
     fault_words = UNAVAILABLE
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("space_url", description="your space's host, e.g. `example.signalwire.com`: "
@@ -618,6 +620,8 @@ class SignalWire(HttpCarrier):
         path = self._number_path(number)
         status = self._e911(num, path)
         data = number.carrier_data
+        if data.get(INTERRUPTED):
+            return self._held_emergency(num, path, status)
         if data.get(REMOVING):
             return self._removal(num, status, data.get(E911_ID))
         wanted = data.get(E911_ID)
@@ -636,6 +640,18 @@ class SignalWire(HttpCarrier):
         if finished.state == PENDING:
             finished.data = {}
         return finished
+
+    def _held_emergency(self, num: str, path: str, status: FeatureStatus) -> FeatureStatus:
+        """For a save whose process died (knm never learnt its address id): the address the
+        number holds now and its state; none (or a failed one) is `REMOVED`."""
+        held = status.data.get("e911_address_id")
+        if not held or status.state == ERROR:
+            return FeatureStatus(REMOVED, status.carrier_status, message=status.message)
+        doc = self.call("GET", f"/addresses/{quote(str(held), safe='')}", number=num)
+        return FeatureStatus(status.state, status.carrier_status, {
+            "signalwire_id": path.rsplit("/", 1)[-1], E911_ID: str(held), PREVIOUS_ID: None,
+            PREVIOUS_OWN: None}, from_signalwire(doc, Address("", "", "", "", country="")),
+            status.message)
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         """Unassign the number's address (`pending_removal` → `unregistered`, waited on

@@ -46,6 +46,7 @@ from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -450,6 +451,7 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
     capabilities = frozenset({"search_local", "search_npanxx", "search_tollfree",
                               "international", "buy", "release", "check", "async_orders",
                               "locality", "settle", "webhooks", "e911", "cnam"})
+    reads_interrupted = frozenset({"e911", "cnam"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, secret=True, description="Telnyx API v2 key"),
         Setting("connection_id", description="connection (SIP trunk) bought numbers route to"),
@@ -713,6 +715,8 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
         num = number.number
         phone_id = self._number_id(number)
         status = self.parsed(to_emergency_status, self._voice(phone_id, num), number=num)
+        if number.carrier_data.get(INTERRUPTED):
+            return self._held_emergency(phone_id, num, status)
         wanted = number.carrier_data.get("e911_address_id")
         held = status.data.get("e911_address_id")
         if wanted and held and str(held) != str(wanted):
@@ -721,6 +725,21 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
                                          f"{wanted}")
         status.data = {}
         return status
+
+    def _held_emergency(self, phone_id: str, num: str, status: FeatureStatus
+                        ) -> FeatureStatus:
+        """For a save whose process died (knm never learnt its address id): the address the
+        number's emergency settings name now, read from the address book; disabled is
+        `REMOVED` (nothing registered)."""
+        held = status.data.get("e911_address_id")
+        if not held or status.state == ERROR and status.carrier_status == "disabled":
+            return FeatureStatus(REMOVED, status.carrier_status or "disabled",
+                                 message="emergency services are disabled on the number")
+        doc = self.call("GET", f"/addresses/{held}", number=num)
+        address = from_telnyx(data_of(doc), Address("", "", "", "", country=""))
+        return FeatureStatus(status.state, status.carrier_status,
+                             {"phone_number_id": phone_id, "e911_address_id": str(held)},
+                             address, status.message)
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number
@@ -765,6 +784,12 @@ class Telnyx(AsyncOrderCarrier, HttpCarrier):
                              {"phone_number_id": phone_id})
 
     def cnam_status(self, number: PhoneNumber) -> FeatureStatus:
-        """Telnyx's caller-name settings are synchronous: what the number shows now."""
-        self._voice(self._number_id(number), number.number)
-        return FeatureStatus(PROVISIONED, "listed")
+        """Telnyx's caller-name settings are synchronous: what the number shows now (the
+        listed name and the inbound lookup, for a save whose process died)."""
+        doc = self._voice(self._number_id(number), number.number)
+        if not number.carrier_data.get(INTERRUPTED):
+            return FeatureStatus(PROVISIONED, "listed")
+        shown = self.parsed(listed_name, doc, number=number.number)
+        lookup = self.parsed(inbound_lookup, doc, number=number.number)
+        return FeatureStatus(PROVISIONED, "listed" if shown else "unlisted",
+                             extra={"display_name": shown, "inbound_lookup": bool(lookup)})

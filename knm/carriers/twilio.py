@@ -60,6 +60,7 @@ from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -381,6 +382,7 @@ class Twilio(HttpCarrier):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
          "buy", "release", "check", "locality", "settle", "e911", "cnam"})
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset({"e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("account_sid", required=True,
                 description="Account SID (`AC…`): the Basic-auth user and the account path"),
@@ -621,9 +623,11 @@ class Twilio(HttpCarrier):
 
     def emergency_status(self, number: PhoneNumber) -> FeatureStatus:
         num = number.number
-        status = self.parsed(to_emergency_status,
-                             self.call("GET", self._number_path(number), number=num),
+        path = self._number_path(number)
+        status = self.parsed(to_emergency_status, self.call("GET", path, number=num),
                              number=num)
+        if number.carrier_data.get(INTERRUPTED):
+            return self._held_emergency(path, num, status)
         wanted, held = number.carrier_data.get("e911_address_sid"), status.data.get(
             "e911_address_sid")
         if wanted and held != wanted:
@@ -632,6 +636,19 @@ class Twilio(HttpCarrier):
                                          f"number, not {wanted}")
         status.data = {}
         return status
+
+    def _held_emergency(self, path: str, num: str, status: FeatureStatus) -> FeatureStatus:
+        """For a save whose process died (knm never learnt its address sid): the Address the
+        number names now; none (`unregistered`) is `REMOVED`."""
+        held = status.data.get("e911_address_sid")
+        if not held:
+            return FeatureStatus(REMOVED, status.carrier_status or "unregistered")
+        doc = self.call("GET", self._address_path(str(held)), number=num)
+        return FeatureStatus(status.state, status.carrier_status,
+                             {"twilio_sid": path.rsplit("/", 1)[-1].removesuffix(".json"),
+                              "e911_address_sid": str(held)},
+                             from_twilio(doc, Address("", "", "", "", country="")),
+                             status.message)
 
     def remove_emergency(self, number: PhoneNumber) -> FeatureStatus:
         """Null the number's emergency address (Twilio unregisters it); the address itself is

@@ -34,6 +34,7 @@ from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
     ERROR,
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -296,6 +297,7 @@ class Vitelity(HttpCarrier):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "buy", "release", "check",
          "settle", "e911", "cnam"})
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset({"e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("base_url", str, default=API_URI, aliases=("api_uri",),
                 description="API root; point it at a simulator to test offline"),
@@ -433,9 +435,14 @@ class Vitelity(HttpCarrier):
         address knm sent."""
         num = number.number
         reply = self._ask(e911_params(num, "e911getinfo", self.config), num)
+        interrupted = number.carrier_data.get(INTERRUPTED)
         if reply.status != "ok":
-            return FeatureStatus(ERROR, reply.status or "", message=reply.error or
+            return FeatureStatus(REMOVED if interrupted else ERROR, reply.status or "",
+                                 message=reply.error or
                                  "Vitelity has no E911 record for the number")
+        if interrupted:  # a save that died: the address Vitelity holds now
+            return FeatureStatus(PROVISIONED, "ok", {"e911_sent": None}, address=info_address(
+                reply, Address("", "", "", "", country="")))
         sent = number.carrier_data.get("e911_sent")
         if isinstance(sent, dict):
             wanted = Address.from_e911(sent)

@@ -56,6 +56,7 @@ import phonenumbers
 from knm import errors
 from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.features import (
+    INTERRUPTED,
     PENDING,
     PROVISIONED,
     REMOVED,
@@ -345,6 +346,7 @@ class Vonage(HttpCarrier):
     capabilities: ClassVar[frozenset[str]] = frozenset(
         {"search_local", "search_npanxx", "search_tollfree", "search_mobile", "international",
          "buy", "release", "check", "locality", "settle", "e911"})
+    reads_interrupted: ClassVar[frozenset[str]] = frozenset({"e911"})
     settings: ClassVar[tuple[Setting, ...]] = (
         Setting("api_key", required=True, description="API key (Basic-auth user)"),
         Setting("api_secret", required=True, secret=True,
@@ -582,6 +584,13 @@ class Vonage(HttpCarrier):
         by no number): the one write it does."""
         num = number.number
         held = self._assigned(num)
+        if number.carrier_data.get(INTERRUPTED):  # a save that died: what Vonage holds now
+            if not held:
+                return FeatureStatus(REMOVED, "not assigned")
+            doc = self.call("GET", self.api_url(f"{ADDRESSES}/{held}"), number=num)
+            return FeatureStatus(PROVISIONED, "assigned", {
+                "vonage_e911_address_id": held, "vonage_e911_previous_id": None},
+                from_vonage(doc, Address("", "", "", "", country="")))
         return settled_registration(
             held, number.carrier_data.get("vonage_e911_address_id"),
             number.carrier_data.get("vonage_e911_previous_id"),

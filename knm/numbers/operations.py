@@ -537,7 +537,8 @@ def _features_removed(batch: Batch, pns: list[PhoneNumber], doing: str,
                       dropped_by: Callable[[PhoneNumber], str | None]) -> list[PhoneNumber]:
     """`pns` once their carriers no longer hold their features (`providers.remove_held`,
     `bulk_concurrency` numbers at a time); a number whose removal failed fails the batch."""
-    todo = [pn for pn in pns if providers.held(pn)]
+    interrupted = providers.interrupted([pn.number for pn in pns])
+    todo = [pn for pn in pns if providers.held(pn) or pn.number in interrupted]
     if not todo:
         return pns
     done = run_all(todo, lambda pn: providers.remove_held(pn, dropped_by=dropped_by(pn),
@@ -700,7 +701,7 @@ def _settle_features(pns: list[PhoneNumber]) -> dict[str, errors.KnmError | None
     for settled in providers.settle([pn.number for pn in pns]):
         if settled.outcome == "pending":
             out[settled.number] = errors.FeaturePending(settled.number, settled.feature)
-        elif settled.outcome == "unknown":
+        elif settled.outcome in ("unknown", "busy"):
             out[settled.number] = settled.error
         else:
             out.setdefault(settled.number, None)

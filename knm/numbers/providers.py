@@ -48,6 +48,13 @@ carrier call and only if the number is still the version the save read: a second
 number's features while the first is at its carrier is `409 conflict` before it asks any
 carrier — never two registrations with knm recording one of them.
 
+**A save whose process dies** at its carrier is not lost: before a feature's first carrier
+call the save writes an intent row in `knm_feature_orders` (`refs` `{"in_flight": true, …}`),
+which its end replaces or deletes with the record. A row left by a dead process is listed by
+`knm orders` and settled under the feature claim (never while its save lives) from what the
+carrier holds for the number now (the status read given `features.INTERRUPTED`); a later save
+of the feature, or a release, settles it first.
+
 **Release and deletion** (`remove_held`): what a carrier holds for the number is removed
 there first, as Kazoo's providers' `delete` did. When that fails (or the carrier is still
 removing it), the release fails naming the feature and the number is kept as it was — unless
@@ -72,6 +79,7 @@ from knm.carriers.base import full_name, merge_carrier_data
 from knm.carriers.features import (
     ADDRESS_FIELDS,
     ERROR,
+    INTERRUPTED,
     OUTPUT_FIELDS,
     PENDING,
     PROVISIONED,
@@ -113,6 +121,11 @@ FEATURE_CLAIM = "feature"
 #: what each feature's status read is called on the carrier
 STATUS_METHOD = {E911: "emergency_status", CNAM: "cnam_status"}
 SET, REMOVE = "set", "remove"
+#: the `refs` of a `knm_feature_orders` row written before a change's first carrier call
+#: (`{"in_flight": true, "action": …, "wanted": …}`): a save whose process died leaves it
+IN_FLIGHT = "in_flight"
+#: numbers per query when looking for intent rows
+INTENT_CHUNK = 500
 CONFLICT_RETRIES = 3
 
 
@@ -578,6 +591,7 @@ class Provisioned:
 
     effects: list[Effect]
     error: errors.KnmError | None = None
+    intents: list[str] = field(default_factory=list)  # features whose intent rows it wrote
 
 
 def provision(pn: PhoneNumber, plan: Plan) -> Provisioned:
@@ -596,6 +610,9 @@ def provision(pn: PhoneNumber, plan: Plan) -> Provisioned:
                     raise errors.FeaturePending(pn.number, feature)
                 out.effects.append(settled)
                 settled.apply(pn)
+            if change.provider:  # a carrier is about to be asked: never lost from here on
+                _intend(pn.number, feature, change)
+                out.intents.append(feature)
             if feature == E911:
                 effect = _e911_effect(pn, change)  # type: ignore[arg-type]
                 effects, refused = ([effect] if effect else []), None
@@ -616,13 +633,16 @@ def provision(pn: PhoneNumber, plan: Plan) -> Provisioned:
 
 
 def commit(pn: PhoneNumber, effects: list[Effect], *,
-           reload: Callable[[], PhoneNumber | None] | None = None) -> PhoneNumber:
+           reload: Callable[[], PhoneNumber | None] | None = None,
+           ended: Iterable[str] = ()) -> PhoneNumber:
     """Step 3: write `pn` (the effects applied by the caller) and the bookkeeping of
     provisioning under way in one version-checked transaction. If another writer changed
     the number meanwhile, the effects alone are written on its version (`reload` fetches
-    it) and `409 conflict` says the rest of the save was not."""
+    it) and `409 conflict` says the rest of the save was not. `ended` are the features whose
+    intent rows (`_intend`) this write ends, whatever the effects."""
+    ended = list(ended)
     try:
-        _write(pn, effects)
+        _write(pn, effects, ended)
         return pn
     except errors.Conflict:
         if not effects:
@@ -636,7 +656,7 @@ def commit(pn: PhoneNumber, effects: list[Effect], *,
         for effect in effects:
             effect.apply(fresh)
         try:
-            _write(fresh, effects)
+            _write(fresh, effects, ended)
         except errors.Conflict:
             continue
         raise errors.Conflict(pn.number, f"number {pn.number} was changed concurrently: "
@@ -645,7 +665,7 @@ def commit(pn: PhoneNumber, effects: list[Effect], *,
     raise errors.Conflict(pn.number)
 
 
-def _write(pn: PhoneNumber, effects: list[Effect]) -> None:
+def _write(pn: PhoneNumber, effects: list[Effect], ended: Iterable[str] = ()) -> None:
     with store.write() as conn:
         if pn.version == 0:  # a number being created
             failed = repository.insert_many([pn], conn)
@@ -653,10 +673,9 @@ def _write(pn: PhoneNumber, effects: list[Effect]) -> None:
                 raise failed[pn.number]
         else:
             repository.update_one(pn, conn)
-        for effect in effects:
+        for feature in dict.fromkeys([*ended, *(e.feature for e in effects)]):
             conn.execute(delete(feature_orders).where(and_(
-                feature_orders.c.number == pn.number,
-                feature_orders.c.feature == effect.feature)))
+                feature_orders.c.number == pn.number, feature_orders.c.feature == feature)))
         for effect in effects:
             if effect.pending and effect.provider:
                 conn.execute(feature_orders.insert().values(
@@ -674,9 +693,14 @@ def save(pn: PhoneNumber, before: PhoneNumber | None, plan: Plan) -> PhoneNumber
     number's feature claim: a second save meanwhile is refused before it asks any carrier
     (`409 conflict`)."""
     with claimed(pn):
+        early, handled, superseded = _interrupted_first(pn, plan)
         result = provision(pn, plan)
+        result.effects[:0] = early
+        # a superseded row is ended only by what the carrier does now (an effect of it):
+        # refused, this save's intent stays listed in its place
+        ended = [f for f in dict.fromkeys(handled + result.intents) if f not in superseded]
         if result.error is None:
-            return commit(pn, result.effects)
+            return commit(pn, result.effects, ended=ended)
         if result.effects and any(e.provider for e in result.effects):
             kept = pn  # a number being created: `pn` already holds the effects
             if before is not None:
@@ -684,10 +708,214 @@ def save(pn: PhoneNumber, before: PhoneNumber | None, plan: Plan) -> PhoneNumber
                 for effect in result.effects:
                     effect.apply(kept)
             try:
-                commit(kept, result.effects)
-            except errors.KnmError:
+                commit(kept, result.effects, ended=ended)
+            except errors.KnmError:  # the intent rows stay: the settler finishes them
                 log.exception("could not record what the carrier did for %s", pn.number)
+        elif ended:
+            _drop_intents(pn.number, ended)  # refused before any carrier did anything
         raise result.error
+
+
+# -- a save whose process died -----------------------------------------------------------------
+
+
+def _intend(number: str, feature: str, change: E911Change | CnamChange) -> None:
+    """Record, before a change's first carrier call, that it is in flight (replacing a
+    pending row of the feature, settled just before in memory): a process that dies at the
+    carrier leaves this row, and settling asks the carrier what it holds. Written under the
+    number's feature claim, so no other writer has a row of this feature to lose."""
+    if isinstance(change, E911Change):
+        wanted: Any = None if change.address is None else {
+            **_user_keys(change.given), **change.address.to_e911()}
+    else:
+        wanted = {"display_name": change.display_name, "inbound_lookup": change.inbound}
+    action = change.action if isinstance(change, E911Change) else (
+        REMOVE if _removes(change) else SET)
+    with store.write() as conn:
+        conn.execute(delete(feature_orders).where(and_(
+            feature_orders.c.number == number, feature_orders.c.feature == feature)))
+        conn.execute(feature_orders.insert().values(
+            number=number, feature=feature, provider=str(change.provider),
+            refs={IN_FLIGHT: True, "action": action, "wanted": wanted}, since=time.time()))
+
+
+def _drop_intents(number: str, features_: Iterable[str]) -> None:
+    with store.write() as conn:
+        conn.execute(delete(feature_orders).where(and_(
+            feature_orders.c.number == number,
+            feature_orders.c.feature.in_(list(features_)))))
+
+
+def interrupted(numbers: Iterable[str]) -> dict[str, list[PendingFeature]]:
+    """The intent rows of saves whose process died (or that are at their carrier now), by
+    number — asked in chunks, so a bulk release of thousands stays within any database's
+    limit on bound values."""
+    wanted = list(dict.fromkeys(numbers))
+    out: dict[str, list[PendingFeature]] = {}
+    for start in range(0, len(wanted), INTENT_CHUNK):
+        for row in pending(wanted[start:start + INTENT_CHUNK]):
+            if row.in_flight:
+                out.setdefault(row.number, []).append(row)
+    return out
+
+
+def claim_live(number: str) -> bool:
+    """Whether a live process holds the number's claim (any operation): its intent rows are
+    its own, never settled from under it."""
+    with store.read() as conn:
+        return conn.execute(select(claims.c.number).where(and_(
+            claims.c.number == number,
+            claims.c.lease_until > purchase.db_now(conn)))).first() is not None
+
+
+def _cannot_tell(row: PendingFeature, why: str) -> errors.KnmError:
+    error = errors.NotImplementedByCarrier(
+        row.provider, cause=row.feature,
+        message=f"a save of the {row.feature} of {row.number} died while {row.provider} was "
+                f"asked; {why}. It stays listed in `knm orders`: check the number at the "
+                f"carrier; a new save of its {row.feature} there replaces it, a release "
+                "removes it there")
+    return error
+
+
+def _same_registration(pn: PhoneNumber, feature: str, provider: str,
+                       status: FeatureStatus) -> bool:
+    """Whether what the carrier holds is the registration the record already has (the dead
+    save's change never took): same carrier, and every id the carrier names is stored."""
+    data = pn.carrier_data or {}
+    if data.get(PROVIDER_KEY[feature]) != provider:
+        return False
+    if feature == CNAM:  # a caller name is what it shows: compare it with the record's
+        confirmed = pn.features or {}
+        listed = (confirmed.get("outbound_cnam") or {}).get("display_name")
+        return ("display_name" in status.extra and status.extra["display_name"] == listed
+                and bool(status.extra.get("inbound_lookup")) == ("inbound_cnam" in confirmed))
+    ids = {k: v for k, v in (status.data or {}).items() if v is not None}
+    return bool(ids) and all(str(data.get(k)) == str(v) for k, v in ids.items())
+
+
+def _interrupted_effect(pn: PhoneNumber, row: PendingFeature) -> Effect | None:
+    """What the carrier holds for the feature of a save that died at it, as an effect on the
+    record as stored: registered (or still registering) → recorded as any provisioning;
+    nothing new (none held, the record's own registration, or a failure) → None, the
+    record is right as it is — except that a registration the record claims and the carrier
+    no longer holds is recorded removed. A carrier that cannot tell raises."""
+    found = carriers.carrier_class(row.provider)
+    if found is None or row.feature not in found.reads_interrupted:
+        raise _cannot_tell(row, f"{row.provider} cannot say what such a save registered "
+                                "(knm never learnt the ids of it)")
+    probe = pn.copy()
+    probe.set_carrier_data({**(probe.carrier_data or {}), INTERRUPTED: row.feature})
+    status = carriers.feature(row.provider, STATUS_METHOD[row.feature], probe)
+    status = replace(status, data={k: v for k, v in status.data.items() if k != INTERRUPTED})
+    holds = (pn.carrier_data or {}).get(PROVIDER_KEY[row.feature]) == row.provider
+    if status.state in (REMOVED, ERROR):
+        if status.state == REMOVED and holds:
+            return _removal_effect(pn, row.feature, row.provider, status)
+        log.info("%s: the interrupted %s save registered nothing at %s (%s)", row.number,
+                 row.feature, row.provider, status.message or status.carrier_status)
+        return None
+    if status.state == PROVISIONED and _same_registration(pn, row.feature, row.provider,
+                                                           status):
+        return None
+    if row.feature == E911:
+        return _interrupted_e911(row, status)
+    return _interrupted_cnam(pn, row, status)
+
+
+def _interrupted_e911(row: PendingFeature, status: FeatureStatus) -> Effect:
+    wanted = row.wanted if isinstance(row.wanted, Mapping) else {}
+    address = _filled(status.address, _address_or_none(wanted))
+    if address is None:  # a removal that the carrier did not do: it holds an address
+        raise _cannot_tell(row, f"{row.provider} holds an emergency address knm cannot read")
+    public = _e911_public(address, wanted, status)
+    confirmed = {E911: public} if status.state == PROVISIONED else None
+    return Effect(E911, row.provider, status, public, confirmed, [str(r) for r in status.refs])
+
+
+def _filled(held: Address | None, asked: Address | None) -> Address | None:
+    """The address the carrier holds — the one the dead save asked for when the carrier
+    shows none; from that one only what a carrier may not say (the country, the caller
+    name, which carriers keep elsewhere or not at all), never a part of the place."""
+    if held is None or not held.street_address or asked is None:
+        return asked if held is None or not held.street_address else held
+    return replace(held, country=held.country or asked.country,
+                   caller_name=held.caller_name or asked.caller_name)
+
+
+def _interrupted_cnam(pn: PhoneNumber, row: PendingFeature, status: FeatureStatus) -> Effect:
+    wanted = row.wanted if isinstance(row.wanted, Mapping) else {}
+    name = status.extra.get("display_name", wanted.get("display_name"))
+    inbound = bool(status.extra.get("inbound_lookup", wanted.get("inbound_lookup")))
+    change = CnamChange({}, name, inbound, True, True, row.provider)
+    refs = [str(r) for r in status.refs]
+    if name is None and not inbound:
+        return _removal_effect(pn, CNAM, row.provider, status)
+    public = _cnam_public(change, status.state, None)
+    confirmed = None if status.state == PENDING else _cnam_confirmed(change)
+    return Effect(CNAM, row.provider, status, public, confirmed, refs)
+
+
+def _interrupted_first(pn: PhoneNumber, plan: Plan
+                       ) -> tuple[list[Effect], list[str], list[str]]:
+    """Before a save changes a feature an earlier, dead save left in flight (the claim is
+    ours now, so its holder is gone): what the carrier holds is applied to `pn` first.
+    Returns the effects, the features whose rows that settled, and those superseded: at a
+    carrier that can never read such a save (`reads_interrupted`), a new change of the
+    feature at that same carrier replaces whatever the dead one did there, so it goes on.
+    A carrier that cannot tell now (an error) refuses this save, before any change: the
+    earlier one's outcome would be lost under it."""
+    changes = {f: c for f, c in ((E911, plan.e911), (CNAM, plan.cnam)) if c is not None}
+    effects: list[Effect] = []
+    handled: list[str] = []
+    superseded: list[str] = []
+    for row in interrupted([pn.number]).get(pn.number, []):
+        change = changes.get(row.feature)
+        if change is None:
+            continue
+        found = carriers.carrier_class(row.provider)
+        if change.provider == row.provider and (
+                found is None or row.feature not in found.reads_interrupted):
+            log.warning("%s: a dead save's %s at %s cannot be read; this save's replaces it",
+                        pn.number, row.feature, row.provider)
+            superseded.append(row.feature)
+            continue
+        effect = _interrupted_effect(pn, row)
+        handled.append(row.feature)
+        if effect is not None:
+            effect.apply(pn)
+            effects.append(effect)
+    return effects, handled, superseded
+
+
+def _settle_interrupted(row: PendingFeature) -> SettledFeature:
+    """Settle the intent row of a save whose process died — under the feature claim, so
+    never from under a live save (its claim refuses us: `busy`)."""
+    pn = repository.fetch(row.number)
+    if pn is None:
+        _forget(row)
+        return SettledFeature(row.number, row.feature, "done", None)
+    if claim_live(row.number):
+        return SettledFeature(row.number, row.feature, "busy", pn, _busy(row.number))
+    try:
+        with claimed(pn):
+            still = next((r for r in interrupted([row.number]).get(row.number, [])
+                          if r.feature == row.feature), None)
+            if still is None:  # its save finished meanwhile
+                return SettledFeature(row.number, row.feature, "done", pn)
+            effect = _interrupted_effect(pn, still)
+            if effect is None:
+                _drop_intents(row.number, [row.feature])
+                return SettledFeature(row.number, row.feature, "dropped", pn)
+            effect.apply(pn)
+            saved = commit(pn, [effect], ended=[row.feature])
+    except errors.KnmError as exc:
+        log.info("settling the interrupted %s save of %s at %s: %s", row.feature, row.number,
+                 row.provider, exc.error)
+        return SettledFeature(row.number, row.feature, "unknown", pn, exc)
+    outcome = {PENDING: "pending", PROVISIONED: "done", REMOVED: "done"}.get(
+        effect.status.state, "failed")
+    return SettledFeature(row.number, row.feature, outcome, saved)
 
 
 # -- one save at a time ------------------------------------------------------------------------
@@ -761,16 +989,40 @@ def remove_held(pn: PhoneNumber, *, dropped_by: str | None, doing: str) -> Phone
     was, with what was removed before it recorded and a pending removal left to the settler.
     The exception is `dropped_by`, the carrier about to disconnect the number: it drops the
     feature with the number, so a failed removal there does not stop the release.
+
+    A save of a feature whose process died at its carrier (an intent row) is settled first,
+    so that what that carrier registered is removed too, not orphaned there; a carrier that
+    cannot tell what it holds is asked to remove the feature all the same.
     """
-    if not held(pn):
+    rows = interrupted([pn.number]).get(pn.number, [])
+    if not held(pn) and not rows:
         return pn
     with claimed(pn):
         work = pn.copy()
         effects: list[Effect] = []
+        ended: list[str] = []
+        unknown: dict[str, str] = {}
+        for row in rows:
+            try:
+                effect = _interrupted_effect(work, row)
+            except errors.KnmError as exc:
+                log.warning("%s: %s; removing its %s at %s all the same", pn.number,
+                            exc.message, row.feature, row.provider)
+                unknown[row.feature] = row.provider
+                continue
+            ended.append(row.feature)
+            if effect is not None:
+                effect.apply(work)
+                effects.append(effect)
+        targets = {f: str((work.carrier_data or {})[PROVIDER_KEY[f]]) for f in held(work)}
+        for feature, provider in unknown.items():
+            targets.setdefault(feature, provider)
         stop: errors.KnmError | None = None
-        for feature in held(pn):
-            provider = str((work.carrier_data or {})[PROVIDER_KEY[feature]])
-            done, error = _removed(work, feature, provider)
+        for feature in (f for f in (E911, CNAM) if f in targets):
+            provider = targets[feature]
+            done, error, intents = _removed(work, feature, provider)
+            if error is None or feature not in unknown:  # else its row stays listed
+                ended.extend(intents)
             effects.extend(done)
             if error is None and done and done[-1].pending:
                 error = errors.FeaturePending(pn.number, feature)
@@ -786,28 +1038,34 @@ def remove_held(pn: PhoneNumber, *, dropped_by: str | None, doing: str) -> Phone
             stop = _not_done(error, pn.number, feature, provider, doing,
                              [e.feature for e in effects if e.status.state == REMOVED])
             break
-        saved = commit(work, effects) if effects else pn
+        if effects:
+            saved = commit(work, effects, ended=ended)
+        else:
+            saved = pn
+            if ended:
+                _drop_intents(pn.number, ended)
     if stop is not None:
         raise stop
     return saved
 
 
 def _removed(work: PhoneNumber, feature: str, provider: str
-             ) -> tuple[list[Effect], errors.KnmError | None]:
-    """Remove `feature` at `provider` on `work` (the effects applied to it): a provisioning
-    still pending is settled first (one the carrier still works on stops the removal)."""
+             ) -> tuple[list[Effect], errors.KnmError | None, list[str]]:
+    """Remove `feature` at `provider` on `work` (the effects applied to it, the error that
+    stopped it, the features whose intent rows it wrote): a provisioning still pending is
+    settled first (one the carrier still works on stops the removal)."""
     effects: list[Effect] = []
     try:
         if _pending(work, feature):
             settled = _settle_now(work, feature)
             if settled is None:
-                return effects, errors.FeaturePending(work.number, feature)
+                return effects, errors.FeaturePending(work.number, feature), []
             settled.apply(work)
             effects.append(settled)
             if not (work.carrier_data or {}).get(PROVIDER_KEY[feature]):
-                return effects, None  # a removal under way finished: nothing is held
+                return effects, None, []  # a removal under way finished: nothing is held
     except errors.KnmError as exc:
-        return effects, exc
+        return effects, exc, []
     if feature == E911:
         plan = Plan(dict(work.doc or {}), e911=E911Change(REMOVE, provider=provider))
     else:
@@ -820,7 +1078,7 @@ def _removed(work: PhoneNumber, feature: str, provider: str
         plan = Plan(dict(work.doc or {}), cnam=CnamChange({}, None, False, outbound, inbound,
                                                           provider))
     result = provision(work, plan)
-    return effects + result.effects, result.error
+    return effects + result.effects, result.error, result.intents
 
 
 def _not_done(error: errors.KnmError, number: str, feature: str, provider: str, doing: str,
@@ -848,6 +1106,10 @@ class PendingFeature:
     provider: str
     refs: tuple[str, ...]
     since: float
+    #: an intent row (`_intend`): a save at its carrier now, or one whose process died
+    in_flight: bool = False
+    action: str = SET
+    wanted: Any = None
 
 
 def pending(numbers: Iterable[str] | None = None) -> list[PendingFeature]:
@@ -860,8 +1122,15 @@ def pending(numbers: Iterable[str] | None = None) -> list[PendingFeature]:
         query = query.where(feature_orders.c.number.in_(wanted))
     with store.read() as conn:
         rows = conn.execute(query).all()
-    return [PendingFeature(r.number, r.feature, r.provider, tuple(r.refs or ()), r.since)
-            for r in rows]
+    return [_pending_row(r) for r in rows]
+
+
+def _pending_row(r: Any) -> PendingFeature:
+    refs = r.refs
+    if isinstance(refs, Mapping) and refs.get(IN_FLIGHT):
+        return PendingFeature(r.number, r.feature, r.provider, (), r.since, True,
+                              str(refs.get("action") or SET), refs.get("wanted"))
+    return PendingFeature(r.number, r.feature, r.provider, tuple(refs or ()), r.since)
 
 
 def anything_pending() -> bool:
@@ -929,7 +1198,8 @@ def _settle_now(pn: PhoneNumber, feature: str) -> Effect | None:
 class SettledFeature:
     """What settling one pending provisioning did: `outcome` is `done` (PROVISIONED),
     `failed` (ERROR), `pending` (still at the carrier) or `unknown` (the carrier could not be
-    asked: `error`)."""
+    asked: `error`) — and, for a save whose process died, `dropped` (the carrier holds nothing
+    it did: the record stays as it was) or `busy` (that save is still running)."""
 
     number: str
     feature: str
@@ -945,7 +1215,7 @@ def settle(numbers: Iterable[str] | None = None) -> list[SettledFeature]:
     its approval came; a lost E911 association's leftover record is deleted)."""
     out: list[SettledFeature] = []
     for row in pending(numbers):
-        out.append(_settle_row(row))
+        out.append(_settle_interrupted(row) if row.in_flight else _settle_row(row))
     return out
 
 
@@ -997,7 +1267,7 @@ def apply_event(carrier: str, event: WebhookEvent) -> SettledFeature | None:
     change waited on (a caller-name change may wait on two)."""
     name = full_name(carrier)
     for row in pending():
-        if row.provider != name or row.feature != event.operation:
+        if row.in_flight or row.provider != name or row.feature != event.operation:
             continue
         if not (event.order_id and event.order_id in row.refs) and not (
                 event.number and event.number == row.number):
@@ -1019,8 +1289,12 @@ def apply_event(carrier: str, event: WebhookEvent) -> SettledFeature | None:
 
 
 def summary(row: PendingFeature, pn: PhoneNumber | None) -> dict[str, Any]:
-    """One provisioning under way as `knm orders` and the HTTP API show it."""
+    """One provisioning under way as `knm orders` and the HTTP API show it: an intent row is
+    `in_progress` while its save runs, `unknown` once its process died (settling asks)."""
+    status = PENDING.lower()
+    if row.in_flight:
+        status = "in_progress" if claim_live(row.number) else purchase.UNKNOWN
     return {"number": row.number, "carrier": row.provider, "operation": row.feature,
-            "status": PENDING.lower(), "order_id": ", ".join(row.refs) or None,
+            "status": status, "order_id": ", ".join(row.refs) or None,
             "order_reference": None, "account_id": pn.assigned_to if pn else None,
             "state": pn.state if pn else None, "since": int(row.since) + GREGORIAN_OFFSET}

@@ -106,7 +106,7 @@ def orders_settle(numbers: tuple[str, ...]) -> None:
 
     def human() -> None:
         table(f"settled {len(succeeded)}, not settled {len(failed)}", ["number", "result"],
-              [(n, _OUTCOME_TEXT[outcomes[n]].format(**_fields(doc)))
+              [(n, _OUTCOME_TEXT[outcomes[n]].format(**_fields(doc, before.get(n))))
                for n, doc in succeeded.items()]
               + [(n, f"not settled — {describe_error(e)}") for n, e in failed.items()])
 
@@ -123,6 +123,8 @@ _OUTCOME_TEXT = {
     "unchanged": "nothing to settle ({state})",
     "provisioned": "{feature} provisioned at the carrier",
     "feature_failed": "{feature} failed at the carrier: {message}",
+    "feature_unchanged": "{feature} unchanged: the carrier holds nothing an interrupted save "
+                         "of it did",
 }
 
 
@@ -131,16 +133,19 @@ def _outcome(operation: str | None, doc: dict[str, Any]) -> str:
     if operation is None:
         return "unchanged"
     if operation in ("e911", "cnam"):
-        shown = doc.get(operation) or {}
-        return "feature_failed" if shown.get("status") == "ERROR" else "provisioned"
+        shown = (doc.get(operation) or {}).get("status")
+        if shown == "ERROR":
+            return "feature_failed"
+        return "provisioned" if shown == "PROVISIONED" else "feature_unchanged"
     if operation == "disconnect":
         return "released" if state == "deleted" else "not_released"
     return "not_bought" if state == "deleted" else "bought"
 
 
-def _fields(doc: dict[str, Any]) -> dict[str, Any]:
-    feature = next((k for k in ("e911", "cnam") if isinstance(doc.get(k), dict)
-                    and doc[k].get("status")), "feature")
+def _fields(doc: dict[str, Any], operation: str | None = None) -> dict[str, Any]:
+    feature = operation if operation in ("e911", "cnam") else next(
+        (k for k in ("e911", "cnam") if isinstance(doc.get(k), dict) and doc[k].get("status")),
+        "feature")
     return {"account": doc.get("pvt_assigned_to") or "?", "state": doc.get("pvt_state"),
             "feature": feature, "message": (doc.get(feature) or {}).get("message", "")
             if feature != "feature" else ""}
