@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
 import sys
+import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy
@@ -46,6 +51,39 @@ RESELLER = "account0000000000000000000000002"
 CHILD = "account0000000000000000000000003"
 GRANDCHILD = "account0000000000000000000000004"
 UNRELATED = "unrelated_account_b113394f16cb71"
+
+
+@contextmanager
+def simulator_process(name: str) -> Iterator[tuple[subprocess.Popen[str], dict[str, Any]]]:
+    """`knm simulate NAME --json` in a process of its own (so a test can kill the buyer while
+    the carrier lives on): the process and the JSON it printed (`url`, `settings`), stopped
+    (SIGINT, then killed) on the way out."""
+    knm = str(Path(sys.executable).with_name("knm"))
+    errors_seen = tempfile.TemporaryFile(mode="w+")  # a file, not a pipe: a long run's log
+    proc = subprocess.Popen([knm, "simulate", name, "--json"], stdout=subprocess.PIPE,
+                            stderr=errors_seen, text=True)  # can never fill it and stall it
+    try:
+        assert proc.stdout is not None
+        text = ""
+        while True:  # one JSON document, however it is laid out
+            line = proc.stdout.readline()
+            if not line:
+                errors_seen.seek(0)
+                raise AssertionError(f"the {name} simulator stopped: {errors_seen.read()}")
+            text += line
+            try:
+                document = json.loads(text)
+                break
+            except json.JSONDecodeError:
+                continue
+        yield proc, document
+    finally:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        errors_seen.close()
 
 
 def _pg_schema_url(schema: str) -> str:

@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+from conftest import simulator_process
 
 from knm import accounts, config
 
@@ -135,34 +136,10 @@ class Carrier:
         return f"{attrs['street_number']} {attrs['street_name']}"
 
 
-def _start_simulator(name: str) -> Carrier:
-    proc = subprocess.Popen([KNM, "simulate", name, "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    text = ""
-    while True:  # one JSON document, however it is laid out
-        line = proc.stdout.readline()
-        assert line, proc.stderr.read() if proc.stderr else "the simulator stopped"
-        text += line
-        try:
-            document = json.loads(text)
-            break
-        except json.JSONDecodeError:
-            continue
-    return Carrier(name, document["url"], document["settings"], proc)
-
-
 @pytest.fixture(params=["telnyx", "twilio", "flowroute", "vonage", "signalwire"])
 def carrier(request: pytest.FixtureRequest) -> Iterator[Carrier]:
-    sim = _start_simulator(request.param)
-    try:
-        yield sim
-    finally:
-        sim.proc.send_signal(signal.SIGINT)
-        try:
-            sim.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            sim.proc.kill()
+    with simulator_process(request.param) as (proc, document):
+        yield Carrier(request.param, document["url"], document["settings"], proc)
 
 
 @dataclass

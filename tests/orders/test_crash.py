@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 import sqlalchemy
+from conftest import simulator_process
 
 from knm import accounts, config
 
@@ -55,27 +56,8 @@ class Carrier:
 
 @pytest.fixture
 def telnyx() -> Iterator[Carrier]:
-    proc = subprocess.Popen([KNM, "simulate", "telnyx", "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    try:
-        assert proc.stdout is not None
-        text = ""
-        while True:  # one JSON document, however it is laid out
-            line = proc.stdout.readline()
-            assert line, proc.stderr.read() if proc.stderr else "the simulator stopped"
-            text += line
-            try:
-                document = json.loads(text)
-                break
-            except json.JSONDecodeError:
-                continue
+    with simulator_process("telnyx") as (proc, document):
         yield Carrier(document["url"], document["settings"]["api_key"], proc)
-    finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
 
 
 @dataclass

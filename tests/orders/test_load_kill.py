@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from api_support import interrupt, wait_healthy
+from conftest import simulator_process
 
 from knm import accounts, config
 from knm.simulators.server import free_port
@@ -31,21 +32,6 @@ SECONDS = float(os.environ.get("KNM_LOAD_SECONDS", "10"))
 CLIENTS = 32
 #: an area code per client: the simulator stocks 250 numbers in each
 AREA_CODES = [str(code) for code in range(201, 201 + CLIENTS)]
-
-
-def _simulator() -> tuple[subprocess.Popen[str], dict[str, Any]]:
-    proc = subprocess.Popen([KNM, "simulate", "telnyx", "--json"], stdout=subprocess.PIPE,
-                            stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    text = ""
-    while True:
-        line = proc.stdout.readline()
-        assert line, "the simulator did not start"
-        text += line
-        try:
-            return proc, json.loads(text)
-        except json.JSONDecodeError:
-            continue
 
 
 def _knm(db: str, *args: str, check: bool = True) -> Any:
@@ -78,9 +64,8 @@ def _workers(parent: int) -> list[int]:
 @pytest.mark.parametrize("pg_only", ["postgresql"])
 def test_a_killed_worker_loses_no_purchase_and_doubles_none(pg_db: str, tmp_path: Path,
                                                            pg_only: str) -> None:
-    sim, doc = _simulator()
-    url = doc["url"]
-    try:
+    with simulator_process("telnyx") as (_sim, doc):
+        url = doc["url"]
         httpx.post(f"{url}/_sim/switches", json={"latency_ms": 30}, timeout=5)
         for key, value in doc["settings"].items():
             config.set("number_manager.telnyx", key, value)
@@ -119,9 +104,6 @@ def test_a_killed_worker_loses_no_purchase_and_doubles_none(pg_db: str, tmp_path
                     ordered[row["phone_number"]] = ordered.get(row["phone_number"], 0) + 1
         in_service = {doc["_id"] for doc in _knm(pg_db, "numbers", "list", "--account", buyer.id)
                       if doc["pvt_state"] == "in_service"}
-    finally:
-        sim.send_signal(signal.SIGINT)
-        sim.wait(timeout=10)
 
     print(f"{len(ordered)} carrier orders, {len(in_service)} in service, "
           f"{len(bought)} answered 201, answers: {answers}")
