@@ -130,8 +130,14 @@ class LeaseKeeper:
                          .values(lease_until=db_now(conn) + lease_s()))
 
     def _run(self) -> None:
+        period = 10.0  # a third of the default lease, until the setting can be read
         while True:
-            self._wake.wait(lease_s() / 3)
+            try:  # reading the setting reads the database, which may be away for a while:
+                period = lease_s() / 3  # the keeper must outlive that, or leases lapse
+            except Exception:  # noqa: BLE001 - the last period serves until it can be read
+                log.warning("could not read claim_lease_s; renewing every %.1f s", period,
+                            exc_info=True)
+            self._wake.wait(period)
             self._wake.clear()
             try:
                 self.renew()

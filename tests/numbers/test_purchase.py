@@ -9,10 +9,12 @@ from typing import Any, ClassVar
 
 import pytest
 from conftest import CHILD, RESELLER
+from sqlalchemy import select, text
 
-from knm import PhoneNumber, cache, carriers, config, errors, numbers
+from knm import PhoneNumber, cache, carriers, config, errors, numbers, store
 from knm.carriers.base import Carrier, SearchOptions, SearchResult
-from knm.numbers import repository
+from knm.numbers import purchase, repository
+from knm.store.schema import claims
 
 NUM = "+14155550100"
 
@@ -246,3 +248,38 @@ def test_concurrent_update_is_a_clear_conflict(kazoo_numbers: list[str]) -> None
         repository.save(second)
     assert exc.value.code == 409 and "concurrently" in exc.value.message
     assert numbers.get("+15551233322").used_by == "app_one"
+
+
+def test_the_lease_keeper_outlives_a_database_outage(sqlite_db: str, clock) -> None:
+    """A claim's lease is renewed by one background thread; reading its period reads the
+    database. While the database cannot answer (here its config table is gone), the thread
+    must live on — else every lease it keeps lapses and the claims look orphaned while their
+    holder is still at the carrier — and renew again once the database is back."""
+    config.set("number_manager", "claim_lease_s", 0.6)
+    keeper = purchase.LeaseKeeper()
+    number = "+14155550199"
+    with store.write() as conn:
+        now = purchase.db_now(conn)
+        conn.execute(claims.insert().values(number=number, holder=keeper.holder,
+                                            operation="acquire", lease_until=now + 0.6,
+                                            started=now))
+
+    def lease() -> float:
+        with store.read() as conn:
+            return float(conn.execute(select(claims.c.lease_until)).scalar_one())
+
+    keeper.hold(number)
+    with store.write() as conn:
+        conn.execute(text("ALTER TABLE knm_config RENAME TO knm_config_away"))
+    clock.advance(5)  # the config snapshot is stale: the next read goes to the database
+    time.sleep(0.8)
+    assert keeper._thread is not None and keeper._thread.is_alive()
+    with store.write() as conn:
+        conn.execute(text("ALTER TABLE knm_config_away RENAME TO knm_config"))
+    clock.advance(5)
+    before = lease()
+    ends = time.monotonic() + 5
+    while lease() <= before and time.monotonic() < ends:
+        time.sleep(0.1)
+    assert lease() > before, "renewing again once the database is back"
+    keeper.drop(number)
