@@ -466,6 +466,10 @@ class _SimMiddleware:
         more = True
         while more:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                # The client went away before its body arrived (a buyer killed mid-send): a
+                # carrier never sees such a request, so it is neither recorded nor served.
+                return
             body += message.get("body", b"")
             more = message.get("more_body", False)
         request = RecordedRequest(

@@ -4,6 +4,7 @@ framework's failure switches on them (DIDWW, Sinch, Bandwidth v2, Telnyx)."""
 from __future__ import annotations
 
 import base64
+import socket
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -364,3 +365,26 @@ def test_switch_malformed_and_empty_502(case: tuple[Simulator, httpx.Client, Req
     sim.set(empty_502=True, times=1)
     empty = call(sim, http)
     assert empty.status_code == 502 and empty.content == b""
+
+
+def test_a_request_whose_body_never_arrives_is_neither_recorded_nor_served() -> None:
+    """A buyer killed while sending its order: the carrier saw headers and part of a body, so
+    no order exists and none may be recorded (the load-kill test counts recorded orders)."""
+    sim = TelnyxSimulator()
+    with BackgroundServer(sim.app) as server:
+        host, port = server.url.removeprefix("http://").split(":")
+        order = b'{"phone_numbers": [{"phone_number": "+13125550100"}]}'
+        with socket.create_connection((host, int(port)), timeout=5) as raw:
+            raw.sendall(b"POST /number_orders HTTP/1.1\r\nHost: sim\r\n"
+                        b"Authorization: Bearer " + sim.credentials["api_key"].encode() +
+                        b"\r\nContent-Type: application/json\r\n"
+                        b"Content-Length: %d\r\n\r\n" % len(order) + order[:20])
+            time.sleep(0.3)
+        with httpx.Client(base_url=server.url, timeout=5) as http:
+            whole = http.post("/number_orders", json={"phone_numbers": []},
+                              headers={"Authorization": f"Bearer {sim.credentials['api_key']}"})
+        recorded = sim.received("POST", "/number_orders")
+    assert whole.status_code < 500
+    assert [r.body for r in recorded] == [b'{"phone_numbers":[]}'], \
+        "only the whole request was recorded"
+    assert not sim.owned, "the cut order bought nothing"
