@@ -131,7 +131,15 @@ def _buy_under_load(api: str, key: str, account: str, parent: int
                 try:
                     found = http.get(path, params={"prefix": area, "quantity": 5},
                                      headers=headers)
-                    numbers = [row["number"] for row in found.json().get("data", [])]
+                    if found.status_code == 401:  # no token yet: its request had no answer
+                        headers = _retoken(http, key) or headers
+                        continue
+                    if found.status_code != 200:  # e.g. the carrier too slow for a search
+                        slug = f"search {found.status_code} {found.json().get('message')}"
+                        with lock:
+                            answers[slug] = answers.get(slug, 0) + 1
+                        continue
+                    numbers = [row["number"] for row in found.json()["data"]]
                     for number in numbers[:2]:
                         answer = http.put(f"{path}/{number}/activate", json={"data": {}},
                                           headers=headers)
