@@ -46,6 +46,7 @@ from knm.carriers.base import SearchOptions, SearchResult, Setting
 from knm.carriers.http import HttpCarrier
 from knm.carriers.orders import OrderStatus, settling
 from knm.carriers.payloads import json_error_message
+from knm.carriers.threads import DaemonPool
 from knm.record import PhoneNumber
 
 NAME = "knm_simwood"
@@ -76,6 +77,10 @@ def search_path(account: str, prefix: str, quantity: int) -> tuple[str, dict[str
     if prefix.startswith(US):
         params = {"pattern": f"{digits[1:]}*", "country_code": "1"}
     return (f"{quote(account, safe='')}/available/standard/{result_size(quantity)}", params)
+
+
+#: reads a settle makes beside its own (a number's configuration while its allocation is read)
+_reads = DaemonPool(max_workers=32, name="knm-simwood-read")
 
 
 def allocated_path(account: str, number: str) -> str:
@@ -302,23 +307,31 @@ class Simwood(HttpCarrier):
     def settle(self, number: PhoneNumber) -> OrderStatus:
         """Allocation and release are synchronous: whether the account holds the number. A
         held number whose configuration does not route to `routing` gets it written (the
-        allocation whose answer was lost never got that far)."""
+        allocation whose answer was lost never got that far). The configuration is read
+        beside the allocation, not after it: both are reads, and a settle of many numbers
+        waits on Simwood's round trips (the allocation alone decides whether it is held)."""
         num = number.number
-        held = self.allocated(num)
         if settling(number) == "disconnect":
+            held = self.allocated(num)
             return (OrderStatus("failed", "allocated", message="still allocated") if held
                     is not None else OrderStatus("complete", "not allocated"))
+        misconfigured: errors.CarrierMisconfigured | None = None
+        try:
+            endpoint = self.endpoint()
+        except errors.CarrierMisconfigured as exc:
+            endpoint, misconfigured = None, exc
+        config_read = _reads.submit(self.current_config, num) if endpoint is not None else None
+        held = self.allocated(num)
+        current = config_read.result() if config_read is not None else None
         if held is None:
             return OrderStatus("failed", "not allocated",
                                message="not allocated to the account")
         data: dict[str, Any] = {"simwood_account_id": self.account, **allocation_data(held)}
-        try:
-            endpoint = self.endpoint()
-        except errors.CarrierMisconfigured as exc:
-            self.log.warning("%s: %s held, routing not checked: %s", self.name, num, exc)
+        if misconfigured is not None:
+            self.log.warning("%s: %s held, routing not checked: %s", self.name, num,
+                             misconfigured)
             data["routing_status"] = "unknown"
             return OrderStatus("complete", "allocated", data)
-        current = self.current_config(num) if endpoint is not None else None
         if endpoint is not None and current is not None and routes_to(current, endpoint):
             data.update({"routing_status": "routed", "routing": endpoint})
         else:
