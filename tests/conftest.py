@@ -6,6 +6,7 @@ isolation is a schema per test (dropped afterwards), so tests never see each oth
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
@@ -112,6 +113,34 @@ def pg_db() -> Iterator[str]:
         with admin.connect() as conn:
             conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
         admin.dispose()
+
+
+#: tests between two full collections of the test process's heap (see `_collector_between_tests`)
+FULL_GC_EVERY = 100
+_tests_since_full_gc = 0
+
+
+@pytest.fixture(autouse=True)
+def _collector_between_tests() -> Iterator[None]:
+    """Keep the garbage collector's long pauses out of the tests. After a few hundred tests
+    this process holds about a million objects, and a full collection of them stops every
+    thread for 0.5-1.1 s (measured with `gc.callbacks` over tests/api and tests/carriers):
+    inside a deadline test that is an overrun knm did not cause (a search that answered at
+    its 1.5 s deadline was seen to return at 2.2 s). So what existed before a test is frozen
+    while it runs — the collector walks only what the test made — and the whole heap is
+    collected between tests every FULL_GC_EVERY tests, where a pause costs nothing. Measured
+    over tests/api and tests/carriers (1,392 tests): pauses over 50 ms inside a test, 30+ of
+    them up to 1.07 s before; one of 53 ms after."""
+    global _tests_since_full_gc
+    gc.freeze()
+    try:
+        yield
+    finally:
+        gc.unfreeze()
+        _tests_since_full_gc += 1
+        if _tests_since_full_gc >= FULL_GC_EVERY:
+            _tests_since_full_gc = 0
+            gc.collect()
 
 
 @pytest.fixture(autouse=True)
