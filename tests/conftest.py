@@ -143,6 +143,14 @@ def _collector_between_tests() -> Iterator[None]:
             gc.collect()
 
 
+def collect_garbage() -> None:
+    """A full collection, what `_collector_between_tests` froze included: for a test that
+    waits on a finalizer (an object can be kept from collection by frozen garbage)."""
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
+
+
 @pytest.fixture(autouse=True)
 def _isolated_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[None]:
     """Tests that do not ask for a database still get a fresh one of their own, so nothing

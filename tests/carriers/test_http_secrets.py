@@ -5,11 +5,11 @@ carrier registry replaces is forgotten once it is collected."""
 from __future__ import annotations
 
 import base64
-import gc
 from collections.abc import Iterator
 from xml.sax.saxutils import escape
 
 import pytest
+from conftest import collect_garbage
 
 from knm import carriers, config, errors, secrets
 from knm.carriers.base import SearchOptions
@@ -77,7 +77,7 @@ def test_replaced_carrier_instances_leave_the_secret_registry(db: str) -> None:
     new = carriers.get_carrier("knm_telnyx")
     assert new is not old
     del old
-    gc.collect()
+    collect_garbage()
     scrub = secrets.registry.scrubber()
     assert scrub("KEY-old-0123456789") == "KEY-old-0123456789", "the old key is forgotten"
     assert scrub("KEY-new-0123456789") == secrets.MASK
