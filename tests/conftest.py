@@ -79,12 +79,19 @@ def simulator_process(name: str) -> Iterator[tuple[subprocess.Popen[str], dict[s
                 continue
         yield proc, document
     finally:
-        proc.send_signal(signal.SIGINT)
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        interrupt(proc, timeout_s=10)
         errors_seen.close()
+
+
+def interrupt(proc: subprocess.Popen, timeout_s: float = 20) -> None:
+    """Ctrl-C, as an operator stops a server or a simulator; killed if it has not stopped in
+    `timeout_s`."""
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 def _pg_schema_url(schema: str) -> str:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from conftest import interrupt  # noqa: F401 - the API tests take it from here
 
 from knm import accounts, config
 from knm.simulators import phonebook
@@ -118,14 +118,6 @@ def wait_healthy(url: str, proc: subprocess.Popen, timeout: float = 60) -> None:
     raise AssertionError("server did not become healthy")
 
 
-def interrupt(proc: subprocess.Popen) -> None:
-    """Ctrl-C, as an operator stops the server; killed if it has not stopped in 20 s."""
-    proc.send_signal(signal.SIGINT)
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait()
 
 
 def _knm() -> list[str]:

@@ -8,7 +8,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, interrupt
 
 from knm import config, errors
 from knm.carriers.bandwidth2 import Bandwidth2
@@ -368,12 +367,7 @@ def test_serve_logs_the_basic_auth_warning_once_at_start_up(db: str, tmp_path: P
                 except httpx.HTTPError:
                     time.sleep(0.1)
         finally:
-            proc.send_signal(signal.SIGINT)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            interrupt(proc)
     text = log.read_text()
     assert "pw-never-logged-42" not in text
     lines = [json.loads(li) for li in text.splitlines() if li.startswith("{")]
